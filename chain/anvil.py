@@ -1,0 +1,141 @@
+"""Start and stop a local anvil node from the npm install (``@foundry-rs/anvil``).
+
+The embedded stack runs it with ``--state <data_dir>/anvil-state.json`` so the chain (and the
+deployed vault) survive restarts; ``--state-interval`` also dumps periodically, so a kill -9
+loses at most that many seconds of chain history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from chain.client import close_web3, make_web3
+from core.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+INSTALL_HINT = "install it with: npm --prefix contracts ci"
+
+
+def _platform_package() -> str:
+    system = {"linux": "linux", "darwin": "darwin", "windows": "win32"}.get(platform.system().lower(), "linux")
+    machine = platform.machine().lower()
+    arch = "arm64" if machine in ("arm64", "aarch64") else "amd64"
+    return f"anvil-{system}-{arch}"
+
+
+def find_anvil(project_root: Path = PROJECT_ROOT) -> Path:
+    """The anvil binary: contracts/node_modules first, then any node_modules below the root, then PATH."""
+    pkg = _platform_package()
+    exe = "anvil.exe" if pkg.startswith("anvil-win32") else "anvil"
+    candidates = [project_root / "contracts" / "node_modules" / "@foundry-rs" / pkg / "bin" / exe]
+    candidates += sorted(project_root.glob(f"**/node_modules/@foundry-rs/anvil-*/bin/{exe}"))
+    for path in candidates:
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    on_path = shutil.which("anvil")
+    if on_path:
+        return Path(on_path)
+    raise ConfigError(f"anvil binary not found under {project_root}/contracts/node_modules; {INSTALL_HINT}")
+
+
+class Anvil:
+    """One anvil process on 127.0.0.1:``port``. Use ``await start()`` / ``await stop()`` or ``async with``."""
+
+    def __init__(
+        self,
+        port: int,
+        *,
+        state_file: Path | None = None,
+        state_interval: int = 5,
+        chain_id: int = 31337,
+        block_time: float | None = None,
+        binary: Path | None = None,
+        log_file: Path | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.port = port
+        self.host = host
+        self.state_file = state_file
+        self.state_interval = state_interval
+        self.chain_id = chain_id
+        self.block_time = block_time
+        self.binary = binary
+        self.log_file = log_file
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        cmd = [str(self.binary or find_anvil()), "--host", self.host, "--port", str(self.port),
+               "--chain-id", str(self.chain_id)]
+        if self.state_file is not None:
+            Path(self.state_file).parent.mkdir(parents=True, exist_ok=True)
+            cmd += ["--state", str(self.state_file), "--state-interval", str(self.state_interval)]
+        if self.block_time is not None:
+            cmd += ["--block-time", str(self.block_time)]
+        return cmd
+
+    async def start(self, timeout: float = 20.0) -> str:
+        """Start anvil and wait until eth_chainId answers; return the RPC URL."""
+        cmd = self.command()
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            if self.log_file:
+                out.close()  # type: ignore[union-attr]
+        w3 = make_web3(self.rpc_url, timeout=1.0)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                if self._proc.poll() is not None:
+                    raise ConfigError(f"anvil exited with code {self._proc.returncode} at start ({' '.join(cmd)})")
+                try:
+                    if await w3.eth.chain_id == self.chain_id:
+                        return self.rpc_url
+                except Exception:  # noqa: BLE001 - not listening yet; keep polling until the deadline
+                    pass
+                if time.monotonic() > deadline:
+                    self._kill()
+                    raise ConfigError(f"anvil did not answer on {self.rpc_url} within {timeout:.0f}s")
+                await asyncio.sleep(0.05)
+        finally:
+            await close_web3(w3)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (anvil then writes its state file), SIGKILL if it does not exit in time."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.to_thread(proc.wait, timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            await asyncio.to_thread(proc.wait)
+
+    def _kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    async def __aenter__(self) -> Anvil:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

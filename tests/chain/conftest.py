@@ -1,0 +1,55 @@
+"""Fixtures for the on-chain tests: a REAL anvil (from the npm install) per test module.
+
+No skip when anvil is missing: these tests exist to prove the chain layer works, so a
+missing binary fails loudly with the command that installs it.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chain.anvil import Anvil, find_anvil
+from chain.client import close_web3, make_web3
+from chain.deploy import deploy
+from core.errors import ConfigError
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+async def anvil(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Anvil]:
+    try:
+        binary = find_anvil()
+    except ConfigError as exc:
+        pytest.fail(f"anvil is required for tests/chain: {exc}", pytrace=False)
+    log = tmp_path_factory.mktemp("anvil") / "anvil.log"
+    node = Anvil(free_port(), binary=binary, log_file=log)
+    await node.start()
+    yield node
+    await node.stop()
+
+
+@pytest.fixture(scope="module")
+async def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+async def deployment(anvil: Anvil, data_dir: Path) -> dict[str, Any]:
+    return await deploy(anvil.rpc_url, data_dir)
+
+
+@pytest.fixture
+async def w3(anvil: Anvil) -> AsyncIterator[Any]:
+    client = make_web3(anvil.rpc_url)
+    yield client
+    await close_web3(client)
