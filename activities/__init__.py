@@ -1,0 +1,1 @@
+"""Node and tool activities: thin async adapters over services (see README.md)."""

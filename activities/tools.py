@@ -1,0 +1,69 @@
+"""``tool.<name>`` activities: validate args, consult the cache, run the tool, heartbeat."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import activity
+
+from activities.errors import permanent_errors_not_retried
+from core.cache import Cache, cache_key
+from core.schemas import ToolInput, ToolOutput
+from core.tools import Tool, ToolContext, ToolRegistry, ToolResult
+
+
+class ToolActivities:
+    def __init__(self, registry: ToolRegistry, cache: Cache, deps: Any = None) -> None:
+        self.registry = registry
+        self.cache = cache
+        self.deps = deps
+
+    def activities(self) -> list[Callable[..., Any]]:
+        return [self._activity(tool) for tool in self.registry]
+
+    def _activity(self, tool: Tool) -> Callable[..., Any]:
+        async def run_tool(inp: ToolInput) -> ToolOutput:
+            return await permanent_errors_not_retried(self.execute(tool, inp))
+
+        return activity.defn(name=f"tool.{tool.name}")(run_tool)
+
+    async def execute(self, tool: Tool, inp: ToolInput) -> ToolOutput:
+        args = tool.args_model.model_validate(inp.args)
+        key = None
+        if tool.cache_ttl_seconds and not tool.side_effects:
+            key = cache_key(f"tool:{tool.name}", args.model_dump(mode="json"))
+            if hit := await self.cache.get(key):
+                return ToolOutput(**json.loads(hit), cached=True)
+        ctx = ToolContext(call_id=inp.call_id, session_id=inp.session_id, owner=inp.owner,
+                          idempotency_key=inp.idempotency_key, deps=self.deps)
+        async with _heartbeating(tool):
+            result = await tool.func(args, ctx)
+        if isinstance(result, str):
+            result = ToolResult(output=result)
+        out = ToolOutput(output=result.output, data=result.data)
+        if key:
+            await self.cache.set(key, out.model_dump_json(exclude={"cached"}), tool.cache_ttl_seconds)
+        return out
+
+
+@contextlib.asynccontextmanager
+async def _heartbeating(tool: Tool):
+    """Heartbeat while a slow tool runs, so a dead worker is noticed within its heartbeat timeout."""
+    if not tool.heartbeat_timeout_seconds:
+        yield
+        return
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(tool.heartbeat_timeout_seconds / 3)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()

@@ -1,0 +1,1 @@
+"""FastAPI app: start, signal, update and query session workflows (see README.md)."""

@@ -1,0 +1,71 @@
+"""Request and response bodies of the public API (separate from workflow contracts)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.schemas import ToolCallRecord, TokenUsage
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    agent: str = Field(default="assistant", min_length=1, max_length=64)
+
+
+class SessionCreated(BaseModel):
+    session_id: str
+    agent: str
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=100_000)
+    #: optional idempotency key: the same id sent twice is answered once
+    message_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+
+
+class TurnOut(BaseModel):
+    reply: str
+    tool_calls: list[ToolCallRecord]
+    turn: int
+    status: str
+    message_id: str
+    usage: TokenUsage
+
+
+class TurnPending(BaseModel):
+    turn: int | None
+    status: str = "pending"
+    message_id: str
+
+
+class ApprovalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approve: bool
+
+
+class ApprovalOut(BaseModel):
+    call_id: str
+    approved: bool
+    status: str
+    result: str | None = None
+
+
+class ToolOut(BaseModel):
+    name: str
+    description: str
+    parameters: dict
+    requires_approval: bool
+    side_effects: bool
+
+
+class AgentOut(BaseModel):
+    name: str
+    description: str
+    model: str
+    tools: list[str]
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: str | list | None = None

@@ -1,0 +1,1 @@
+"""The ``impressox`` command line (see README.md)."""

@@ -1,0 +1,142 @@
+"""Cache strategy: one ``Cache`` interface, a Redis implementation and an in-memory one.
+
+Redis is preferred; ``ResilientCache`` wraps it so that a Redis outage mid-run only
+bypasses the cache (a warning is logged) and never fails a turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from abc import ABC, abstractmethod
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+
+def cache_key(namespace: str, payload: Any) -> str:
+    """A stable key for any JSON-able payload."""
+    blob = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return f"impressox:{namespace}:{hashlib.sha256(blob.encode()).hexdigest()}"
+
+
+class Cache(ABC):
+    @abstractmethod
+    async def get(self, key: str) -> str | None: ...
+
+    @abstractmethod
+    async def set(self, key: str, value: str, ttl_seconds: int) -> None: ...
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+class MemoryCache(Cache):
+    """In-process cache: for tests and where no Redis can be had."""
+
+    def __init__(self, max_items: int = 10_000) -> None:
+        self._items: dict[str, tuple[float, str]] = {}
+        self._max = max_items
+
+    async def get(self, key: str) -> str | None:
+        hit = self._items.get(key)
+        if hit is None:
+            return None
+        expires, value = hit
+        if expires < time.monotonic():
+            self._items.pop(key, None)
+            return None
+        return value
+
+    async def set(self, key: str, value: str, ttl_seconds: int) -> None:
+        if len(self._items) >= self._max:
+            self._items.pop(next(iter(self._items)))
+        self._items[key] = (time.monotonic() + ttl_seconds, value)
+
+
+class RedisCache(Cache):
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+
+    async def get(self, key: str) -> str | None:
+        value = await self.client.get(key)
+        return value.decode() if isinstance(value, bytes) else value
+
+    async def set(self, key: str, value: str, ttl_seconds: int) -> None:
+        await self.client.set(key, value, ex=max(1, ttl_seconds))
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class ResilientCache(Cache):
+    """Wraps a cache whose backend may go away: failures become misses, with a warning.
+
+    After a failure the backend is skipped for ``cooldown`` seconds so a dead Redis
+    does not add a connection attempt to every step.
+    """
+
+    def __init__(self, inner: Cache, cooldown: float = 5.0) -> None:
+        self.inner = inner
+        self.cooldown = cooldown
+        self._down_until = 0.0
+
+    def _available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, op: str, exc: Exception) -> None:
+        if self._available():
+            log.warning("cache %s failed, bypassing the cache for %.0fs: %s", op, self.cooldown, exc)
+        self._down_until = time.monotonic() + self.cooldown
+
+    async def get(self, key: str) -> str | None:
+        if not self._available():
+            return None
+        try:
+            return await self.inner.get(key)
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            self._failed("get", exc)
+            return None
+
+    async def set(self, key: str, value: str, ttl_seconds: int) -> None:
+        if not self._available() or ttl_seconds <= 0:
+            return
+        try:
+            await self.inner.set(key, value, ttl_seconds)
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            self._failed("set", exc)
+
+    async def close(self) -> None:
+        try:
+            await self.inner.close()
+        except (RedisError, OSError):
+            pass
+
+
+def redis_client(url: str) -> aioredis.Redis:
+    # short timeouts: the cache must never hold a turn up
+    return aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+
+
+async def redis_reachable(url: str) -> bool:
+    client = redis_client(url)
+    try:
+        return bool(await client.ping())
+    except (RedisError, OSError):
+        return False
+    finally:
+        await client.aclose()
+
+
+async def build_cache(redis_url: str) -> Cache:
+    """Redis when reachable, else in-memory (logged)."""
+    if await redis_reachable(redis_url):
+        return ResilientCache(RedisCache(redis_client(redis_url)))
+    log.warning("Redis at %s is not reachable: using the in-memory cache", redis_url)
+    return MemoryCache()

@@ -1,0 +1,67 @@
+"""One domain error hierarchy for the platform.
+
+Permanent errors become non-retryable Temporal ApplicationErrors at the activity
+boundary; transient errors propagate and Temporal retries them.
+"""
+
+from __future__ import annotations
+
+
+class ImpressoxError(Exception):
+    """Base of every error the platform raises on purpose."""
+
+    retryable: bool = False
+
+
+class ConfigError(ImpressoxError):
+    """The configuration is invalid (raised at start-up)."""
+
+
+class PermanentError(ImpressoxError):
+    """Retrying cannot help: bad input, an on-chain revert, an auth failure."""
+
+
+class BadInputError(PermanentError):
+    """The caller's input is invalid; the message says what is wrong."""
+
+
+class NotFoundError(PermanentError):
+    """The thing asked for does not exist (or is not the caller's)."""
+
+
+class TransientError(ImpressoxError):
+    """A temporary failure (timeout, connection drop): retry later."""
+
+    retryable = True
+
+
+class ChainError(ImpressoxError):
+    """Base for errors talking to an EVM chain."""
+
+
+class ChainRevertError(ChainError, PermanentError):
+    """The chain executed the call and reverted it: retrying repeats the revert."""
+
+
+class ChainUnavailableError(ChainError, TransientError):
+    """The RPC node did not answer in time or refused the connection."""
+
+
+class LLMError(ImpressoxError):
+    """Base for errors from the LLM gateway."""
+
+
+class LLMPermanentError(LLMError, PermanentError):
+    """Auth failures, bad requests, unknown models."""
+
+
+class LLMTransientError(LLMError, TransientError):
+    """Timeouts, rate limits, provider outages."""
+
+
+class UnavailableError(TransientError):
+    """A dependency (a worker, the Temporal server) did not answer in time; try again."""
+
+
+class ConflictError(PermanentError):
+    """The request conflicts with the current state (e.g. the session has ended)."""

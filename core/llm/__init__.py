@@ -1,0 +1,1 @@
+"""LLM gateway (litellm) and the deterministic offline model."""

@@ -1,0 +1,108 @@
+"""Plain-English intent parsing for the offline model: text in, (tool name, args) out.
+
+Deterministic and dependency-free so the offline model is testable on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_NUMBER_WORDS = {
+    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+    "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
+    "twenty": "20", "hundred": "100", "thousand": "1000",
+}
+# longest phrases first so "multiplied by" wins over "by"
+_OPERATOR_WORDS = [
+    ("to the power of", "^"), ("raised to", "^"), ("multiplied by", "*"), ("divided by", "/"),
+    ("plus", "+"), ("minus", "-"), ("times", "*"), ("over", "/"), ("mod", "%"), ("modulo", "%"),
+    ("squared", "^2"), ("cubed", "^3"), ("x", "*"),
+]
+_EXPR_CHARS = re.compile(r"^[\d\s.+\-*/^%()]+$")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}\b")
+_AMOUNT_TOKEN = re.compile(r"(-?\d+(?:\.\d+)?(?:e\d+)?)\s*([A-Za-z][A-Za-z0-9]{1,10})", re.I)
+
+
+@dataclass(frozen=True)
+class Intent:
+    tool: str
+    args: dict[str, Any]
+
+
+def _arithmetic(text: str) -> str | None:
+    t = text.lower().strip().rstrip("?.!")
+    t = re.sub(r"^(hey|hi|please|ok|so)[,\s]+", "", t)
+    t = re.sub(
+        r"^(what\s+is|what's|whats|what\s+are|calculate|compute|evaluate|how\s+much\s+is|solve|tell\s+me)\s+",
+        "", t,
+    )
+    t = t.replace("×", "*").replace("÷", "/").replace("**", "^")
+    for word, op in _OPERATOR_WORDS:
+        t = re.sub(rf"(?<![a-z]){re.escape(word)}(?![a-z])", f" {op} ", t)
+    for word, digit in _NUMBER_WORDS.items():
+        t = re.sub(rf"\b{word}\b", digit, t)
+    t = re.sub(r"\s+", " ", t).strip()
+    if not t or not _EXPR_CHARS.match(t) or not re.search(r"\d", t):
+        return None
+    if not re.search(r"[+\-*/^%]", t.strip().lstrip("-")):
+        return None
+    return t
+
+
+def _time_zone(text: str) -> str | None:
+    t = text.strip().rstrip("?.!")
+    if not re.search(r"\b(time|clock|date|day is it|today)\b", t, re.I):
+        return None
+    m = re.search(r"\b(?:in|at|for)\s+([A-Za-z_/ .'-]+?)\s*(?:right now|now|today)?$", t, re.I)
+    return m.group(1).strip() if m else "UTC"
+
+
+def _transfer(text: str) -> Intent | None:
+    m = re.search(r"\b(send|transfer|pay)\b", text, re.I)
+    if not m:
+        return None
+    rest = text[m.end():]
+    am = _AMOUNT_TOKEN.search(rest)
+    to = re.search(r"\bto\s+(\S+)", rest, re.I)
+    if not am or not to:
+        return None
+    return Intent("transfer", {"to": to.group(1).rstrip(".,!?"), "amount": am.group(1),
+                               "token": am.group(2).upper()})
+
+
+def parse_intent(text: str, available: set[str]) -> Intent | None:
+    """The tool call a plain-English request asks for, if an available tool can answer it."""
+    explicit = re.match(r"^/tool\s+([a-z_][a-z0-9_]*)\s*(\{.*\})?\s*$", text.strip(), re.S)
+    if explicit and explicit.group(1) in available:
+        try:
+            args = json.loads(explicit.group(2) or "{}")
+        except ValueError:
+            args = {}
+        return Intent(explicit.group(1), args if isinstance(args, dict) else {})
+
+    lowered = text.lower()
+    if "transfer" in available and (intent := _transfer(text)):
+        return intent
+    if "get_token_price" in available and re.search(r"\bprice\b|\bworth\b|\bcost\b", lowered):
+        sym = re.search(r"\b(?:of|for)\s+([A-Za-z]{2,10})\b", text) or re.search(r"\b([A-Z]{2,10})\b", text)
+        if sym:
+            return Intent("get_token_price", {"symbol": sym.group(1).upper()})
+    if "vault_status" in available and re.search(r"\bvault\b.*\b(status|limit|limits)\b|\bspent today\b|"
+                                                 r"\bspend(ing)? limits?\b", lowered):
+        return Intent("vault_status", {})
+    if "get_balance" in available and "balance" in lowered:
+        args: dict[str, Any] = {}
+        if addr := _ADDRESS.search(text):
+            args["address"] = addr.group(0)
+        if tok := re.search(r"\b(ETH|TUSD|[A-Z]{3,6})\b", text.replace("ETH's", "ETH")):
+            if tok.group(1) != "ETH":
+                args["token"] = tok.group(1)
+        return Intent("get_balance", args)
+    if "current_time" in available and (zone := _time_zone(text)):
+        return Intent("current_time", {"timezone": zone})
+    if "calculator" in available and (expr := _arithmetic(text)):
+        return Intent("calculator", {"expression": expr})
+    return None

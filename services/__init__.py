@@ -1,0 +1,1 @@
+"""Backend service layer shared by api/, bots/ and the workers (see README.md)."""

@@ -1,0 +1,158 @@
+"""Session service: what the API, the bots and the CLI share to talk to agent sessions.
+
+A session id embeds its platform and owner (``web:<owner>:<suffix>``), so the owner of
+every request is checked without a round trip; a foreign session is reported as unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from core.agents import AgentFactory
+from core.errors import BadInputError, ConflictError, NotFoundError, UnavailableError
+from core.schemas import ApprovalDecision, SessionStart, SessionView, ToolCallRecord, TurnResult, UserMessage
+from core.settings import Settings
+from temporal.search_attributes import session_attributes
+from workflows.agent_session import AgentSessionWorkflow
+
+NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+QUERY_TIMEOUT = timedelta(seconds=5)
+
+
+class PendingTurn(BaseModel):
+    message_id: str
+    turn: int | None = None
+    status: str = "pending"
+
+
+class SessionSummary(BaseModel):
+    session_id: str
+    agent: str | None
+    platform: str | None
+    status: str
+    started_at: datetime | None
+
+
+def owner_of(session_id: str) -> str | None:
+    parts = session_id.split(":")
+    return parts[1] if len(parts) == 3 and NAME.match(parts[1]) else None
+
+
+class SessionService:
+    def __init__(self, client: Client, settings: Settings, agents: AgentFactory) -> None:
+        self.client = client
+        self.settings = settings
+        self.agents = agents
+
+    # ------------------------------------------------------------------ create
+    async def create(self, owner: str, agent: str, platform: str = "web",
+                     session_id: str | None = None) -> str:
+        for label, value in (("owner", owner), ("platform", platform)):
+            if not NAME.match(value):
+                raise BadInputError(f"invalid {label} {value!r}")
+        plan = self.agents.build(agent)
+        sid = f"{platform}:{owner}:{session_id or uuid.uuid4().hex[:12]}"
+        start = SessionStart(session_id=sid, owner=owner, platform=platform, agent=plan,
+                             created_at=datetime.now(UTC))
+        try:
+            await self.client.start_workflow(
+                AgentSessionWorkflow.run, start, id=sid, task_queue=self.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=session_attributes(owner, plan.name, platform),
+                static_summary=f"{plan.name} session of {owner} ({platform})",
+            )
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.ALREADY_EXISTS:
+                raise ConflictError(f"session {sid} already exists") from None
+            raise
+        return sid
+
+    # ------------------------------------------------------------------ messages
+    async def send(self, owner: str, session_id: str, text: str, wait: float,
+                   message_id: str | None = None) -> TurnResult | PendingTurn:
+        """Durably enqueue a message (a signal), then wait up to ``wait`` seconds for its turn."""
+        text = text.strip()
+        if not text:
+            raise BadInputError("text must not be empty")
+        if len(text) > self.settings.max_message_chars:
+            raise BadInputError(f"text is longer than {self.settings.max_message_chars} characters")
+        handle = self._handle(owner, session_id)
+        msg = UserMessage(message_id=message_id or uuid.uuid4().hex, text=text, sent_at=datetime.now(UTC))
+        try:
+            await handle.signal(AgentSessionWorkflow.send_message, msg)
+        except RPCError as exc:
+            raise _not_found_or(exc, session_id) from None
+        if wait <= 0:
+            return PendingTurn(message_id=msg.message_id)
+        try:
+            return await asyncio.wait_for(
+                handle.execute_update(AgentSessionWorkflow.wait_turn, msg.message_id), timeout=wait
+            )
+        except TimeoutError:
+            return PendingTurn(message_id=msg.message_id)
+        except WorkflowUpdateFailedError as exc:
+            raise ConflictError(f"message {msg.message_id}: {exc.cause or exc}") from None
+        except RPCError as exc:
+            raise _not_found_or(exc, session_id) from None
+
+    # ------------------------------------------------------------------ reads
+    async def get(self, owner: str, session_id: str) -> SessionView:
+        handle = self._handle(owner, session_id)
+        try:
+            return await handle.query(AgentSessionWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as exc:
+            raise _not_found_or(exc, session_id) from None
+
+    async def list(self, owner: str, limit: int = 100) -> list[SessionSummary]:
+        if not NAME.match(owner):
+            raise BadInputError(f"invalid owner {owner!r}")
+        query = (f"WorkflowType='AgentSessionWorkflow' AND ImpressoxOwner='{owner}' "
+                 f"AND ExecutionStatus!='ContinuedAsNew'")
+        out: dict[str, SessionSummary] = {}
+        async for wf in self.client.list_workflows(query, limit=limit):
+            attrs = wf.typed_search_attributes
+            out.setdefault(wf.id, SessionSummary(
+                session_id=wf.id,
+                agent=next((p.value for p in attrs if p.key.name == "ImpressoxAgent"), None),
+                platform=next((p.value for p in attrs if p.key.name == "ImpressoxPlatform"), None),
+                status=wf.status.name.lower() if wf.status else "unknown", started_at=wf.start_time,
+            ))
+        return list(out.values())
+
+    # ------------------------------------------------------------------ approvals
+    async def decide(self, owner: str, session_id: str, call_id: str, approve: bool,
+                     wait: float = 60) -> ToolCallRecord | None:
+        """Approve or reject a pending tool call; returns its outcome (None if still running)."""
+        handle = self._handle(owner, session_id)
+        decision = ApprovalDecision(call_id=call_id, approve=approve, decided_by=owner)
+        try:
+            return await asyncio.wait_for(
+                handle.execute_update(AgentSessionWorkflow.decide_approval, decision), timeout=wait
+            )
+        except TimeoutError:
+            return None
+        except WorkflowUpdateFailedError as exc:
+            raise NotFoundError(str(getattr(exc.cause, "message", None) or exc.cause or exc)) from None
+        except RPCError as exc:
+            raise _not_found_or(exc, session_id) from None
+
+    def _handle(self, owner: str, session_id: str) -> WorkflowHandle:
+        if owner_of(session_id) != owner:
+            raise NotFoundError(f"no session {session_id!r}")
+        return self.client.get_workflow_handle(session_id)
+
+
+def _not_found_or(exc: RPCError, session_id: str) -> Exception:
+    if exc.status == RPCStatusCode.NOT_FOUND:
+        return NotFoundError(f"no running session {session_id!r}")
+    if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE, RPCStatusCode.CANCELLED):
+        return UnavailableError(f"session {session_id} did not answer in time (is a worker running?)")
+    return exc

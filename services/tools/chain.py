@@ -1,0 +1,1 @@
+"""On-chain tools (price, balance, vault status, transfer): see the on-chain layer."""

@@ -1,0 +1,72 @@
+"""The worker: hosts the workflows, the node activities and one activity per registered tool.
+
+Scale out by running more of these on the same task queue (``impressox worker``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.nodes import NodeActivities
+from activities.tools import ToolActivities
+from core.cache import Cache, build_cache
+from core.llm.gateway import LLMGateway
+from core.nodes import LLMNode
+from core.settings import Settings
+from core.tools import ToolRegistry
+from services.tools import load_tools
+from temporal.client import connect
+from temporal.search_attributes import ensure_registered
+from workflows.agent_session import AgentSessionWorkflow
+
+log = logging.getLogger(__name__)
+
+WORKFLOWS = [AgentSessionWorkflow]
+
+
+@dataclass
+class WorkerDeps:
+    """Services tools may use (``ToolContext.deps``). Built once per worker process."""
+
+    settings: Settings
+    cache: Cache
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build_worker(client: Client, settings: Settings, registry: ToolRegistry, cache: Cache,
+                 deps: WorkerDeps | None = None, task_queue: str | None = None) -> Worker:
+    gateway = LLMGateway(cache, api_key=settings.llm_api_key, api_base=settings.llm_api_base,
+                         cache_ttl_seconds=settings.llm_cache_ttl_seconds)
+    nodes = NodeActivities([LLMNode(gateway)])
+    tools = ToolActivities(registry, cache, deps or WorkerDeps(settings=settings, cache=cache))
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=[*nodes.activities(), *tools.activities()],
+        max_concurrent_activities=200,
+    )
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run a worker until SIGTERM/SIGINT (or ``stop``); in-flight activities finish or are retried."""
+    client = await connect(settings, wait_seconds=60)
+    await ensure_registered(client)
+    registry = load_tools(settings.tool_modules)
+    cache = await build_cache(settings.redis_url)
+    worker = build_worker(client, settings, registry, cache)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
+    async with worker:
+        await stop.wait()
+    await cache.close()

@@ -1,0 +1,312 @@
+"""AgentSessionWorkflow: one durable workflow per conversation (id = the session id).
+
+Messages arrive as signals (durable the moment Temporal accepts them, worker or not)
+and are answered one by one in arrival order. Callers wait for a turn's answer with
+the ``wait_turn`` update. Each LLM step runs as a ``node.<name>`` activity and each
+tool call as a ``tool.<name>`` activity; tools that move money first wait for a
+human approval (the ``decide_approval`` update). Long sessions continue-as-new with
+a compact state so no run's history grows without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from core.schemas import (
+        AgentPlan,
+        ApprovalDecision,
+        ChatMessage,
+        NodeInput,
+        NodeOutput,
+        PendingApproval,
+        SessionStart,
+        SessionState,
+        SessionView,
+        TokenUsage,
+        ToolCallRecord,
+        ToolCallRequest,
+        ToolInput,
+        ToolOutput,
+        ToolSpec,
+        TurnResult,
+        UserMessage,
+    )
+    from workflows.policies import NODE_RETRY, tool_retry
+
+#: results kept for late ``wait_turn`` callers (older ones are in the transcript)
+RESULTS_KEPT = 50
+
+
+def _error_text(err: BaseException) -> str:
+    cause = err.cause if isinstance(err, ActivityError) and err.cause else err
+    return getattr(cause, "message", None) or str(cause)
+
+
+@workflow.defn
+class AgentSessionWorkflow:
+    @workflow.init
+    def __init__(self, start: SessionStart) -> None:
+        self._start = start
+        self._plan: AgentPlan = start.agent
+        self._state: SessionState = start.state or SessionState()
+        self._results: dict[str, TurnResult] = {r.message_id: r for r in self._state.results}
+        self._current: UserMessage | None = None
+        self._current_calls: list[ToolCallRecord] = []
+        self._pending: dict[str, PendingApproval] = {}
+        self._decisions: dict[str, bool] = {}
+        self._finished_calls: dict[str, ToolCallRecord] = {}
+        self._turns_this_run = 0
+
+    # ---------------------------------------------------------------- main loop
+    @workflow.run
+    async def run(self, start: SessionStart) -> None:
+        while True:
+            await workflow.wait_condition(lambda: bool(self._state.inbox) or self._should_roll())
+            if self._state.inbox:
+                await self._take_turn(self._state.inbox[0])
+                continue
+            # idle and due for a new run: let in-flight update handlers return first
+            await workflow.wait_condition(
+                lambda: workflow.all_handlers_finished() or bool(self._state.inbox)
+            )
+            if not self._state.inbox:
+                workflow.continue_as_new(self._compact_start())
+
+    def _should_roll(self) -> bool:
+        return (
+            self._turns_this_run >= self._plan.continue_as_new_after_turns
+            or workflow.info().is_continue_as_new_suggested()
+        )
+
+    def _compact_start(self) -> SessionStart:
+        state = self._state.model_copy(
+            update={
+                "messages": self._state.messages[-self._plan.transcript_window:],
+                "results": list(self._results.values())[-RESULTS_KEPT:],
+                "runs": self._state.runs + 1,
+            }
+        )
+        return self._start.model_copy(update={"state": state})
+
+    # ---------------------------------------------------------------- handlers
+    @workflow.signal
+    def send_message(self, message: UserMessage) -> None:
+        """A chat message; the same message id arriving twice is answered once."""
+        if self._known(message.message_id):
+            return
+        self._state.inbox.append(message)
+
+    @workflow.update
+    async def wait_turn(self, message_id: str) -> TurnResult:
+        """Wait for the answer to a message (or for it to need an approval)."""
+        await workflow.wait_condition(
+            lambda: message_id in self._results or self._awaiting_approval(message_id)
+        )
+        if message_id in self._results:
+            return self._results[message_id]
+        return self._provisional_result()
+
+    @wait_turn.validator
+    def _validate_wait_turn(self, message_id: str) -> None:
+        if not self._known(message_id):
+            raise ValueError(f"unknown message {message_id!r} in this session")
+
+    @workflow.update
+    async def decide_approval(self, decision: ApprovalDecision) -> ToolCallRecord:
+        """A human approves or rejects a pending tool call; returns the call's outcome."""
+        self._decisions[decision.call_id] = decision.approve
+        await workflow.wait_condition(lambda: decision.call_id in self._finished_calls)
+        return self._finished_calls[decision.call_id]
+
+    @decide_approval.validator
+    def _validate_decision(self, decision: ApprovalDecision) -> None:
+        if decision.call_id not in self._pending or decision.call_id in self._decisions:
+            raise ValueError(f"no pending approval with call id {decision.call_id!r}")
+
+    @workflow.query
+    def view(self) -> SessionView:
+        if self._pending:
+            status = "awaiting_approval"
+        elif self._current or self._state.inbox:
+            status = "working"
+        else:
+            status = "idle"
+        return SessionView(
+            session_id=self._start.session_id,
+            owner=self._start.owner,
+            agent=self._plan.name,
+            platform=self._start.platform,
+            status=status,
+            turn_count=self._state.turn_count,
+            usage=self._state.usage,
+            messages=self._state.messages,
+            pending_approvals=list(self._pending.values()),
+            queued_messages=len(self._state.inbox),
+            created_at=self._start.created_at,
+        )
+
+    def _known(self, message_id: str) -> bool:
+        return (
+            message_id in self._results
+            or any(m.message_id == message_id for m in self._state.inbox)
+            or (self._current is not None and self._current.message_id == message_id)
+        )
+
+    def _awaiting_approval(self, message_id: str) -> bool:
+        return bool(self._pending) and self._current is not None and self._current.message_id == message_id
+
+    def _provisional_result(self) -> TurnResult:
+        assert self._current is not None
+        asks = "; ".join(p.summary for p in self._pending.values())
+        return TurnResult(
+            message_id=self._current.message_id,
+            turn=self._state.turn_count + 1,
+            reply=f"This needs your approval: {asks}.",
+            status="awaiting_approval",
+            tool_calls=list(self._current_calls),
+        )
+
+    # ---------------------------------------------------------------- one turn
+    async def _take_turn(self, message: UserMessage) -> None:
+        self._current, self._current_calls = message, []
+        turn = self._state.turn_count + 1
+        now = workflow.now()
+        context = self._context()
+        context.append({"role": "user", "content": message.text})
+        self._state.messages.append(
+            ChatMessage(role="user", content=message.text, turn=turn, message_id=message.message_id, at=now)
+        )
+        usage, reply, status = TokenUsage(), None, "done"
+        try:
+            for step in range(1, self._plan.max_steps + 1):
+                out = await self._node("llm", turn, step, context)
+                usage = usage + out.usage
+                if not out.tool_calls:
+                    reply = out.content or ""
+                    break
+                context.append(_assistant_tool_message(out))
+                for call in out.tool_calls:
+                    record = await self._tool(call, turn)
+                    self._current_calls.append(record)
+                    self._finished_calls[record.call_id] = record
+                    context.append({"role": "tool", "tool_call_id": call.call_id, "content": record.result or ""})
+            if reply is None:
+                reply = f"I stopped after {self._plan.max_steps} steps without a final answer."
+        except ActivityError as err:
+            status, reply = "failed", f"Sorry, this turn failed: {_error_text(err)}"
+
+        result = TurnResult(
+            message_id=message.message_id, turn=turn, reply=reply, status=status,
+            tool_calls=self._current_calls, usage=usage,
+        )
+        self._state.messages.append(
+            ChatMessage(role="assistant", content=reply, turn=turn, message_id=message.message_id,
+                        at=workflow.now(), tool_calls=self._current_calls)
+        )
+        # keep the transcript bounded inside a run too
+        window = self._plan.transcript_window
+        if len(self._state.messages) > 2 * window:
+            self._state.messages = self._state.messages[-window:]
+        self._state.turn_count = turn
+        self._state.usage = self._state.usage + usage
+        self._state.inbox.pop(0)
+        self._results[message.message_id] = result
+        while len(self._results) > RESULTS_KEPT:
+            self._results.pop(next(iter(self._results)))
+        self._current, self._current_calls = None, []
+        self._turns_this_run += 1
+
+    def _context(self) -> list[dict]:
+        recent = self._state.messages[-self._plan.context_messages:]
+        return [{"role": m.role, "content": m.content} for m in recent if m.role in ("user", "assistant")]
+
+    async def _node(self, name: str, turn: int, step: int, context: list[dict]) -> NodeOutput:
+        return await workflow.execute_activity(
+            f"node.{name}",
+            NodeInput(
+                session_id=self._start.session_id, turn=turn, step=step, model=self._plan.model,
+                persona=self._plan.persona, tools=self._plan.tools, messages=context,
+                timeout_seconds=self._plan.llm_timeout_seconds,
+            ),
+            result_type=NodeOutput,
+            start_to_close_timeout=timedelta(seconds=self._plan.llm_timeout_seconds + 5),
+            retry_policy=NODE_RETRY,
+        )
+
+    async def _tool(self, call: ToolCallRequest, turn: int) -> ToolCallRecord:
+        record = ToolCallRecord(call_id=call.call_id, name=call.name, args=call.args)
+        spec = self._plan.tool(call.name)
+        if spec is None:
+            record.status, record.result = "error", f"Error: this agent has no tool named {call.name!r}."
+            return record
+        if spec.requires_approval:
+            approved = await self._approval(call, spec, turn)
+            if approved is not True:
+                record.status = "rejected" if approved is False else "expired"
+                record.result = (
+                    f"The {call.name} was not approved ({record.status}); nothing was done."
+                )
+                return record
+        try:
+            out = await workflow.execute_activity(
+                f"tool.{call.name}",
+                ToolInput(
+                    call_id=call.call_id, name=call.name, args=call.args,
+                    session_id=self._start.session_id, owner=self._start.owner,
+                    idempotency_key=f"{workflow.info().workflow_id}/t{turn}/{call.call_id}",
+                ),
+                result_type=ToolOutput,
+                start_to_close_timeout=timedelta(seconds=spec.timeout_seconds),
+                heartbeat_timeout=(
+                    timedelta(seconds=spec.heartbeat_timeout_seconds) if spec.heartbeat_timeout_seconds else None
+                ),
+                retry_policy=tool_retry(spec.max_attempts),
+            )
+            record.result = out.output
+        except ActivityError as err:
+            record.status, record.result = "error", f"Error: {_error_text(err)}"
+        return record
+
+    async def _approval(self, call: ToolCallRequest, spec: ToolSpec, turn: int) -> bool | None:
+        """Wait for a human decision; None when it expired. Only the update decides."""
+        now = workflow.now()
+        timeout = timedelta(seconds=self._plan.approval_timeout_seconds)
+        self._pending[call.call_id] = PendingApproval(
+            call_id=call.call_id, tool=call.name, args=call.args, summary=_summary(spec, call),
+            reason=f"{call.name} moves funds and needs your approval", turn=turn,
+            requested_at=now, expires_at=now + timeout,
+        )
+        try:
+            await workflow.wait_condition(lambda: call.call_id in self._decisions, timeout=timeout)
+            return self._decisions[call.call_id]
+        except asyncio.TimeoutError:
+            return None
+        finally:
+            self._pending.pop(call.call_id, None)
+
+
+def _assistant_tool_message(out: NodeOutput) -> dict:
+    return {
+        "role": "assistant",
+        "content": out.content,
+        "tool_calls": [
+            {"id": c.call_id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.args)}}
+            for c in out.tool_calls
+        ],
+    }
+
+
+def _summary(spec: ToolSpec, call: ToolCallRequest) -> str:
+    template = spec.approval_template
+    if template:
+        return template.format_map(defaultdict(lambda: "?", {k: str(v) for k, v in call.args.items()}))
+    args = ", ".join(f"{k}={v}" for k, v in call.args.items())
+    return f"{call.name}({args})"
+

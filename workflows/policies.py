@@ -1,0 +1,21 @@
+"""Named retry policies and timeouts: Temporal owns retries (litellm's are off)."""
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+NODE_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=500),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=5,
+)
+
+
+def tool_retry(max_attempts: int) -> RetryPolicy:
+    return RetryPolicy(
+        initial_interval=timedelta(milliseconds=500),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        maximum_attempts=max_attempts,
+    )
