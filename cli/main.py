@@ -25,7 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--ui-port", type=int, default=8233)
     up.add_argument("--chain-port", type=int, default=8545)
 
-    sub.add_parser("worker", help="run a worker against the configured Temporal server")
+    worker = sub.add_parser("worker", help="run a worker against the configured Temporal server")
+    worker.add_argument("--ready-file", type=Path, help="touched once the worker polls (for supervisors)")
 
     api = sub.add_parser("api", help="serve the API against the configured Temporal server")
     api.add_argument("--port", type=int, help="port (default: settings api_port)")
@@ -77,7 +78,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "worker":
         from temporal.worker import run_worker
 
-        asyncio.run(run_worker(settings))
+        asyncio.run(run_worker(settings, ready_file=args.ready_file))
         return 0
     if args.command == "api":
         from cli.serve import serve_api

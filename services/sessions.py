@@ -12,7 +12,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -96,11 +101,14 @@ class SessionService:
             return await asyncio.wait_for(
                 handle.execute_update(AgentSessionWorkflow.wait_turn, msg.message_id), timeout=wait
             )
-        except TimeoutError:
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            # the message is safe in history; its reply will appear in the session
             return PendingTurn(message_id=msg.message_id)
         except WorkflowUpdateFailedError as exc:
             raise ConflictError(f"message {msg.message_id}: {exc.cause or exc}") from None
         except RPCError as exc:
+            if exc.status == RPCStatusCode.RESOURCE_EXHAUSTED:  # too many waiters: the message is queued
+                return PendingTurn(message_id=msg.message_id)
             raise _not_found_or(exc, session_id) from None
 
     # ------------------------------------------------------------------ reads
@@ -137,7 +145,7 @@ class SessionService:
             return await asyncio.wait_for(
                 handle.execute_update(AgentSessionWorkflow.decide_approval, decision), timeout=wait
             )
-        except TimeoutError:
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             return None
         except WorkflowUpdateFailedError as exc:
             raise NotFoundError(str(getattr(exc.cause, "message", None) or exc.cause or exc)) from None

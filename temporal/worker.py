@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
@@ -55,7 +57,8 @@ def build_worker(client: Client, settings: Settings, registry: ToolRegistry, cac
     )
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None,
+                     ready_file: Path | None = None) -> None:
     """Run a worker until SIGTERM/SIGINT (or ``stop``); in-flight activities finish or are retried."""
     client = await connect(settings, wait_seconds=60)
     await ensure_registered(client)
@@ -68,5 +71,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         loop.add_signal_handler(sig, stop.set)
     log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
     async with worker:
+        if ready_file:
+            ready_file.write_text(str(os.getpid()))
         await stop.wait()
     await cache.close()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 
 from api.deps import AppSettings, Sessions, User
 from api.schemas import (
@@ -43,15 +44,14 @@ async def get_session(session_id: str, user: User, sessions: Sessions) -> Sessio
              responses={202: {"model": TurnPending, "description": "the turn is not done yet"}})
 async def send_message(
     session_id: str, body: MessageIn, user: User, sessions: Sessions, settings: AppSettings,
-    response: Response,
     wait: float = Query(30, ge=0, le=300, description="seconds to wait for the reply before answering 202"),
-) -> TurnOut | TurnPending:
+) -> TurnOut | JSONResponse:
     if len(body.text) > settings.max_message_chars:
         raise BadInputError(f"text is longer than {settings.max_message_chars} characters")
     result = await sessions.send(user, session_id, body.text, wait, message_id=body.message_id)
     if isinstance(result, PendingTurn):
-        response.status_code = 202
-        return TurnPending(turn=result.turn, message_id=result.message_id)
+        pending = TurnPending(turn=result.turn, message_id=result.message_id)
+        return JSONResponse(pending.model_dump(), status_code=202)
     return TurnOut(reply=result.reply, tool_calls=result.tool_calls, turn=result.turn, status=result.status,
                    message_id=result.message_id, usage=result.usage)
 
