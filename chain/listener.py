@@ -1,0 +1,328 @@
+"""Chain event listener (observer): follow new blocks and hand decoded events to async handlers.
+
+    listener = EventListener(w3, deployment, data_dir, confirmations=settings.chain_confirmations)
+
+    @listener.on("AgentVault", "Deposited")
+    async def notify_owner(event: ChainEvent) -> None: ...
+
+    await listener.run(stop_event)        # or: await listener.poll_once() in tests
+
+Guarantees:
+
+* a log is handed over only once its block has ``confirmations`` blocks on top (itself included);
+* reorgs: the listener remembers recent block hashes; when a remembered block is no longer
+  canonical it rewinds to the fork point and rescans, so events in replacement blocks are not
+  missed, and every log is checked against the canonical hash of its block before delivery, so
+  a log from a dropped block is never delivered;
+* each log is delivered once, keyed ``txHash:logIndex``. The cursor, the recent hashes and the
+  delivered keys are kept in an atomic JSON file under data_dir, so a restart continues where
+  it stopped without redelivering. Delivered keys are bounded: the cursor only moves forward, so
+  keys are needed only for logs a rewind can revisit.
+
+A handler that raises stops the poll at that log; the next poll retries it (handlers should be
+idempotent anyway, e.g. a Temporal signal-with-start keyed by ``event.key``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import tempfile
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_utils import event_abi_to_log_topic
+from web3 import AsyncWeb3
+from web3 import exceptions as w3x
+
+from chain.artifacts import load_artifact
+from chain.client import chain_errors
+from chain.units import checksum_address
+from core.errors import ConfigError, TransientError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChainEvent:
+    """One decoded, confirmed contract event."""
+
+    contract: str
+    event: str
+    args: dict[str, Any]
+    address: str
+    tx_hash: str
+    log_index: int
+    block_number: int
+    block_hash: str
+
+    @property
+    def key(self) -> str:
+        """The delivery key: ``txHash:logIndex`` (stable across reorgs that re-include the tx)."""
+        return f"{self.tx_hash}:{self.log_index}"
+
+
+Handler = Callable[[ChainEvent], Awaitable[None]]
+
+
+@dataclass
+class _Watched:
+    contract: str
+    address: str
+    abi: list[dict[str, Any]]
+    handlers: dict[str, list[Handler]] = field(default_factory=dict)
+
+
+def _plain(value: Any) -> Any:
+    """web3 values to JSON-friendly ones: bytes -> 0x-hex; nested AttributeDicts -> dicts."""
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _hex(value: Any) -> str:
+    return "0x" + bytes(value).hex() if isinstance(value, bytes | bytearray) else str(value)
+
+
+class EventListener:
+    """Delivers confirmed events of the deployment's contracts to registered handlers."""
+
+    def __init__(
+        self,
+        w3: AsyncWeb3,
+        deployment: dict[str, Any],
+        data_dir: Path,
+        *,
+        name: str = "default",
+        confirmations: int = 1,
+        poll_seconds: float = 1.0,
+        start_block: int | None = None,
+        max_block_range: int = 2000,
+        reorg_window: int = 128,
+        keep_delivered: int = 10_000,
+        contracts: dict[str, tuple[str, list[dict[str, Any]]]] | None = None,
+    ) -> None:
+        self.w3 = w3
+        self.confirmations = max(1, confirmations)
+        self.poll_seconds = poll_seconds
+        self.start_block = start_block
+        self.max_block_range = max_block_range
+        self.reorg_window = reorg_window
+        chain_id = deployment.get("chain_id", "unknown")
+        self.state_file = Path(data_dir) / f"listener-{chain_id}-{name}.json"
+        known: dict[str, tuple[str, list[dict[str, Any]]]] = {
+            "AgentVault": (deployment["vault"], load_artifact("AgentVault").abi)
+        }
+        if deployment.get("token"):
+            known["TestToken"] = (deployment["token"], load_artifact("TestToken").abi)
+        known.update(contracts or {})
+        self._watched = {n: _Watched(n, checksum_address(a, f"{n} address"), abi) for n, (a, abi) in known.items()}
+        self._keep_delivered = keep_delivered
+        self._next_block: int | None = None
+        self._hashes: dict[int, str] = {}
+        self._delivered: deque[str] = deque(maxlen=keep_delivered)
+        self._delivered_set: set[str] = set()
+        self._loaded = False
+        self._behind = False  # more confirmed blocks wait beyond the last scanned range
+
+    # ---- registration --------------------------------------------------------------------------
+
+    def on(self, contract: str, event: str) -> Callable[[Handler], Handler]:
+        """Decorator: call the async handler for each confirmed ``event`` of ``contract``."""
+        watched = self._watched.get(contract)
+        if watched is None:
+            raise ConfigError(f"unknown contract {contract!r}; known: {', '.join(sorted(self._watched))}")
+        if not any(i.get("type") == "event" and i["name"] == event for i in watched.abi):
+            raise ConfigError(f"{contract} has no event {event!r}")
+
+        def register(handler: Handler) -> Handler:
+            if not asyncio.iscoroutinefunction(handler):
+                raise ConfigError(f"handler {handler!r} for {contract}.{event} must be async")
+            watched.handlers.setdefault(event, []).append(handler)
+            return handler
+
+        return register
+
+    @property
+    def next_block(self) -> int | None:
+        """The first block not yet scanned (None until the first poll)."""
+        return self._next_block
+
+    # ---- durable state -------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        self._loaded = True
+        try:
+            raw = json.loads(self.state_file.read_text())
+        except FileNotFoundError:
+            return
+        self._next_block = raw.get("next_block")
+        self._hashes = {int(k): v for k, v in raw.get("hashes", {}).items()}
+        self._delivered = deque(raw.get("delivered", []), maxlen=self._keep_delivered)
+        self._delivered_set = set(self._delivered)
+
+    def _save(self) -> None:
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "next_block": self._next_block,
+            "hashes": {str(k): v for k, v in sorted(self._hashes.items())},
+            "delivered": list(self._delivered),
+        }
+        fd, tmp = tempfile.mkstemp(dir=self.state_file.parent, prefix=".listener.", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.state_file)
+
+    def _mark_delivered(self, key: str) -> None:
+        if len(self._delivered) == self._delivered.maxlen:
+            self._delivered_set.discard(self._delivered[0])
+        self._delivered.append(key)
+        self._delivered_set.add(key)
+
+    # ---- chain reads ---------------------------------------------------------------------------
+
+    async def _hash_of(self, number: int) -> str | None:
+        """The canonical hash of block ``number`` now, or None if the chain is shorter."""
+        try:
+            block = await self.w3.eth.get_block(number)
+        except w3x.BlockNotFound:
+            return None
+        return _hex(block["hash"])
+
+    async def _check_reorg(self) -> bool:
+        """Rewind to the fork point if a remembered block was replaced; True if it rewound."""
+        if not self._hashes:
+            return False
+        numbers = sorted(self._hashes, reverse=True)
+        if await self._hash_of(numbers[0]) == self._hashes[numbers[0]]:
+            return False
+        fork = None
+        for n in numbers[1:]:
+            if await self._hash_of(n) == self._hashes[n]:
+                fork = n
+                break
+        if fork is None:
+            fork = numbers[-1] - 1  # deeper than the window: rescan all we remember
+            log.error("reorg deeper than the %s remembered blocks; rescanning from %s", len(numbers), fork + 1)
+        log.warning("chain reorg: block %s replaced; rewinding the listener to %s", numbers[0], fork + 1)
+        self._hashes = {n: h for n, h in self._hashes.items() if n <= fork}
+        self._next_block = fork + 1
+        self._save()
+        return True
+
+    # ---- the step ------------------------------------------------------------------------------
+
+    async def poll_once(self) -> list[ChainEvent]:
+        """Scan the next confirmed range once; deliver new events; return what was delivered."""
+        if not self._loaded:
+            self._load()
+        with chain_errors("listener poll"):
+            head = await self.w3.eth.block_number
+            safe = head - self.confirmations + 1
+            if self._next_block is None:
+                self._next_block = self.start_block if self.start_block is not None else max(safe + 1, 0)
+                self._save()
+            await self._check_reorg()
+            start = self._next_block
+            if safe < start:
+                return []
+            end = min(safe, start + self.max_block_range - 1)
+            self._behind = end < safe
+            return await self._scan(start, end)
+
+    async def _scan(self, start: int, end: int) -> list[ChainEvent]:
+        end_hash = await self._hash_of(end)
+        first = await self.w3.eth.get_block(start)
+        remembered_parent = self._hashes.get(start - 1)
+        if remembered_parent is not None and _hex(first["parentHash"]) != remembered_parent:
+            await self._check_reorg()  # the chain moved under us: rewind, scan next time
+            return []
+        topics = {}
+        for w in self._watched.values():
+            for item in w.abi:
+                if item.get("type") == "event" and item["name"] in w.handlers:
+                    topics["0x" + event_abi_to_log_topic(item).hex()] = (w, item["name"])
+        logs = []
+        if topics:
+            logs = await self.w3.eth.get_logs({
+                "address": [w.address for w in self._watched.values()],
+                "topics": [list(topics)],
+                "fromBlock": start,
+                "toBlock": end,
+            })
+        canonical: dict[int, str | None] = {}
+        for entry in logs:
+            n = entry["blockNumber"]
+            if n not in canonical:
+                canonical[n] = await self._hash_of(n)
+            if _hex(entry["blockHash"]) != canonical[n]:
+                return []  # a log from a block no longer canonical: never deliver it; retry next poll
+        if await self._hash_of(end) != end_hash:
+            return []  # reorg during the scan
+        delivered: list[ChainEvent] = []
+        for entry in sorted(logs, key=lambda e: (e["blockNumber"], e["logIndex"])):
+            topic0 = _hex(entry["topics"][0])
+            if topic0 not in topics:
+                continue
+            watched, event_name = topics[topic0]
+            if entry["address"].lower() != watched.address.lower():
+                continue  # same event signature on another watched contract
+            key = f"{_hex(entry['transactionHash'])}:{entry['logIndex']}"
+            if key in self._delivered_set:
+                continue
+            decoded = getattr(self.w3.eth.contract(address=watched.address, abi=watched.abi).events,
+                              event_name)().process_log(entry)
+            event = ChainEvent(
+                contract=watched.contract, event=event_name, args=_plain(dict(decoded["args"])),
+                address=watched.address, tx_hash=_hex(entry["transactionHash"]), log_index=entry["logIndex"],
+                block_number=entry["blockNumber"], block_hash=_hex(entry["blockHash"]),
+            )
+            try:
+                for handler in watched.handlers.get(event_name, []):
+                    await handler(event)
+            except BaseException:
+                self._save()  # the logs delivered before the failing one stay delivered
+                raise
+            self._mark_delivered(key)
+            self._save()
+            delivered.append(event)
+        for n, h in canonical.items():
+            if h is not None:
+                self._hashes[n] = h
+        self._hashes[start] = _hex(first["hash"])
+        if end_hash is not None:
+            self._hashes[end] = end_hash
+        for n in sorted(self._hashes)[: max(0, len(self._hashes) - self.reorg_window)]:
+            del self._hashes[n]
+        self._next_block = end + 1
+        self._save()
+        return delivered
+
+    async def run(self, stop_event: asyncio.Event) -> None:
+        """Poll until ``stop_event`` is set. Node outages and handler errors are logged and retried."""
+        while not stop_event.is_set():
+            try:
+                await self.poll_once()
+                caught_up = not self._behind
+            except TransientError as exc:
+                log.warning("listener: %s; retrying in %.1fs", exc, self.poll_seconds)
+                caught_up = True
+            except Exception:
+                log.exception("listener: a handler failed; the event will be retried")
+                caught_up = True
+            if caught_up:
+                try:
+                    await asyncio.wait_for(stop_event.wait(), timeout=self.poll_seconds)
+                except TimeoutError:
+                    pass
