@@ -24,7 +24,9 @@ INSTALL_HINT = "install it with: npm --prefix contracts ci"
 
 
 def _platform_package() -> str:
-    system = {"linux": "linux", "darwin": "darwin", "windows": "win32"}.get(platform.system().lower(), "linux")
+    system = {"linux": "linux", "darwin": "darwin", "windows": "win32"}.get(
+        platform.system().lower(), "linux"
+    )
     machine = platform.machine().lower()
     arch = "arm64" if machine in ("arm64", "aarch64") else "amd64"
     return f"anvil-{system}-{arch}"
@@ -75,8 +77,15 @@ class Anvil:
         return f"http://{self.host}:{self.port}"
 
     def command(self) -> list[str]:
-        cmd = [str(self.binary or find_anvil()), "--host", self.host, "--port", str(self.port),
-               "--chain-id", str(self.chain_id)]
+        cmd = [
+            str(self.binary or find_anvil()),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--chain-id",
+            str(self.chain_id),
+        ]
         if self.state_file is not None:
             Path(self.state_file).parent.mkdir(parents=True, exist_ok=True)
             cmd += ["--state", str(self.state_file), "--state-interval", str(self.state_interval)]
@@ -98,7 +107,9 @@ class Anvil:
         try:
             while True:
                 if self._proc.poll() is not None:
-                    raise ConfigError(f"anvil exited with code {self._proc.returncode} at start ({' '.join(cmd)})")
+                    raise ConfigError(
+                        f"anvil exited with code {self._proc.returncode} at start ({' '.join(cmd)})"
+                    )
                 try:
                     if await w3.eth.chain_id == self.chain_id:
                         return self.rpc_url

@@ -25,17 +25,29 @@ def add_chain_commands(subparsers: Any) -> argparse.ArgumentParser:
     chain = subparsers.add_parser("chain", help="deploy or upgrade the AgentVault contracts")
     sub = chain.add_subparsers(dest="chain_command", required=True, metavar="{deploy,upgrade}")
 
-    deploy = sub.add_parser("deploy", help="deploy (or find) the vault; idempotent; prints the deployment JSON")
-    upgrade = sub.add_parser("upgrade", help="upgrade the vault proxy to AgentVaultV2; prints the deployment JSON")
+    deploy = sub.add_parser(
+        "deploy", help="deploy (or find) the vault; idempotent; prints the deployment JSON"
+    )
+    upgrade = sub.add_parser(
+        "upgrade", help="upgrade the vault proxy to AgentVaultV2; prints the deployment JSON"
+    )
     for p in (deploy, upgrade):
         p.add_argument("--rpc-url", help="JSON-RPC URL (default: settings chain_rpc_url)")
-        p.add_argument("--data-dir", type=Path, help="where deployments.json lives (default: settings data_dir)")
+        p.add_argument(
+            "--data-dir", type=Path, help="where deployments.json lives (default: settings data_dir)"
+        )
     deploy.add_argument("--owner", help="vault owner address (non-local chains; default: the deployer)")
     deploy.add_argument("--operator", help="operator address (required on non-local chains)")
-    deploy.add_argument("--key-env", metavar="VAR",
-                        help="name of an environment variable holding the deployer key (non-local chains)")
-    upgrade.add_argument("--key-env", metavar="VAR",
-                         help="name of an environment variable holding the owner key (non-local chains)")
+    deploy.add_argument(
+        "--key-env",
+        metavar="VAR",
+        help="name of an environment variable holding the deployer key (non-local chains)",
+    )
+    upgrade.add_argument(
+        "--key-env",
+        metavar="VAR",
+        help="name of an environment variable holding the owner key (non-local chains)",
+    )
     return chain
 
 
@@ -66,10 +78,10 @@ def run_chain_command(args: argparse.Namespace, settings: Any) -> int:
     try:
         result = asyncio.run(_run(args, settings))
     except ImpressoxError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        sys.stderr.write(f"error: {exc}\n")
         return 1
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        sys.stderr.write("error: interrupted\n")
         return 130
-    print(json.dumps(result, sort_keys=True))
+    sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
     return 0

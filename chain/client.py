@@ -119,7 +119,13 @@ def revert_error(action: str, info: RevertInfo | None, detail: str = "") -> Chai
 
 
 # Node messages that mean "the node refused this request" (retrying the same request cannot help).
-_REJECTION_HINTS = ("insufficient funds", "invalid", "intrinsic gas", "exceeds block gas limit", "gas too low")
+_REJECTION_HINTS = (
+    "insufficient funds",
+    "invalid",
+    "intrinsic gas",
+    "exceeds block gas limit",
+    "gas too low",
+)
 
 _UNAVAILABLE = (
     aiohttp.ClientError,

@@ -82,8 +82,11 @@ async def _create2(
     if await _has_code(w3, address):
         return address, False
     await transact(
-        w3, signer, {"to": CREATE2_DEPLOYER, "data": salt + initcode},
-        action=f"deploy {what}", nonces=nonces,
+        w3,
+        signer,
+        {"to": CREATE2_DEPLOYER, "data": salt + initcode},
+        action=f"deploy {what}",
+        nonces=nonces,
     )
     if not await _has_code(w3, address):
         raise DeployError(f"deploy {what}: the CREATE2 factory left no code at {address}")
@@ -91,7 +94,7 @@ async def _create2(
 
 
 async def _creation_block(w3: AsyncWeb3, address: str) -> int:
-    """The first block with code at ``address`` (binary search; lets listeners and log queries start there)."""
+    """The first block with code at ``address`` (binary search), where log queries can start."""
     with chain_errors("find creation block"):
         lo, hi = 0, await w3.eth.block_number
         while lo < hi:
@@ -190,12 +193,19 @@ async def _deploy(
     await _require_factory(w3)
     nonces = NonceManager(w3)
 
-    impl, _ = await _create2(w3, signer, nonces, SALTS["AgentVault"], load_artifact("AgentVault").initcode,
-                             "AgentVault implementation")
+    impl, _ = await _create2(
+        w3,
+        signer,
+        nonces,
+        SALTS["AgentVault"],
+        load_artifact("AgentVault").initcode,
+        "AgentVault implementation",
+    )
     vault_abi = load_artifact("AgentVault").abi
     init_data = w3.eth.contract(abi=vault_abi).encode_abi("initialize", args=[owner, operator])
-    proxy_code = _initcode(load_artifact("ERC1967Proxy"), ["address", "bytes"],
-                           [impl, bytes.fromhex(init_data[2:])])
+    proxy_code = _initcode(
+        load_artifact("ERC1967Proxy"), ["address", "bytes"], [impl, bytes.fromhex(init_data[2:])]
+    )
     vault, created = await _create2(w3, signer, nonces, SALTS["proxy"], proxy_code, "AgentVault proxy")
 
     record: dict[str, Any] = {
@@ -210,7 +220,9 @@ async def _deploy(
     if local:
         record.update(await _deploy_local_extras(w3, signer, nonces, vault))
     elif price_feeds:
-        record["price_feeds"] = {s.upper(): checksum_address(a, f"{s} price feed") for s, a in price_feeds.items()}
+        record["price_feeds"] = {
+            s.upper(): checksum_address(a, f"{s} price feed") for s, a in price_feeds.items()
+        }
     record.update(await _read_vault_state(w3, vault))
     record["deployed_block"] = await _creation_block(w3, vault)
     _write_deployment(data_dir, chain_id, record)
@@ -230,20 +242,34 @@ async def _read_vault_state(w3: AsyncWeb3, vault: str) -> dict[str, Any]:
         }
 
 
-async def _deploy_local_extras(w3: AsyncWeb3, signer: Signer, nonces: NonceManager, vault: str) -> dict[str, Any]:
+async def _deploy_local_extras(
+    w3: AsyncWeb3, signer: Signer, nonces: NonceManager, vault: str
+) -> dict[str, Any]:
     """LOCAL CHAIN ONLY: TestToken, mock price feeds, and (once) funding plus daily limits."""
     token, _ = await _create2(
-        w3, signer, nonces, SALTS["TestToken"],
-        _initcode(load_artifact("TestToken"), ["address", "uint256"],
-                  [signer.address, to_base_units(TOKEN_SUPPLY, 18)]),
+        w3,
+        signer,
+        nonces,
+        SALTS["TestToken"],
+        _initcode(
+            load_artifact("TestToken"),
+            ["address", "uint256"],
+            [signer.address, to_base_units(TOKEN_SUPPLY, 18)],
+        ),
         "TestToken",
     )
     feeds: dict[str, str] = {}
     for symbol, price in LOCAL_FEEDS.items():
         feeds[symbol], _ = await _create2(
-            w3, signer, nonces, SALTS[f"feed:{symbol}"],
-            _initcode(load_artifact("MockPriceFeed"), ["address", "uint8", "string", "int256"],
-                      [signer.address, FEED_DECIMALS, f"{symbol} / USD", to_base_units(price, FEED_DECIMALS)]),
+            w3,
+            signer,
+            nonces,
+            SALTS[f"feed:{symbol}"],
+            _initcode(
+                load_artifact("MockPriceFeed"),
+                ["address", "uint8", "string", "int256"],
+                [signer.address, FEED_DECIMALS, f"{symbol} / USD", to_base_units(price, FEED_DECIMALS)],
+            ),
             f"{symbol}/USD price feed",
         )
     vault_c = _contract(w3, "AgentVault", vault)
@@ -252,20 +278,41 @@ async def _deploy_local_extras(w3: AsyncWeb3, signer: Signer, nonces: NonceManag
     # Limits are set last, so "no TUSD limit yet" means the first deploy's setup never finished:
     # (re)run it. A later deploy never funds again.
     if not configured:
-        await transact(w3, signer, {"to": vault, "value": to_base_units(FUND_ETH, 18)},
-                       action="fund vault with ETH", nonces=nonces)
+        await transact(
+            w3,
+            signer,
+            {"to": vault, "value": to_base_units(FUND_ETH, 18)},
+            action="fund vault with ETH",
+            nonces=nonces,
+        )
         token_c = _contract(w3, "TestToken", token)
         fund = to_base_units(FUND_TUSD, 18)
-        await transact(w3, signer, {"to": token, "data": token_c.encode_abi("approve", args=[vault, fund])},
-                       action="approve TUSD", nonces=nonces)
-        await transact(w3, signer, {"to": vault, "data": vault_c.encode_abi("depositToken", args=[token, fund])},
-                       action="fund vault with TUSD", nonces=nonces)
+        await transact(
+            w3,
+            signer,
+            {"to": token, "data": token_c.encode_abi("approve", args=[vault, fund])},
+            action="approve TUSD",
+            nonces=nonces,
+        )
+        await transact(
+            w3,
+            signer,
+            {"to": vault, "data": vault_c.encode_abi("depositToken", args=[token, fund])},
+            action="fund vault with TUSD",
+            nonces=nonces,
+        )
         for addr, limit in (("0x" + "00" * 20, LIMIT_ETH), (token, LIMIT_TUSD)):
             await transact(
-                w3, signer,
-                {"to": vault, "data": vault_c.encode_abi("setDailyLimit", args=[checksum_address(addr),
-                                                                                to_base_units(limit, 18)])},
-                action="set daily limit", nonces=nonces,
+                w3,
+                signer,
+                {
+                    "to": vault,
+                    "data": vault_c.encode_abi(
+                        "setDailyLimit", args=[checksum_address(addr), to_base_units(limit, 18)]
+                    ),
+                },
+                action="set daily limit",
+                nonces=nonces,
             )
     return {"token": token, "tokens": {"TUSD": token}, "price_feeds": feeds, "funded": not configured}
 
@@ -290,27 +337,42 @@ async def upgrade(
         record = deployment_for(Path(data_dir), chain_id)
         if record is None:
             if chain_id != LOCAL_CHAIN_ID:
-                raise ConfigError(f"no deployment recorded for chain {chain_id} in {data_dir}: run deploy first")
+                raise ConfigError(
+                    f"no deployment recorded for chain {chain_id} in {data_dir}: run deploy first"
+                )
             record = await _deploy(w3, Path(data_dir), None, None, None, None)
         if owner_key is not None:
             signer = signer_from_key(owner_key)
         elif chain_id == LOCAL_CHAIN_ID:
             signer = anvil_signer(0)
         else:
-            raise ConfigError(f"chain {chain_id} is not the local chain: the owner key is required to upgrade")
+            raise ConfigError(
+                f"chain {chain_id} is not the local chain: the owner key is required to upgrade"
+            )
         await _require_factory(w3)
         nonces = NonceManager(w3)
         vault = record["vault"]
         if not await _has_code(w3, vault):
             raise DeployError(f"no vault at {vault} on chain {chain_id}: run deploy first")
-        new_impl, _ = await _create2(w3, signer, nonces, SALTS[implementation],
-                                     load_artifact(implementation).initcode, f"{implementation} implementation")
+        new_impl, _ = await _create2(
+            w3,
+            signer,
+            nonces,
+            SALTS[implementation],
+            load_artifact(implementation).initcode,
+            f"{implementation} implementation",
+        )
         before = await _read_vault_state(w3, vault)
         upgraded = False
         if before["implementation"] != new_impl:
             c = _contract(w3, "AgentVault", vault)
-            await transact(w3, signer, {"to": vault, "data": c.encode_abi("upgradeToAndCall", args=[new_impl, b""])},
-                           action=f"upgrade vault to {implementation}", nonces=nonces)
+            await transact(
+                w3,
+                signer,
+                {"to": vault, "data": c.encode_abi("upgradeToAndCall", args=[new_impl, b""])},
+                action=f"upgrade vault to {implementation}",
+                nonces=nonces,
+            )
             upgraded = True
         record.update(await _read_vault_state(w3, vault))
         record["previous_implementation"] = before["implementation"]

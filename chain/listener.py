@@ -125,7 +125,9 @@ class EventListener:
         if deployment.get("token"):
             known["TestToken"] = (deployment["token"], load_artifact("TestToken").abi)
         known.update(contracts or {})
-        self._watched = {n: _Watched(n, checksum_address(a, f"{n} address"), abi) for n, (a, abi) in known.items()}
+        self._watched = {
+            n: _Watched(n, checksum_address(a, f"{n} address"), abi) for n, (a, abi) in known.items()
+        }
         self._keep_delivered = keep_delivered
         self._next_block: int | None = None
         self._hashes: dict[int, str] = {}
@@ -214,7 +216,9 @@ class EventListener:
                 break
         if fork is None:
             fork = numbers[-1] - 1  # deeper than the window: rescan all we remember
-            log.error("reorg deeper than the %s remembered blocks; rescanning from %s", len(numbers), fork + 1)
+            log.error(
+                "reorg deeper than the %s remembered blocks; rescanning from %s", len(numbers), fork + 1
+            )
         log.warning("chain reorg: block %s replaced; rewinding the listener to %s", numbers[0], fork + 1)
         self._hashes = {n: h for n, h in self._hashes.items() if n <= fork}
         self._next_block = fork + 1
@@ -255,12 +259,14 @@ class EventListener:
                     topics["0x" + event_abi_to_log_topic(item).hex()] = (w, item["name"])
         logs = []
         if topics:
-            logs = await self.w3.eth.get_logs({
-                "address": [w.address for w in self._watched.values()],
-                "topics": [list(topics)],
-                "fromBlock": start,
-                "toBlock": end,
-            })
+            logs = await self.w3.eth.get_logs(
+                {
+                    "address": [w.address for w in self._watched.values()],
+                    "topics": [list(topics)],
+                    "fromBlock": start,
+                    "toBlock": end,
+                }
+            )
         canonical: dict[int, str | None] = {}
         for entry in logs:
             n = entry["blockNumber"]
@@ -281,12 +287,18 @@ class EventListener:
             key = f"{_hex(entry['transactionHash'])}:{entry['logIndex']}"
             if key in self._delivered_set:
                 continue
-            decoded = getattr(self.w3.eth.contract(address=watched.address, abi=watched.abi).events,
-                              event_name)().process_log(entry)
+            decoded = getattr(
+                self.w3.eth.contract(address=watched.address, abi=watched.abi).events, event_name
+            )().process_log(entry)
             event = ChainEvent(
-                contract=watched.contract, event=event_name, args=_plain(dict(decoded["args"])),
-                address=watched.address, tx_hash=_hex(entry["transactionHash"]), log_index=entry["logIndex"],
-                block_number=entry["blockNumber"], block_hash=_hex(entry["blockHash"]),
+                contract=watched.contract,
+                event=event_name,
+                args=_plain(dict(decoded["args"])),
+                address=watched.address,
+                tx_hash=_hex(entry["transactionHash"]),
+                log_index=entry["logIndex"],
+                block_number=entry["blockNumber"],
+                block_hash=_hex(entry["blockHash"]),
             )
             try:
                 for handler in watched.handlers.get(event_name, []):

@@ -129,12 +129,20 @@ class VaultService:
                 chain_id = await w3.eth.chain_id
             deployment = deployment_for(Path(data_dir), chain_id)
             if deployment is None:
-                raise ConfigError(f"no vault deployed on chain {chain_id} per {data_dir}: run `impressox chain deploy`")
+                raise ConfigError(
+                    f"no vault deployed on chain {chain_id} per {data_dir}: run `impressox chain deploy`"
+                )
         except BaseException:
             await close_web3(w3)
             raise
-        service = cls(w3, deployment, signer, nonces=NonceManager(w3, redis=redis), confirmations=confirmations,
-                      pending_dir=Path(data_dir) / "pending-spends")
+        service = cls(
+            w3,
+            deployment,
+            signer,
+            nonces=NonceManager(w3, redis=redis),
+            confirmations=confirmations,
+            pending_dir=Path(data_dir) / "pending-spends",
+        )
         service._owns_w3 = True
         return service
 
@@ -185,7 +193,11 @@ class VaultService:
             if token == ETH_ADDRESS:
                 raw = await self.w3.eth.get_balance(holder)
             else:
-                raw = await self.w3.eth.contract(address=token, abi=self._erc20_abi).functions.balanceOf(holder).call()
+                raw = (
+                    await self.w3.eth.contract(address=token, abi=self._erc20_abi)
+                    .functions.balanceOf(holder)
+                    .call()
+                )
         return from_base_units(raw, await self._token_decimals(token))
 
     async def status(self) -> VaultStatus:
@@ -193,22 +205,35 @@ class VaultService:
         f = self.vault.functions
         with chain_errors("read vault status"):
             chain_id = await self.w3.eth.chain_id
-            owner, operator, version = await f.owner().call(), await f.operator().call(), await f.version().call()
+            owner, operator, version = (
+                await f.owner().call(),
+                await f.operator().call(),
+                await f.version().call(),
+            )
             tokens = []
             for symbol, address in sorted(self.tokens().items()):
                 address = checksum_address(address)
                 decimals = await self._token_decimals(address)
                 limit = await f.dailyLimit(address).call()
                 spent = await f.spentToday(address).call()
-                tokens.append(TokenStatus(
-                    symbol=symbol, address=address,
-                    daily_limit=from_base_units(limit, decimals),
-                    spent_today=from_base_units(spent, decimals),
-                    remaining_today=from_base_units(max(limit - spent, 0), decimals),
-                    balance=await self.balance(None, symbol),
-                ))
-        return VaultStatus(chain_id=chain_id, vault=self.vault_address, owner=owner, operator=operator,
-                           version=version, tokens=tokens)
+                tokens.append(
+                    TokenStatus(
+                        symbol=symbol,
+                        address=address,
+                        daily_limit=from_base_units(limit, decimals),
+                        spent_today=from_base_units(spent, decimals),
+                        remaining_today=from_base_units(max(limit - spent, 0), decimals),
+                        balance=await self.balance(None, symbol),
+                    )
+                )
+        return VaultStatus(
+            chain_id=chain_id,
+            vault=self.vault_address,
+            owner=owner,
+            operator=operator,
+            version=version,
+            tokens=tokens,
+        )
 
     async def reference_used(self, reference: bytes | str) -> bool:
         with chain_errors("read reference"):
@@ -216,7 +241,9 @@ class VaultService:
 
     # ---- spend -------------------------------------------------------------------------------
 
-    async def spend(self, reference: bytes | str, token_symbol: str, to: str, amount: Decimal | str) -> SpendResult:
+    async def spend(
+        self, reference: bytes | str, token_symbol: str, to: str, amount: Decimal | str
+    ) -> SpendResult:
         """Pay ``amount`` of ``token_symbol`` from the vault to ``to``, exactly once per ``reference``.
 
         Retrying with the same reference returns the first transaction (``already_sent=True``).
@@ -237,8 +264,12 @@ class VaultService:
         action = f"spend {amount} {token_symbol.upper()} to {recipient}"
         try:
             receipt = await transact(
-                self.w3, self.signer, {"to": self.vault_address, "data": data}, action=action,
-                nonces=self.nonces, on_signed=lambda tx_hash: self._record_pending(ref, tx_hash),
+                self.w3,
+                self.signer,
+                {"to": self.vault_address, "data": data},
+                action=action,
+                nonces=self.nonces,
+                on_signed=lambda tx_hash: self._record_pending(ref, tx_hash),
                 timeout=self.receipt_timeout,
             )
         except ChainRevertError as exc:
@@ -246,12 +277,18 @@ class VaultService:
             if getattr(exc, "error_name", "") == "ReferenceUsed":
                 earlier = await self._find_sent(ref)
                 if earlier is not None:
-                    return await self._confirmed(self._check_same(earlier, token, recipient, base, token_symbol))
+                    return await self._confirmed(
+                        self._check_same(earlier, token, recipient, base, token_symbol)
+                    )
             raise
         result = SpendResult(
-            tx_hash="0x" + bytes(receipt["transactionHash"]).hex(), block_number=receipt["blockNumber"],
-            reference="0x" + ref.hex(), token=token_symbol.upper(), to=recipient,
-            amount=from_base_units(base, await self._token_decimals(token)), already_sent=False,
+            tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
+            block_number=receipt["blockNumber"],
+            reference="0x" + ref.hex(),
+            token=token_symbol.upper(),
+            to=recipient,
+            amount=from_base_units(base, await self._token_decimals(token)),
+            already_sent=False,
         )
         self._forget_pending(ref)
         return await self._confirmed(result)
@@ -261,12 +298,14 @@ class VaultService:
         spent_event = self.vault.events.Spent()
         topic = "0x" + keccak(text="Spent(bytes32,address,address,uint256)").hex()
         with chain_errors("look up earlier spend"):
-            logs = await self.w3.eth.get_logs({
-                "address": self.vault_address,
-                "topics": [topic, "0x" + ref.hex()],
-                "fromBlock": int(self.deployment.get("deployed_block", 0)),
-                "toBlock": "latest",
-            })
+            logs = await self.w3.eth.get_logs(
+                {
+                    "address": self.vault_address,
+                    "topics": [topic, "0x" + ref.hex()],
+                    "fromBlock": int(self.deployment.get("deployed_block", 0)),
+                    "toBlock": "latest",
+                }
+            )
         if logs:
             ev = spent_event.process_log(logs[-1])
             return await self._result_from_event(ev, ref)
@@ -297,9 +336,13 @@ class VaultService:
         token = checksum_address(ev["args"]["token"])
         symbol = next((s for s, a in self.tokens().items() if a.lower() == token.lower()), token)
         return SpendResult(
-            tx_hash="0x" + bytes(ev["transactionHash"]).hex(), block_number=ev["blockNumber"],
-            reference="0x" + ref.hex(), token=symbol, to=ev["args"]["to"],
-            amount=from_base_units(ev["args"]["amount"], await self._token_decimals(token)), already_sent=True,
+            tx_hash="0x" + bytes(ev["transactionHash"]).hex(),
+            block_number=ev["blockNumber"],
+            reference="0x" + ref.hex(),
+            token=symbol,
+            to=ev["args"]["to"],
+            amount=from_base_units(ev["args"]["amount"], await self._token_decimals(token)),
+            already_sent=True,
         )
 
     def _check_same(self, earlier: SpendResult, token: str, to: str, base: int, symbol: str) -> SpendResult:
@@ -321,7 +364,8 @@ class VaultService:
                 return result
             if time.monotonic() > deadline:
                 raise ChainUnavailableError(
-                    f"spend {result.tx_hash} has {head - result.block_number + 1}/{self.confirmations} confirmations"
+                    f"spend {result.tx_hash} has {head - result.block_number + 1} of "
+                    f"{self.confirmations} confirmations"
                 )
             await asyncio.sleep(self.poll_seconds)
 

@@ -29,7 +29,8 @@ def test_recompiling_reproduces_committed_bytecode() -> None:
     node = shutil.which("node")
     if node is None:
         pytest.fail("node is required to recompile contracts (solc-js); install Node 20+", pytrace=False)
-    proc = subprocess.run([node, "compile.js", "--check"], cwd=CONTRACTS_DIR, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [node, "compile.js", "--check"], cwd=CONTRACTS_DIR, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert "up to date" in proc.stdout

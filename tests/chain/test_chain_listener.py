@@ -27,8 +27,9 @@ async def mine(w3, blocks: int = 1) -> None:
 
 
 def make_listener(w3, deployment, data_dir: Path, start: int, confirmations: int = 1):
-    listener = EventListener(w3, deployment, data_dir, confirmations=confirmations, start_block=start,
-                             poll_seconds=0.05)
+    listener = EventListener(
+        w3, deployment, data_dir, confirmations=confirmations, start_block=start, poll_seconds=0.05
+    )
     got: list[ChainEvent] = []
 
     @listener.on("AgentVault", "Deposited")

