@@ -61,9 +61,10 @@ class Stack:
         ready = self.data_dir / "worker.ready"
         ready.unlink(missing_ok=True)
         worker = self._spawn("worker", [me, "worker", "--ready-file", str(ready)])
+        # the API comes up after the worker, so a healthy API means turns are served at once
+        wait_until(ready.exists, 60, "the worker", worker, interval=0.1)
         api = self._spawn("api", [me, "api", "--port", str(self.args.api_port)])
         api_url = f"http://127.0.0.1:{self.args.api_port}"
-        wait_until(ready.exists, 60, "the worker", worker, interval=0.1)
         wait_until(lambda: port_open(self.args.api_port), 60, "the API", api, interval=0.1)
         urls["api"] = api_url
         urls["docs"] = f"{api_url}/docs"

@@ -94,10 +94,22 @@ class OfflineLLM(CustomLLM):
         )
 
 
-def register() -> None:
-    """Make ``offline/...`` models reachable through litellm (idempotent)."""
+MODEL_INFO = {
+    "input_cost_per_token": 0.0, "output_cost_per_token": 0.0, "litellm_provider": PROVIDER, "mode": "chat",
+    "max_tokens": 8192, "max_input_tokens": 131072, "max_output_tokens": 8192, "supports_function_calling": True,
+    "cache_creation_input_token_cost": 0.0, "cache_read_input_token_cost": 0.0,
+}
+
+
+def register(model: str = "offline/impressox-offline-v1") -> None:
+    """Make ``offline/...`` models reachable through litellm (idempotent).
+
+    Registering the model's (zero) price spares litellm a slow cost-map search on every call.
+    """
     import litellm
 
     if not any(p.get("provider") == PROVIDER for p in litellm.custom_provider_map):
         litellm.custom_provider_map = [*litellm.custom_provider_map,
                                        {"provider": PROVIDER, "custom_handler": OfflineLLM()}]
+    if model not in litellm.model_cost:
+        litellm.register_model({model: MODEL_INFO})
