@@ -97,12 +97,15 @@ async def _creation_block(w3: AsyncWeb3, address: str) -> int:
     """The first block with code at ``address`` (binary search), where log queries can start."""
     with chain_errors("find creation block"):
         lo, hi = 0, await w3.eth.block_number
+    try:
         while lo < hi:
             mid = (lo + hi) // 2
             if len(await w3.eth.get_code(address, block_identifier=mid)) > 0:
                 hi = mid
             else:
                 lo = mid + 1
+    except Exception:  # noqa: BLE001 - no historical state (e.g. anvil reloaded from --state): scan from 0
+        return 0
     return lo
 
 
@@ -224,7 +227,11 @@ async def _deploy(
             s.upper(): checksum_address(a, f"{s} price feed") for s, a in price_feeds.items()
         }
     record.update(await _read_vault_state(w3, vault))
-    record["deployed_block"] = await _creation_block(w3, vault)
+    known = deployment_for(data_dir, chain_id) or {}
+    if not created and known.get("vault") == vault and "deployed_block" in known:
+        record["deployed_block"] = known["deployed_block"]
+    else:
+        record["deployed_block"] = await _creation_block(w3, vault)
     _write_deployment(data_dir, chain_id, record)
     return record
 

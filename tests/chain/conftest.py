@@ -6,23 +6,16 @@ missing binary fails loudly with the command that installs it.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chain.anvil import Anvil, find_anvil
+from chain.anvil import Anvil, find_anvil, free_port
 from chain.client import close_web3, make_web3
 from chain.deploy import deploy
 from core.errors import ConfigError
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
