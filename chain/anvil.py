@@ -25,9 +25,7 @@ INSTALL_HINT = "install it with: npm --prefix contracts ci"
 
 
 def _platform_package() -> str:
-    system = {"linux": "linux", "darwin": "darwin", "windows": "win32"}.get(
-        platform.system().lower(), "linux"
-    )
+    system = {"linux": "linux", "darwin": "darwin", "windows": "win32"}.get(platform.system().lower(), "linux")
     machine = platform.machine().lower()
     arch = "arm64" if machine in ("arm64", "aarch64") else "amd64"
     return f"anvil-{system}-{arch}"
@@ -115,9 +113,7 @@ class Anvil:
         try:
             while True:
                 if self._proc.poll() is not None:
-                    raise ConfigError(
-                        f"anvil exited with code {self._proc.returncode} at start ({' '.join(cmd)})"
-                    )
+                    raise ConfigError(f"anvil exited with code {self._proc.returncode} at start ({' '.join(cmd)})")
                 try:
                     if await w3.eth.chain_id == self.chain_id:
                         return self.rpc_url

@@ -43,9 +43,7 @@ def load_artifact(name: str, build_dir: Path = BUILD_DIR) -> Artifact:
     try:
         raw = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ConfigError(
-            f"contract artifact {path} is missing: run `npm --prefix contracts run build`"
-        ) from None
+        raise ConfigError(f"contract artifact {path} is missing: run `npm --prefix contracts run build`") from None
     return Artifact(
         name=raw["contractName"],
         abi=raw["abi"],

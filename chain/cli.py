@@ -25,17 +25,11 @@ def add_chain_commands(subparsers: Any) -> argparse.ArgumentParser:
     chain = subparsers.add_parser("chain", help="deploy or upgrade the AgentVault contracts")
     sub = chain.add_subparsers(dest="chain_command", required=True, metavar="{deploy,upgrade}")
 
-    deploy = sub.add_parser(
-        "deploy", help="deploy (or find) the vault; idempotent; prints the deployment JSON"
-    )
-    upgrade = sub.add_parser(
-        "upgrade", help="upgrade the vault proxy to AgentVaultV2; prints the deployment JSON"
-    )
+    deploy = sub.add_parser("deploy", help="deploy (or find) the vault; idempotent; prints the deployment JSON")
+    upgrade = sub.add_parser("upgrade", help="upgrade the vault proxy to AgentVaultV2; prints the deployment JSON")
     for p in (deploy, upgrade):
         p.add_argument("--rpc-url", help="JSON-RPC URL (default: settings chain_rpc_url)")
-        p.add_argument(
-            "--data-dir", type=Path, help="where deployments.json lives (default: settings data_dir)"
-        )
+        p.add_argument("--data-dir", type=Path, help="where deployments.json lives (default: settings data_dir)")
     deploy.add_argument("--owner", help="vault owner address (non-local chains; default: the deployer)")
     deploy.add_argument("--operator", help="operator address (required on non-local chains)")
     deploy.add_argument(

@@ -206,9 +206,7 @@ async def _deploy(
     )
     vault_abi = load_artifact("AgentVault").abi
     init_data = w3.eth.contract(abi=vault_abi).encode_abi("initialize", args=[owner, operator])
-    proxy_code = _initcode(
-        load_artifact("ERC1967Proxy"), ["address", "bytes"], [impl, bytes.fromhex(init_data[2:])]
-    )
+    proxy_code = _initcode(load_artifact("ERC1967Proxy"), ["address", "bytes"], [impl, bytes.fromhex(init_data[2:])])
     vault, created = await _create2(w3, signer, nonces, SALTS["proxy"], proxy_code, "AgentVault proxy")
 
     record: dict[str, Any] = {
@@ -223,9 +221,7 @@ async def _deploy(
     if local:
         record.update(await _deploy_local_extras(w3, signer, nonces, vault))
     elif price_feeds:
-        record["price_feeds"] = {
-            s.upper(): checksum_address(a, f"{s} price feed") for s, a in price_feeds.items()
-        }
+        record["price_feeds"] = {s.upper(): checksum_address(a, f"{s} price feed") for s, a in price_feeds.items()}
     record.update(await _read_vault_state(w3, vault))
     known = deployment_for(data_dir, chain_id) or {}
     if not created and known.get("vault") == vault and "deployed_block" in known:
@@ -249,9 +245,7 @@ async def _read_vault_state(w3: AsyncWeb3, vault: str) -> dict[str, Any]:
         }
 
 
-async def _deploy_local_extras(
-    w3: AsyncWeb3, signer: Signer, nonces: NonceManager, vault: str
-) -> dict[str, Any]:
+async def _deploy_local_extras(w3: AsyncWeb3, signer: Signer, nonces: NonceManager, vault: str) -> dict[str, Any]:
     """LOCAL CHAIN ONLY: TestToken, mock price feeds, and (once) funding plus daily limits."""
     token, _ = await _create2(
         w3,
@@ -344,18 +338,14 @@ async def upgrade(
         record = deployment_for(Path(data_dir), chain_id)
         if record is None:
             if chain_id != LOCAL_CHAIN_ID:
-                raise ConfigError(
-                    f"no deployment recorded for chain {chain_id} in {data_dir}: run deploy first"
-                )
+                raise ConfigError(f"no deployment recorded for chain {chain_id} in {data_dir}: run deploy first")
             record = await _deploy(w3, Path(data_dir), None, None, None, None)
         if owner_key is not None:
             signer = signer_from_key(owner_key)
         elif chain_id == LOCAL_CHAIN_ID:
             signer = anvil_signer(0)
         else:
-            raise ConfigError(
-                f"chain {chain_id} is not the local chain: the owner key is required to upgrade"
-            )
+            raise ConfigError(f"chain {chain_id} is not the local chain: the owner key is required to upgrade")
         await _require_factory(w3)
         nonces = NonceManager(w3)
         vault = record["vault"]

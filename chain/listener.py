@@ -125,9 +125,7 @@ class EventListener:
         if deployment.get("token"):
             known["TestToken"] = (deployment["token"], load_artifact("TestToken").abi)
         known.update(contracts or {})
-        self._watched = {
-            n: _Watched(n, checksum_address(a, f"{n} address"), abi) for n, (a, abi) in known.items()
-        }
+        self._watched = {n: _Watched(n, checksum_address(a, f"{n} address"), abi) for n, (a, abi) in known.items()}
         self._keep_delivered = keep_delivered
         self._next_block: int | None = None
         self._hashes: dict[int, str] = {}
@@ -216,9 +214,7 @@ class EventListener:
                 break
         if fork is None:
             fork = numbers[-1] - 1  # deeper than the window: rescan all we remember
-            log.error(
-                "reorg deeper than the %s remembered blocks; rescanning from %s", len(numbers), fork + 1
-            )
+            log.error("reorg deeper than the %s remembered blocks; rescanning from %s", len(numbers), fork + 1)
         log.warning("chain reorg: block %s replaced; rewinding the listener to %s", numbers[0], fork + 1)
         self._hashes = {n: h for n, h in self._hashes.items() if n <= fork}
         self._next_block = fork + 1

@@ -89,9 +89,7 @@ class NonceManager:
                         sleep=0.005,  # redis-py polls the lock; its 0.1 s default would add latency per send
                     )
                     if not await redis_lock.acquire():
-                        raise ChainUnavailableError(
-                            f"{action}: timed out waiting for the nonce lock of {address}"
-                        )
+                        raise ChainUnavailableError(f"{action}: timed out waiting for the nonce lock of {address}")
                 try:
                     with chain_errors(f"{action}: read nonce"):
                         nonce = await self._w3.eth.get_transaction_count(address, "pending")
@@ -122,9 +120,7 @@ class NonceManager:
                         except Exception:  # noqa: BLE001 - lock expired already; its timeout freed it
                             log.warning("nonce lock for %s had expired before release", address)
             await asyncio.sleep(0.02 * attempt)  # let the other sender's transaction land
-        raise ChainUnavailableError(
-            f"{action}: gave up after {self._max_attempts} nonce conflicts for {address}"
-        )
+        raise ChainUnavailableError(f"{action}: gave up after {self._max_attempts} nonce conflicts for {address}")
 
 
 class _NonceConflict(Exception):

@@ -22,9 +22,7 @@ UINT256_MAX = 2**256 - 1
 def parse_amount(value: Decimal | str | int) -> Decimal:
     """Turn user input into a finite Decimal; floats are refused on purpose."""
     if isinstance(value, bool) or isinstance(value, float):
-        raise BadInputError(
-            f"amount {value!r}: give a decimal string such as '1.5', not a {type(value).__name__}"
-        )
+        raise BadInputError(f"amount {value!r}: give a decimal string such as '1.5', not a {type(value).__name__}")
     if isinstance(value, Decimal):
         amount = value
     elif isinstance(value, int | str):
@@ -48,9 +46,7 @@ def to_base_units(value: Decimal | str | int, decimals: int, *, allow_zero: bool
     if amount == 0 and not allow_zero:
         raise BadInputError("amount must be greater than zero")
     if amount > MAX_AMOUNT:
-        raise BadInputError(
-            f"amount {shown} is absurdly large (more than {MAX_AMOUNT:,.0f}); check the number"
-        )
+        raise BadInputError(f"amount {shown} is absurdly large (more than {MAX_AMOUNT:,.0f}); check the number")
     scaled = amount.scaleb(decimals)
     if scaled != scaled.to_integral_value():
         raise BadInputError(f"amount {shown} has more than {decimals} decimal places")
@@ -74,9 +70,7 @@ def checksum_address(value: str, what: str = "address") -> ChecksumAddress:
     valid EIP-55 checksum, since a wrong checksum usually means a mistyped character.
     """
     if not isinstance(value, str) or not is_address(value.strip().lower()):
-        raise BadInputError(
-            f"{what} {value!r} is not a valid address (expected 0x followed by 40 hex digits)"
-        )
+        raise BadInputError(f"{what} {value!r} is not a valid address (expected 0x followed by 40 hex digits)")
     value = value.strip()
     body = value[2:]
     if body != body.lower() and body != body.upper() and not is_checksum_address(value):

@@ -129,9 +129,7 @@ class VaultService:
                 chain_id = await w3.eth.chain_id
             deployment = deployment_for(Path(data_dir), chain_id)
             if deployment is None:
-                raise ConfigError(
-                    f"no vault deployed on chain {chain_id} per {data_dir}: run `impressox chain deploy`"
-                )
+                raise ConfigError(f"no vault deployed on chain {chain_id} per {data_dir}: run `impressox chain deploy`")
         except BaseException:
             await close_web3(w3)
             raise
@@ -193,11 +191,7 @@ class VaultService:
             if token == ETH_ADDRESS:
                 raw = await self.w3.eth.get_balance(holder)
             else:
-                raw = (
-                    await self.w3.eth.contract(address=token, abi=self._erc20_abi)
-                    .functions.balanceOf(holder)
-                    .call()
-                )
+                raw = await self.w3.eth.contract(address=token, abi=self._erc20_abi).functions.balanceOf(holder).call()
         return from_base_units(raw, await self._token_decimals(token))
 
     async def status(self) -> VaultStatus:
@@ -241,9 +235,7 @@ class VaultService:
 
     # ---- spend -------------------------------------------------------------------------------
 
-    async def spend(
-        self, reference: bytes | str, token_symbol: str, to: str, amount: Decimal | str
-    ) -> SpendResult:
+    async def spend(self, reference: bytes | str, token_symbol: str, to: str, amount: Decimal | str) -> SpendResult:
         """Pay ``amount`` of ``token_symbol`` from the vault to ``to``, exactly once per ``reference``.
 
         Retrying with the same reference returns the first transaction (``already_sent=True``).
@@ -277,9 +269,7 @@ class VaultService:
             if getattr(exc, "error_name", "") == "ReferenceUsed":
                 earlier = await self._find_sent(ref)
                 if earlier is not None:
-                    return await self._confirmed(
-                        self._check_same(earlier, token, recipient, base, token_symbol)
-                    )
+                    return await self._confirmed(self._check_same(earlier, token, recipient, base, token_symbol))
             raise
         result = SpendResult(
             tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
@@ -364,8 +354,7 @@ class VaultService:
                 return result
             if time.monotonic() > deadline:
                 raise ChainUnavailableError(
-                    f"spend {result.tx_hash} has {head - result.block_number + 1} of "
-                    f"{self.confirmations} confirmations"
+                    f"spend {result.tx_hash} has {head - result.block_number + 1} of {self.confirmations} confirmations"
                 )
             await asyncio.sleep(self.poll_seconds)
 

@@ -28,9 +28,7 @@ async def test_state_file_keeps_the_deployment_across_restarts(tmp_path: Path) -
         w3 = make_web3(node.rpc_url)
         try:
             service = VaultService(w3, first, anvil_signer(1))
-            await service.spend(
-                reference_from_key("anvil:restart"), "ETH", ANVIL_ACCOUNTS[3].address, Decimal("0.5")
-            )
+            await service.spend(reference_from_key("anvil:restart"), "ETH", ANVIL_ACCOUNTS[3].address, Decimal("0.5"))
         finally:
             await close_web3(w3)
     finally:

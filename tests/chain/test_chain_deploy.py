@@ -30,9 +30,7 @@ async def test_deploy_sets_up_proxy_owner_operator_and_demo_assets(deployment, w
     assert from_base_units(await w3.eth.get_balance(deployment["vault"]), 18) == Decimal(100)
     token = w3.eth.contract(address=deployment["token"], abi=load_artifact("TestToken").abi)
     assert await token.functions.symbol().call() == "TUSD"
-    assert from_base_units(await token.functions.balanceOf(deployment["vault"]).call(), 18) == Decimal(
-        1_000_000
-    )
+    assert from_base_units(await token.functions.balanceOf(deployment["vault"]).call(), 18) == Decimal(1_000_000)
     eth_limit = await vault.functions.dailyLimit("0x" + "00" * 20).call()
     assert from_base_units(eth_limit, 18) == Decimal(1)
     assert from_base_units(await vault.functions.dailyLimit(deployment["token"]).call(), 18) == Decimal(1000)
@@ -46,9 +44,7 @@ async def test_deploy_sets_up_proxy_owner_operator_and_demo_assets(deployment, w
     assert recorded["vault"] == deployment["vault"]
 
 
-async def test_second_deploy_reuses_contracts_without_transactions(
-    deployment, anvil, w3, tmp_path: Path
-) -> None:
+async def test_second_deploy_reuses_contracts_without_transactions(deployment, anvil, w3, tmp_path: Path) -> None:
     block_before = await w3.eth.block_number
     again = await deploy(anvil.rpc_url, tmp_path / "other-data-dir")
     assert await w3.eth.block_number == block_before, "a repeated deploy must send no transaction"
@@ -57,8 +53,7 @@ async def test_second_deploy_reuses_contracts_without_transactions(
     assert again["created"] is False and again["funded"] is False
     # recorded in the other data dir too, so its services find the vault
     assert (
-        json.loads((tmp_path / "other-data-dir" / "deployments.json").read_text())["31337"]["vault"]
-        == again["vault"]
+        json.loads((tmp_path / "other-data-dir" / "deployments.json").read_text())["31337"]["vault"] == again["vault"]
     )
 
 
@@ -66,9 +61,7 @@ def test_cli_deploy_prints_one_json_object(deployment, anvil, tmp_path: Path, ca
     parser = argparse.ArgumentParser(prog="impressox")
     add_chain_commands(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["chain", "deploy", "--rpc-url", anvil.rpc_url, "--data-dir", str(tmp_path)])
-    code = run_chain_command(
-        args, settings=argparse.Namespace(chain_rpc_url=None, data_dir=tmp_path / "unused")
-    )
+    code = run_chain_command(args, settings=argparse.Namespace(chain_rpc_url=None, data_dir=tmp_path / "unused"))
     out = capsys.readouterr().out.strip().splitlines()
     assert code == 0
     assert len(out) == 1
@@ -78,9 +71,7 @@ def test_cli_deploy_prints_one_json_object(deployment, anvil, tmp_path: Path, ca
 def test_cli_reports_unreachable_node_in_one_line(tmp_path: Path, capsys) -> None:
     parser = argparse.ArgumentParser(prog="impressox")
     add_chain_commands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(
-        ["chain", "deploy", "--rpc-url", "http://127.0.0.1:9", "--data-dir", str(tmp_path)]
-    )
+    args = parser.parse_args(["chain", "deploy", "--rpc-url", "http://127.0.0.1:9", "--data-dir", str(tmp_path)])
     code = run_chain_command(args, settings=argparse.Namespace(chain_rpc_url=None, data_dir=tmp_path))
     captured = capsys.readouterr()
     assert code != 0

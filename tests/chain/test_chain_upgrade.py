@@ -22,17 +22,13 @@ async def test_non_owner_cannot_upgrade(deployment, w3) -> None:
     data = vault.encode_abi("upgradeToAndCall", args=[deployment["implementation"], b""])
     for index in (1, 2):  # the operator and a stranger
         with pytest.raises(ChainRevertError, match="OwnableUnauthorizedAccount") as info:
-            await transact(
-                w3, anvil_signer(index), {"to": deployment["vault"], "data": data}, action="upgrade"
-            )
+            await transact(w3, anvil_signer(index), {"to": deployment["vault"], "data": data}, action="upgrade")
         assert info.value.error_name == "OwnableUnauthorizedAccount"
     assert await vault.functions.version().call() == "1"
     assert v2 != deployment["implementation"]
 
 
-async def test_upgrade_keeps_address_owner_limits_balances_and_references(
-    deployment, anvil, w3, data_dir
-) -> None:
+async def test_upgrade_keeps_address_owner_limits_balances_and_references(deployment, anvil, w3, data_dir) -> None:
     service = VaultService(w3, deployment, anvil_signer(1))
     ref = reference_from_key("upgrade:before")
     await service.spend(ref, "TUSD", PAYEE, Decimal("7"))

@@ -14,7 +14,7 @@ from chain.client import close_web3, make_web3
 from chain.nonces import NonceManager
 from chain.tx import transact
 from chain.vault import VaultService, reference_from_key
-from core.errors import BadInputError, ChainRevertError, ChainUnavailableError
+from core.errors import BadInputError, ChainRevertError, ChainUnavailableError, ConfigError
 
 PAYEE = ANVIL_ACCOUNTS[3].address
 
@@ -73,9 +73,7 @@ async def test_status_shows_limits_and_balances(service) -> None:
 async def test_spend_within_limit_moves_funds_on_chain(service) -> None:
     payee_before = await service.balance(PAYEE, "TUSD")
     vault_before = await service.balance(None, "TUSD")
-    result = await service.spend(
-        reference_from_key("test:spend-within-limit"), "TUSD", PAYEE, Decimal("12.5")
-    )
+    result = await service.spend(reference_from_key("test:spend-within-limit"), "TUSD", PAYEE, Decimal("12.5"))
     assert result.already_sent is False and result.tx_hash.startswith("0x")
     assert await service.balance(PAYEE, "TUSD") == payee_before + Decimal("12.5")
     assert await service.balance(None, "TUSD") == vault_before - Decimal("12.5")
@@ -124,9 +122,7 @@ async def test_retried_spend_returns_the_first_transaction(service, w3, deployme
     assert len(logs) == 1
 
 
-async def test_retry_after_crash_before_mining_finds_the_pending_transaction(
-    w3, deployment, tmp_path
-) -> None:
+async def test_retry_after_crash_before_mining_finds_the_pending_transaction(w3, deployment, tmp_path) -> None:
     """The worker dies after sending but before the receipt; the retry must not send again."""
     ref = reference_from_key("test:crash-before-mining")
     await w3.provider.make_request("evm_setAutomine", [False])
@@ -177,9 +173,7 @@ async def test_two_workers_sending_at_once_do_not_collide(anvil, deployment, wit
             for i, w3 in enumerate(w3s)
         ]
         jobs = [
-            workers[i % 2].spend(
-                reference_from_key(f"test:concurrent:{with_redis}:{i}"), "TUSD", PAYEE, Decimal("1")
-            )
+            workers[i % 2].spend(reference_from_key(f"test:concurrent:{with_redis}:{i}"), "TUSD", PAYEE, Decimal("1"))
             for i in range(8)
         ]
         results = await asyncio.gather(*jobs)
@@ -187,9 +181,7 @@ async def test_two_workers_sending_at_once_do_not_collide(anvil, deployment, wit
         nonces = [(await w3s[0].eth.get_transaction(r.tx_hash))["nonce"] for r in results]
         assert len(set(nonces)) == 8
         if with_redis:
-            assert sum(w.nonces.conflicts for w in workers) == 0, (
-                "the shared lock should prevent every conflict"
-            )
+            assert sum(w.nonces.conflicts for w in workers) == 0, "the shared lock should prevent every conflict"
     finally:
         for w3 in w3s:
             await close_web3(w3)
@@ -236,3 +228,14 @@ async def test_unreachable_node_is_transient(deployment) -> None:
             await VaultService(w3, deployment).balance(None, "ETH")
     finally:
         await close_web3(w3)
+
+
+async def test_connect_uses_the_recorded_deployment(anvil, deployment, data_dir, tmp_path) -> None:
+    service = await VaultService.connect(anvil.rpc_url, data_dir, signer=anvil_signer(1))
+    try:
+        assert service.vault_address == deployment["vault"]
+        assert await service.price("ETH") == Decimal("3000")
+    finally:
+        await service.close()
+    with pytest.raises(ConfigError, match="chain deploy"):
+        await VaultService.connect(anvil.rpc_url, tmp_path / "empty")
