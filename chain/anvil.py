@@ -31,12 +31,31 @@ def _platform_package() -> str:
     return f"anvil-{system}-{arch}"
 
 
+def _node_modules_dirs(root: Path, max_depth: int = 3) -> list[Path]:
+    """node_modules folders up to ``max_depth`` below ``root``, skipping hidden dirs, venvs and data.
+
+    A bounded walk rather than ``**`` so a big data dir or .venv cannot make start-up slow.
+    """
+    found: list[Path] = []
+    for dirpath, dirnames, _ in os.walk(root):
+        here = Path(dirpath)
+        depth = len(here.relative_to(root).parts)
+        if "node_modules" in dirnames:
+            found.append(here / "node_modules")
+        dirnames[:] = [
+            d
+            for d in dirnames
+            if depth < max_depth and not d.startswith(".") and d not in ("node_modules", "venv", "data", "__pycache__")
+        ]
+    return sorted(found)
+
+
 def find_anvil(project_root: Path = PROJECT_ROOT) -> Path:
     """The anvil binary: contracts/node_modules first, then any node_modules below the root, then PATH."""
     pkg = _platform_package()
     exe = "anvil.exe" if pkg.startswith("anvil-win32") else "anvil"
     candidates = [project_root / "contracts" / "node_modules" / "@foundry-rs" / pkg / "bin" / exe]
-    candidates += sorted(project_root.glob(f"**/node_modules/@foundry-rs/anvil-*/bin/{exe}"))
+    candidates += [nm / "@foundry-rs" / pkg / "bin" / exe for nm in _node_modules_dirs(project_root)]
     for path in candidates:
         if path.is_file() and os.access(path, os.X_OK):
             return path
