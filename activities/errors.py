@@ -24,5 +24,4 @@ async def permanent_errors_not_retried(call: Awaitable[T]) -> T:
         raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'args'}: {e['msg']}" for e in exc.errors())
-        raise ApplicationError(f"invalid arguments: {problems}", type="BadInputError",
-                               non_retryable=True) from None
+        raise ApplicationError(f"invalid arguments: {problems}", type="BadInputError", non_retryable=True) from None

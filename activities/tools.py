@@ -38,8 +38,13 @@ class ToolActivities:
             key = cache_key(f"tool:{tool.name}", args.model_dump(mode="json"))
             if hit := await self.cache.get(key):
                 return ToolOutput(**json.loads(hit), cached=True)
-        ctx = ToolContext(call_id=inp.call_id, session_id=inp.session_id, owner=inp.owner,
-                          idempotency_key=inp.idempotency_key, deps=self.deps)
+        ctx = ToolContext(
+            call_id=inp.call_id,
+            session_id=inp.session_id,
+            owner=inp.owner,
+            idempotency_key=inp.idempotency_key,
+            deps=self.deps,
+        )
         async with _heartbeating(tool):
             result = await tool.func(args, ctx)
         if isinstance(result, str):

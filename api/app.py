@@ -34,8 +34,12 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.sessions = SessionService(client, settings, agents)
         yield
 
-    app = FastAPI(title="Impressox Agent API", version="0.1.0", lifespan=lifespan,
-                  description="Durable AI agent sessions: every conversation is a Temporal workflow.")
+    app = FastAPI(
+        title="Impressox Agent API",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Durable AI agent sessions: every conversation is a Temporal workflow.",
+    )
     app.state.settings = settings
     app.state.agents = agents
     app.state.registry = registry

@@ -43,8 +43,9 @@ def current_user(
     for key in settings.api_keys:
         if presented and hmac.compare_digest(presented, key.key.get_secret_value()):
             return key.user
-    raise HTTPException(401, "missing or invalid API key (send 'Authorization: Bearer <key>')",
-                        headers={"WWW-Authenticate": "Bearer"})
+    raise HTTPException(
+        401, "missing or invalid API key (send 'Authorization: Bearer <key>')", headers={"WWW-Authenticate": "Bearer"}
+    )
 
 
 User = Annotated[str, Depends(current_user)]

@@ -23,8 +23,12 @@ from core.errors import (
 log = logging.getLogger(__name__)
 
 STATUS = [
-    (NotFoundError, 404), (ConflictError, 409), (BadInputError, 422), (PermanentError, 400),
-    (UnavailableError, 503), (TransientError, 503),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (BadInputError, 422),
+    (PermanentError, 400),
+    (UnavailableError, 503),
+    (TransientError, 503),
 ]
 
 
@@ -49,8 +53,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail), "detail": None}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            {"error": str(exc.detail), "detail": None},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(ConnectionError)
     @app.exception_handler(RPCError)

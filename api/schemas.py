@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.schemas import ToolCallRecord, TokenUsage
+from core.schemas import TokenUsage, ToolCallRecord
 
 
 class SessionCreate(BaseModel):

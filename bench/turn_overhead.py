@@ -14,7 +14,6 @@ import asyncio
 import gc
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +27,8 @@ from temporalio.worker import Worker  # noqa: E402
 
 from core.agents import AgentFactory  # noqa: E402
 from core.cache import build_cache  # noqa: E402
-from core.processes import find_executable, free_port, port_open, stop_process, wait_until  # noqa: E402
+from core.processes import free_port  # noqa: E402
+from core.redis_server import RedisServer  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from services.sessions import SessionService  # noqa: E402
 from services.tools import load_tools  # noqa: E402
@@ -49,13 +49,8 @@ def p50(xs: list[float]) -> float:
 async def main() -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="impressox-bench-"))
     server = TemporalDevServer(free_port(), tmp / "temporal.db").start()
-    redis_port = free_port()
-    redis = subprocess.Popen([find_executable("redis-server"), "--port", str(redis_port), "--bind", "127.0.0.1",
-                              "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL,
-                             start_new_session=True)
-    wait_until(lambda: port_open(redis_port), 10, "redis")
-    settings = load_settings(temporal_address=server.address, redis_url=f"redis://127.0.0.1:{redis_port}/0",
-                             task_queue="bench")
+    redis = RedisServer().start()
+    settings = load_settings(temporal_address=server.address, redis_url=redis.url, task_queue="bench")
     client = await connect(settings)
     await ensure_registered(client)
     registry = load_tools()
@@ -76,8 +71,9 @@ async def main() -> dict:
 
             async def bare() -> float:
                 t0 = time.perf_counter()
-                await client.execute_workflow(BareWorkflow.run, STEPS, id=f"bare-{uuid.uuid4().hex}",
-                                              task_queue="bench-bare")
+                await client.execute_workflow(
+                    BareWorkflow.run, STEPS, id=f"bare-{uuid.uuid4().hex}", task_queue="bench-bare"
+                )
                 return (time.perf_counter() - t0) * 1000
 
             for i in range(10):  # warm-up: imports, caches, connections
@@ -107,10 +103,10 @@ async def main() -> dict:
             out["throughput_ratio"] = round(out["bare_workflows_per_s"] / out["turns_per_s"], 3)
     finally:
         await cache.close()
-        del client
+        sessions = agent_worker = bare_worker = None  # drop client references before exit
         gc.collect()
         server.stop()
-        stop_process(redis)
+        redis.stop()
     return out
 
 

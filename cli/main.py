@@ -48,8 +48,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _logging() -> None:
-    logging.basicConfig(level=os.environ.get("IMPRESSOX_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("IMPRESSOX_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("httpx", "LiteLLM", "litellm", "temporalio.activity"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

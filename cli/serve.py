@@ -25,6 +25,5 @@ def serve_api(settings: Settings, port: int | None = None, host: str | None = No
     if not settings.api_keys and not _loopback(host):
         log.warning("no API keys configured: binding to 127.0.0.1 instead of %s (one local user)", host)
         host = "127.0.0.1"
-    uvicorn.run(create_app(settings), host=host, port=port or settings.api_port, log_level="warning",
-                access_log=False)
+    uvicorn.run(create_app(settings), host=host, port=port or settings.api_port, log_level="warning", access_log=False)
     return 0

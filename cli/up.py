@@ -18,7 +18,8 @@ from argparse import Namespace
 from pathlib import Path
 
 from core.cache import redis_reachable
-from core.processes import find_executable, free_port, port_open, stop_process, wait_until
+from core.processes import find_executable, port_open, stop_process, wait_until
+from core.redis_server import RedisServer
 from core.settings import Settings
 from temporal.devserver import TemporalDevServer
 
@@ -33,6 +34,7 @@ class Stack:
         self.settings = settings
         self.children: list[tuple[str, subprocess.Popen]] = []
         self.temporal: TemporalDevServer | None = None
+        self.redis: RedisServer | None = None
         self.env = dict(os.environ)
 
     def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
@@ -44,8 +46,12 @@ class Stack:
     def start(self) -> dict[str, str]:
         self.logs.mkdir(parents=True, exist_ok=True)
         urls: dict[str, str] = {}
-        self.temporal = TemporalDevServer(self.args.temporal_port, self.data_dir / "temporal.db",
-                                          ui_port=self.args.ui_port, log_file=self.logs / "temporal.log")
+        self.temporal = TemporalDevServer(
+            self.args.temporal_port,
+            self.data_dir / "temporal.db",
+            ui_port=self.args.ui_port,
+            log_file=self.logs / "temporal.log",
+        )
         self.temporal.start()
         urls["temporal"] = self.temporal.address
         urls["temporal_ui"] = self.temporal.ui_url or ""
@@ -75,12 +81,9 @@ class Stack:
         url = self.settings.redis_url
         if asyncio.run(redis_reachable(url)):
             return url
-        port = free_port()
-        proc = self._spawn("redis", [find_executable("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
-                                     "--save", "", "--appendonly", "no", "--dir", str(self.data_dir)])
-        wait_until(lambda: port_open(port), 15, "redis-server", proc)
-        log.info("no Redis at %s: started one on port %d", url, port)
-        return f"redis://127.0.0.1:{port}/0"
+        self.redis = RedisServer(data_dir=self.data_dir, log_file=self.logs / "redis.log").start()
+        log.info("no Redis at %s: started one at %s", url, self.redis.url)
+        return self.redis.url
 
     def _chain(self) -> dict[str, str]:
         """The local chain and its contracts (on-chain layer); empty when not available."""
@@ -105,6 +108,8 @@ class Stack:
     def stop(self) -> None:
         for _, proc in reversed(self.children):
             stop_process(proc)
+        if self.redis:
+            self.redis.stop()
         if self.temporal:
             self.temporal.stop()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from core.errors import ConfigError, NotFoundError
+from core.errors import BadInputError, ConfigError
 from core.schemas import AgentPlan
 from core.settings import Settings
 from core.tools import ToolRegistry
@@ -57,13 +57,17 @@ class AgentFactory:
     def build(self, name: str) -> AgentPlan:
         d = self.definitions.get(name)
         if d is None:
-            raise NotFoundError(f"unknown agent {name!r}; available: {', '.join(self.names())}")
+            raise BadInputError(f"unknown agent {name!r}; available: {', '.join(self.names())}")
         s = self.settings
         return AgentPlan(
-            name=name, persona=d.persona, model=d.model or s.model,
+            name=name,
+            persona=d.persona,
+            model=d.model or s.model,
             tools=[self.registry.get(t).spec() for t in d.tools],
-            max_steps=d.max_steps, context_messages=d.context_messages,
+            max_steps=d.max_steps,
+            context_messages=d.context_messages,
             approval_timeout_seconds=d.approval_timeout_seconds or s.approval_timeout_seconds,
             continue_as_new_after_turns=s.continue_as_new_after_turns,
-            transcript_window=s.transcript_window, llm_timeout_seconds=s.llm_timeout_seconds,
+            transcript_window=s.transcript_window,
+            llm_timeout_seconds=s.llm_timeout_seconds,
         )

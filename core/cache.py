@@ -6,7 +6,6 @@ bypasses the cache (a warning is logged) and never fails a turn.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -100,7 +99,7 @@ class ResilientCache(Cache):
             return None
         try:
             return await self.inner.get(key)
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, RedisError, OSError) as exc:
             self._failed("get", exc)
             return None
 
@@ -109,7 +108,7 @@ class ResilientCache(Cache):
             return
         try:
             await self.inner.set(key, value, ttl_seconds)
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, RedisError, OSError) as exc:
             self._failed("set", exc)
 
     async def close(self) -> None:

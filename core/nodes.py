@@ -41,16 +41,16 @@ class LLMNode(BaseNode):
 
     def prepare(self, inp: NodeInput) -> dict[str, Any]:
         tools = [
-            {"type": "function",
-             "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+            {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
             for t in inp.tools
         ]
         system = {"role": "system", "content": inp.persona}
         return {"messages": [system, *inp.messages], "tools": tools}
 
     async def execute(self, inp: NodeInput, request: dict[str, Any]) -> LLMReply:
-        return await self.gateway.complete(inp.model, request["messages"], request["tools"],
-                                           timeout=inp.timeout_seconds)
+        return await self.gateway.complete(
+            inp.model, request["messages"], request["tools"], timeout=inp.timeout_seconds
+        )
 
     def finish(self, inp: NodeInput, raw: LLMReply) -> NodeOutput:
         # a call to a tool the agent lacks is kept: the workflow answers it with an error

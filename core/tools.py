@@ -57,11 +57,15 @@ class Tool:
 
     def spec(self) -> ToolSpec:
         return ToolSpec(
-            name=self.name, description=self.description,
+            name=self.name,
+            description=self.description,
             parameters=self.args_model.model_json_schema(),
-            requires_approval=self.requires_approval, side_effects=self.side_effects,
-            timeout_seconds=self.timeout_seconds, heartbeat_timeout_seconds=self.heartbeat_timeout_seconds,
-            max_attempts=self.max_attempts, approval_template=self.approval_template,
+            requires_approval=self.requires_approval,
+            side_effects=self.side_effects,
+            timeout_seconds=self.timeout_seconds,
+            heartbeat_timeout_seconds=self.heartbeat_timeout_seconds,
+            max_attempts=self.max_attempts,
+            approval_template=self.approval_template,
         )
 
 
@@ -100,10 +104,16 @@ class ToolRegistry:
             if not doc:
                 raise ValueError(f"tool {tool_name!r} needs a docstring: it is the description the model sees")
             self._tools[tool_name] = Tool(
-                name=tool_name, description=doc, args_model=args_model, func=func,
-                side_effects=side_effects or requires_approval, requires_approval=requires_approval,
-                cache_ttl_seconds=cache_ttl_seconds, timeout_seconds=timeout_seconds,
-                heartbeat_timeout_seconds=heartbeat_timeout_seconds, max_attempts=max_attempts,
+                name=tool_name,
+                description=doc,
+                args_model=args_model,
+                func=func,
+                side_effects=side_effects or requires_approval,
+                requires_approval=requires_approval,
+                cache_ttl_seconds=cache_ttl_seconds,
+                timeout_seconds=timeout_seconds,
+                heartbeat_timeout_seconds=heartbeat_timeout_seconds,
+                max_attempts=max_attempts,
                 approval_template=approval_template,
             )
             return func

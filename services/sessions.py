@@ -58,18 +58,19 @@ class SessionService:
         self.agents = agents
 
     # ------------------------------------------------------------------ create
-    async def create(self, owner: str, agent: str, platform: str = "web",
-                     session_id: str | None = None) -> str:
+    async def create(self, owner: str, agent: str, platform: str = "web", session_id: str | None = None) -> str:
         for label, value in (("owner", owner), ("platform", platform)):
             if not NAME.match(value):
                 raise BadInputError(f"invalid {label} {value!r}")
         plan = self.agents.build(agent)
         sid = f"{platform}:{owner}:{session_id or uuid.uuid4().hex[:12]}"
-        start = SessionStart(session_id=sid, owner=owner, platform=platform, agent=plan,
-                             created_at=datetime.now(UTC))
+        start = SessionStart(session_id=sid, owner=owner, platform=platform, agent=plan, created_at=datetime.now(UTC))
         try:
             await self.client.start_workflow(
-                AgentSessionWorkflow.run, start, id=sid, task_queue=self.settings.task_queue,
+                AgentSessionWorkflow.run,
+                start,
+                id=sid,
+                task_queue=self.settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=session_attributes(owner, plan.name, platform),
                 static_summary=f"{plan.name} session of {owner} ({platform})",
@@ -81,8 +82,9 @@ class SessionService:
         return sid
 
     # ------------------------------------------------------------------ messages
-    async def send(self, owner: str, session_id: str, text: str, wait: float,
-                   message_id: str | None = None) -> TurnResult | PendingTurn:
+    async def send(
+        self, owner: str, session_id: str, text: str, wait: float, message_id: str | None = None
+    ) -> TurnResult | PendingTurn:
         """Durably enqueue a message (a signal), then wait up to ``wait`` seconds for its turn."""
         text = text.strip()
         if not text:
@@ -122,22 +124,28 @@ class SessionService:
     async def list(self, owner: str, limit: int = 100) -> list[SessionSummary]:
         if not NAME.match(owner):
             raise BadInputError(f"invalid owner {owner!r}")
-        query = (f"WorkflowType='AgentSessionWorkflow' AND ImpressoxOwner='{owner}' "
-                 f"AND ExecutionStatus!='ContinuedAsNew'")
+        query = (
+            f"WorkflowType='AgentSessionWorkflow' AND ImpressoxOwner='{owner}' AND ExecutionStatus!='ContinuedAsNew'"
+        )
         out: dict[str, SessionSummary] = {}
         async for wf in self.client.list_workflows(query, limit=limit):
             attrs = wf.typed_search_attributes
-            out.setdefault(wf.id, SessionSummary(
-                session_id=wf.id,
-                agent=next((p.value for p in attrs if p.key.name == "ImpressoxAgent"), None),
-                platform=next((p.value for p in attrs if p.key.name == "ImpressoxPlatform"), None),
-                status=wf.status.name.lower() if wf.status else "unknown", started_at=wf.start_time,
-            ))
+            out.setdefault(
+                wf.id,
+                SessionSummary(
+                    session_id=wf.id,
+                    agent=next((p.value for p in attrs if p.key.name == "ImpressoxAgent"), None),
+                    platform=next((p.value for p in attrs if p.key.name == "ImpressoxPlatform"), None),
+                    status=wf.status.name.lower() if wf.status else "unknown",
+                    started_at=wf.start_time,
+                ),
+            )
         return list(out.values())
 
     # ------------------------------------------------------------------ approvals
-    async def decide(self, owner: str, session_id: str, call_id: str, approve: bool,
-                     wait: float = 60) -> ToolCallRecord | None:
+    async def decide(
+        self, owner: str, session_id: str, call_id: str, approve: bool, wait: float = 60
+    ) -> ToolCallRecord | None:
         """Approve or reject a pending tool call; returns its outcome (None if still running)."""
         handle = self._handle(owner, session_id)
         decision = ApprovalDecision(call_id=call_id, approve=approve, decided_by=owner)

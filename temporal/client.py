@@ -22,13 +22,12 @@ async def connect(settings: Settings, *, wait_seconds: float = 0) -> Client:
     while True:
         try:
             return await Client.connect(
-                settings.temporal_address, namespace=settings.temporal_namespace,
+                settings.temporal_address,
+                namespace=settings.temporal_namespace,
                 data_converter=DATA_CONVERTER,
             )
         except (RuntimeError, RPCError, OSError) as exc:
             if loop.time() >= deadline:
-                raise ConnectionError(
-                    f"cannot reach Temporal at {settings.temporal_address}: {exc}"
-                ) from None
+                raise ConnectionError(f"cannot reach Temporal at {settings.temporal_address}: {exc}") from None
             log.info("Temporal at %s not reachable yet, retrying", settings.temporal_address)
             await asyncio.sleep(0.5)

@@ -23,8 +23,9 @@ LOW_LATENCY_CONFIG = (
 
 
 class TemporalDevServer:
-    def __init__(self, port: int, db_file: Path | None, ui_port: int | None = None,
-                 log_file: Path | None = None) -> None:
+    def __init__(
+        self, port: int, db_file: Path | None, ui_port: int | None = None, log_file: Path | None = None
+    ) -> None:
         self.port = port
         self.ui_port = ui_port
         self.db_file = db_file
@@ -40,11 +41,26 @@ class TemporalDevServer:
         return f"http://127.0.0.1:{self.ui_port}" if self.ui_port else None
 
     def command(self) -> list[str]:
-        cmd = [find_executable("temporal"), "server", "start-dev", "--ip", "127.0.0.1",
-               "--port", str(self.port), "--log-level", "warn"]
+        cmd = [
+            find_executable("temporal"),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warn",
+        ]
         if self.db_file:
-            cmd += ["--db-filename", str(self.db_file),
-                    "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
+            cmd += [
+                "--db-filename",
+                str(self.db_file),
+                "--sqlite-pragma",
+                "journal_mode=wal",
+                "--sqlite-pragma",
+                "synchronous=normal",
+            ]
         if self.ui_port:
             cmd += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
         else:
@@ -57,14 +73,17 @@ class TemporalDevServer:
         if self.db_file:
             Path(self.db_file).parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         wait_until(self.healthy, timeout, "the Temporal dev server", self.proc, interval=0.2)
         return self
 
     def healthy(self) -> bool:
-        r = subprocess.run([find_executable("temporal"), "operator", "cluster", "health",
-                            "--address", self.address], capture_output=True, text=True, timeout=5)
+        r = subprocess.run(
+            [find_executable("temporal"), "operator", "cluster", "health", "--address", self.address],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         return "SERVING" in r.stdout
 
     def stop(self) -> None:

@@ -20,10 +20,13 @@ def cli_flags() -> list[str]:
 
 
 def session_attributes(owner: str, agent: str, platform: str) -> TypedSearchAttributes:
-    return TypedSearchAttributes([
-        SearchAttributePair(OWNER, owner), SearchAttributePair(AGENT, agent),
-        SearchAttributePair(PLATFORM, platform),
-    ])
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(OWNER, owner),
+            SearchAttributePair(AGENT, agent),
+            SearchAttributePair(PLATFORM, platform),
+        ]
+    )
 
 
 async def ensure_registered(client: Client) -> None:
@@ -31,8 +34,9 @@ async def ensure_registered(client: Client) -> None:
     existing = await client.operator_service.list_search_attributes(
         ListSearchAttributesRequest(namespace=client.namespace)
     )
-    missing = {k.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for k in ALL
-               if k.name not in existing.custom_attributes}
+    missing = {
+        k.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for k in ALL if k.name not in existing.custom_attributes
+    }
     if missing:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)

@@ -42,10 +42,20 @@ class WorkerDeps:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def build_worker(client: Client, settings: Settings, registry: ToolRegistry, cache: Cache,
-                 deps: WorkerDeps | None = None, task_queue: str | None = None) -> Worker:
-    gateway = LLMGateway(cache, api_key=settings.llm_api_key, api_base=settings.llm_api_base,
-                         cache_ttl_seconds=settings.llm_cache_ttl_seconds)
+def build_worker(
+    client: Client,
+    settings: Settings,
+    registry: ToolRegistry,
+    cache: Cache,
+    deps: WorkerDeps | None = None,
+    task_queue: str | None = None,
+) -> Worker:
+    gateway = LLMGateway(
+        cache,
+        api_key=settings.llm_api_key,
+        api_base=settings.llm_api_base,
+        cache_ttl_seconds=settings.llm_cache_ttl_seconds,
+    )
     nodes = NodeActivities([LLMNode(gateway)])
     tools = ToolActivities(registry, cache, deps or WorkerDeps(settings=settings, cache=cache))
     return Worker(
@@ -57,8 +67,7 @@ def build_worker(client: Client, settings: Settings, registry: ToolRegistry, cac
     )
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event | None = None,
-                     ready_file: Path | None = None) -> None:
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None, ready_file: Path | None = None) -> None:
     """Run a worker until SIGTERM/SIGINT (or ``stop``); in-flight activities finish or are retried."""
     client = await connect(settings, wait_seconds=60)
     await ensure_registered(client)

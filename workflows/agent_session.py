@@ -10,7 +10,6 @@ a compact state so no run's history grows without bound.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import defaultdict
 from datetime import timedelta
@@ -73,9 +72,7 @@ class AgentSessionWorkflow:
                 await self._take_turn(self._state.inbox[0])
                 continue
             # idle and due for a new run: let in-flight update handlers return first
-            await workflow.wait_condition(
-                lambda: workflow.all_handlers_finished() or bool(self._state.inbox)
-            )
+            await workflow.wait_condition(lambda: workflow.all_handlers_finished() or bool(self._state.inbox))
             if not self._state.inbox:
                 workflow.continue_as_new(self._compact_start())
 
@@ -88,7 +85,7 @@ class AgentSessionWorkflow:
     def _compact_start(self) -> SessionStart:
         state = self._state.model_copy(
             update={
-                "messages": self._state.messages[-self._plan.transcript_window:],
+                "messages": self._state.messages[-self._plan.transcript_window :],
                 "results": list(self._results.values())[-RESULTS_KEPT:],
                 "runs": self._state.runs + 1,
             }
@@ -106,9 +103,7 @@ class AgentSessionWorkflow:
     @workflow.update
     async def wait_turn(self, message_id: str) -> TurnResult:
         """Wait for the answer to a message (or for it to need an approval)."""
-        await workflow.wait_condition(
-            lambda: message_id in self._results or self._awaiting_approval(message_id)
-        )
+        await workflow.wait_condition(lambda: message_id in self._results or self._awaiting_approval(message_id))
         if message_id in self._results:
             return self._results[message_id]
         return self._provisional_result()
@@ -203,12 +198,22 @@ class AgentSessionWorkflow:
             status, reply = "failed", f"Sorry, this turn failed: {_error_text(err)}"
 
         result = TurnResult(
-            message_id=message.message_id, turn=turn, reply=reply, status=status,
-            tool_calls=self._current_calls, usage=usage,
+            message_id=message.message_id,
+            turn=turn,
+            reply=reply,
+            status=status,
+            tool_calls=self._current_calls,
+            usage=usage,
         )
         self._state.messages.append(
-            ChatMessage(role="assistant", content=reply, turn=turn, message_id=message.message_id,
-                        at=workflow.now(), tool_calls=self._current_calls)
+            ChatMessage(
+                role="assistant",
+                content=reply,
+                turn=turn,
+                message_id=message.message_id,
+                at=workflow.now(),
+                tool_calls=self._current_calls,
+            )
         )
         # keep the transcript bounded inside a run too
         window = self._plan.transcript_window
@@ -224,15 +229,20 @@ class AgentSessionWorkflow:
         self._turns_this_run += 1
 
     def _context(self) -> list[dict]:
-        recent = self._state.messages[-self._plan.context_messages:]
+        recent = self._state.messages[-self._plan.context_messages :]
         return [{"role": m.role, "content": m.content} for m in recent if m.role in ("user", "assistant")]
 
     async def _node(self, name: str, turn: int, step: int, context: list[dict]) -> NodeOutput:
         return await workflow.execute_activity(
             f"node.{name}",
             NodeInput(
-                session_id=self._start.session_id, turn=turn, step=step, model=self._plan.model,
-                persona=self._plan.persona, tools=self._plan.tools, messages=context,
+                session_id=self._start.session_id,
+                turn=turn,
+                step=step,
+                model=self._plan.model,
+                persona=self._plan.persona,
+                tools=self._plan.tools,
+                messages=context,
                 timeout_seconds=self._plan.llm_timeout_seconds,
             ),
             result_type=NodeOutput,
@@ -250,16 +260,17 @@ class AgentSessionWorkflow:
             approved = await self._approval(call, spec, turn)
             if approved is not True:
                 record.status = "rejected" if approved is False else "expired"
-                record.result = (
-                    f"The {call.name} was not approved ({record.status}); nothing was done."
-                )
+                record.result = f"The {call.name} was not approved ({record.status}); nothing was done."
                 return record
         try:
             out = await workflow.execute_activity(
                 f"tool.{call.name}",
                 ToolInput(
-                    call_id=call.call_id, name=call.name, args=call.args,
-                    session_id=self._start.session_id, owner=self._start.owner,
+                    call_id=call.call_id,
+                    name=call.name,
+                    args=call.args,
+                    session_id=self._start.session_id,
+                    owner=self._start.owner,
                     idempotency_key=f"{workflow.info().workflow_id}/t{turn}/{call.call_id}",
                 ),
                 result_type=ToolOutput,
@@ -279,14 +290,19 @@ class AgentSessionWorkflow:
         now = workflow.now()
         timeout = timedelta(seconds=self._plan.approval_timeout_seconds)
         self._pending[call.call_id] = PendingApproval(
-            call_id=call.call_id, tool=call.name, args=call.args, summary=_summary(spec, call),
-            reason=f"{call.name} moves funds and needs your approval", turn=turn,
-            requested_at=now, expires_at=now + timeout,
+            call_id=call.call_id,
+            tool=call.name,
+            args=call.args,
+            summary=_summary(spec, call),
+            reason=f"{call.name} moves funds and needs your approval",
+            turn=turn,
+            requested_at=now,
+            expires_at=now + timeout,
         )
         try:
             await workflow.wait_condition(lambda: call.call_id in self._decisions, timeout=timeout)
             return self._decisions[call.call_id]
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
         finally:
             self._pending.pop(call.call_id, None)
@@ -309,4 +325,3 @@ def _summary(spec: ToolSpec, call: ToolCallRequest) -> str:
         return template.format_map(defaultdict(lambda: "?", {k: str(v) for k, v in call.args.items()}))
     args = ", ".join(f"{k}={v}" for k, v in call.args.items())
     return f"{call.name}({args})"
-

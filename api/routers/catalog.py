@@ -15,13 +15,22 @@ async def list_agents(_: User, agents: Agents) -> list[AgentOut]:
     out = []
     for name in agents.names():
         plan = agents.build(name)
-        out.append(AgentOut(name=name, description=agents.definitions[name].description, model=plan.model,
-                            tools=[t.name for t in plan.tools]))
+        out.append(
+            AgentOut(
+                name=name,
+                description=agents.definitions[name].description,
+                model=plan.model,
+                tools=[t.name for t in plan.tools],
+            )
+        )
     return out
 
 
 @router.get("/tools", response_model=list[ToolOut])
 async def list_tools(_: User, registry: Registry) -> list[ToolOut]:
-    return [ToolOut(**t.spec().model_dump(include={"name", "description", "parameters",
-                                                   "requires_approval", "side_effects"}))
-            for t in registry]
+    return [
+        ToolOut(
+            **t.spec().model_dump(include={"name", "description", "parameters", "requires_approval", "side_effects"})
+        )
+        for t in registry
+    ]

@@ -20,8 +20,9 @@ from core.errors import BadInputError
 from core.schemas import SessionView
 from services.sessions import PendingTurn, SessionSummary
 
-router = APIRouter(prefix="/v1/sessions", tags=["sessions"],
-                   responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+router = APIRouter(
+    prefix="/v1/sessions", tags=["sessions"], responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+)
 
 
 @router.post("", status_code=201, response_model=SessionCreated)
@@ -40,10 +41,17 @@ async def get_session(session_id: str, user: User, sessions: Sessions) -> Sessio
     return await sessions.get(user, session_id)
 
 
-@router.post("/{session_id}/messages", response_model=TurnOut,
-             responses={202: {"model": TurnPending, "description": "the turn is not done yet"}})
+@router.post(
+    "/{session_id}/messages",
+    response_model=TurnOut,
+    responses={202: {"model": TurnPending, "description": "the turn is not done yet"}},
+)
 async def send_message(
-    session_id: str, body: MessageIn, user: User, sessions: Sessions, settings: AppSettings,
+    session_id: str,
+    body: MessageIn,
+    user: User,
+    sessions: Sessions,
+    settings: AppSettings,
     wait: float = Query(30, ge=0, le=300, description="seconds to wait for the reply before answering 202"),
 ) -> TurnOut | JSONResponse:
     if len(body.text) > settings.max_message_chars:
@@ -52,13 +60,20 @@ async def send_message(
     if isinstance(result, PendingTurn):
         pending = TurnPending(turn=result.turn, message_id=result.message_id)
         return JSONResponse(pending.model_dump(), status_code=202)
-    return TurnOut(reply=result.reply, tool_calls=result.tool_calls, turn=result.turn, status=result.status,
-                   message_id=result.message_id, usage=result.usage)
+    return TurnOut(
+        reply=result.reply,
+        tool_calls=result.tool_calls,
+        turn=result.turn,
+        status=result.status,
+        message_id=result.message_id,
+        usage=result.usage,
+    )
 
 
 @router.post("/{session_id}/approvals/{call_id}", response_model=ApprovalOut)
-async def decide_approval(session_id: str, call_id: str, body: ApprovalIn, user: User,
-                          sessions: Sessions) -> ApprovalOut:
+async def decide_approval(
+    session_id: str, call_id: str, body: ApprovalIn, user: User, sessions: Sessions
+) -> ApprovalOut:
     record = await sessions.decide(user, session_id, call_id, body.approve)
     if record is None:
         return ApprovalOut(call_id=call_id, approved=body.approve, status="running")

@@ -40,29 +40,49 @@ class LLMReply:
     cached: bool = False
 
     def to_json(self) -> str:
-        return json.dumps({
-            "content": self.content, "model": self.model, "usage": self.usage.model_dump(),
-            "tool_calls": [c.model_dump() for c in self.tool_calls],
-        })
+        return json.dumps(
+            {
+                "content": self.content,
+                "model": self.model,
+                "usage": self.usage.model_dump(),
+                "tool_calls": [c.model_dump() for c in self.tool_calls],
+            }
+        )
 
     @classmethod
     def from_json(cls, raw: str) -> LLMReply:
         d = json.loads(raw)
-        return cls(content=d["content"], model=d["model"], usage=TokenUsage(**d["usage"]),
-                   tool_calls=[ToolCallRequest(**c) for c in d["tool_calls"]], cached=True)
+        return cls(
+            content=d["content"],
+            model=d["model"],
+            usage=TokenUsage(**d["usage"]),
+            tool_calls=[ToolCallRequest(**c) for c in d["tool_calls"]],
+            cached=True,
+        )
 
 
 def _map_error(exc: Exception) -> Exception:
-    permanent = (litellm.AuthenticationError, litellm.BadRequestError, litellm.NotFoundError,
-                 litellm.PermissionDeniedError, litellm.UnprocessableEntityError)
+    permanent = (
+        litellm.AuthenticationError,
+        litellm.BadRequestError,
+        litellm.NotFoundError,
+        litellm.PermissionDeniedError,
+        litellm.UnprocessableEntityError,
+    )
     if isinstance(exc, permanent):
         return LLMPermanentError(f"{type(exc).__name__}: {getattr(exc, 'message', exc)}")
     return LLMTransientError(f"{type(exc).__name__}: {getattr(exc, 'message', exc)}")
 
 
 class LLMGateway:
-    def __init__(self, cache: Cache, *, api_key: SecretStr | None = None, api_base: str | None = None,
-                 cache_ttl_seconds: int = 24 * 3600) -> None:
+    def __init__(
+        self,
+        cache: Cache,
+        *,
+        api_key: SecretStr | None = None,
+        api_base: str | None = None,
+        cache_ttl_seconds: int = 24 * 3600,
+    ) -> None:
         self.cache = cache
         self._api_key = api_key
         self.api_base = api_base
@@ -72,8 +92,9 @@ class LLMGateway:
     def deterministic(model: str) -> bool:
         return model.startswith(f"{offline.PROVIDER}/")
 
-    async def complete(self, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                       timeout: float) -> LLMReply:
+    async def complete(
+        self, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], timeout: float
+    ) -> LLMReply:
         key = cache_key("llm", [model, messages, tools]) if self.deterministic(model) else None
         if key and (hit := await self.cache.get(key)):
             return LLMReply.from_json(hit)
@@ -102,11 +123,16 @@ def _reply(response: Any) -> LLMReply:
             args = json.loads(tc.function.arguments or "{}")
         except ValueError:
             args = {"_raw": tc.function.arguments}
-        calls.append(ToolCallRequest(call_id=tc.id, name=tc.function.name,
-                                     args=args if isinstance(args, dict) else {"value": args}))
+        calls.append(
+            ToolCallRequest(
+                call_id=tc.id, name=tc.function.name, args=args if isinstance(args, dict) else {"value": args}
+            )
+        )
     usage = getattr(response, "usage", None)
     return LLMReply(
-        content=message.content, tool_calls=calls, model=getattr(response, "model", None),
+        content=message.content,
+        tool_calls=calls,
+        model=getattr(response, "model", None),
         usage=TokenUsage(
             prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
             completion_tokens=getattr(usage, "completion_tokens", 0) or 0,

@@ -19,12 +19,12 @@ from core.llm.offline_intents import parse_intent
 PROVIDER = "offline"
 
 _CAPABILITIES = {
-    "calculator": "arithmetic (\"what is 17 * 23?\")",
-    "current_time": "the time anywhere (\"what time is it in Tokyo?\")",
-    "get_token_price": "token prices (\"what is the price of ETH?\")",
-    "get_balance": "balances (\"what's my balance?\")",
-    "vault_status": "your vault's limits (\"vault status\")",
-    "transfer": "transfers from your vault, after your approval (\"send 0.05 ETH to 0x...\")",
+    "calculator": 'arithmetic ("what is 17 * 23?")',
+    "current_time": 'the time anywhere ("what time is it in Tokyo?")',
+    "get_token_price": 'token prices ("what is the price of ETH?")',
+    "get_balance": 'balances ("what\'s my balance?")',
+    "vault_status": 'your vault\'s limits ("vault status")',
+    "transfer": 'transfers from your vault, after your approval ("send 0.05 ETH to 0x...")',
 }
 
 
@@ -67,7 +67,8 @@ def respond(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) 
     # a deterministic call id: same conversation, same id (replays and caches agree)
     digest = hashlib.sha256(json.dumps([len(messages), text, intent.tool]).encode()).hexdigest()[:12]
     call = ChatCompletionMessageToolCall(
-        id=f"call_{digest}", type="function",
+        id=f"call_{digest}",
+        type="function",
         function=Function(name=intent.tool, arguments=json.dumps(intent.args)),
     )
     return Message(role="assistant", content=None, tool_calls=[call])
@@ -88,16 +89,22 @@ class OfflineLLM(CustomLLM):
         completion = len((message.content or "").split()) + (8 if message.tool_calls else 0)
         return ModelResponse(
             model=f"{PROVIDER}/{model}",
-            choices=[Choices(index=0, message=message,
-                             finish_reason="tool_calls" if message.tool_calls else "stop")],
+            choices=[Choices(index=0, message=message, finish_reason="tool_calls" if message.tool_calls else "stop")],
             usage=Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion),
         )
 
 
 MODEL_INFO = {
-    "input_cost_per_token": 0.0, "output_cost_per_token": 0.0, "litellm_provider": PROVIDER, "mode": "chat",
-    "max_tokens": 8192, "max_input_tokens": 131072, "max_output_tokens": 8192, "supports_function_calling": True,
-    "cache_creation_input_token_cost": 0.0, "cache_read_input_token_cost": 0.0,
+    "input_cost_per_token": 0.0,
+    "output_cost_per_token": 0.0,
+    "litellm_provider": PROVIDER,
+    "mode": "chat",
+    "max_tokens": 8192,
+    "max_input_tokens": 131072,
+    "max_output_tokens": 8192,
+    "supports_function_calling": True,
+    "cache_creation_input_token_cost": 0.0,
+    "cache_read_input_token_cost": 0.0,
 }
 
 
@@ -109,7 +116,9 @@ def register(model: str = "offline/impressox-offline-v1") -> None:
     import litellm
 
     if not any(p.get("provider") == PROVIDER for p in litellm.custom_provider_map):
-        litellm.custom_provider_map = [*litellm.custom_provider_map,
-                                       {"provider": PROVIDER, "custom_handler": OfflineLLM()}]
+        litellm.custom_provider_map = [
+            *litellm.custom_provider_map,
+            {"provider": PROVIDER, "custom_handler": OfflineLLM()},
+        ]
     if model not in litellm.model_cost:
         litellm.register_model({model: MODEL_INFO})

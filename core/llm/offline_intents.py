@@ -11,15 +11,38 @@ from dataclasses import dataclass
 from typing import Any
 
 _NUMBER_WORDS = {
-    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-    "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
-    "twenty": "20", "hundred": "100", "thousand": "1000",
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "twenty": "20",
+    "hundred": "100",
+    "thousand": "1000",
 }
 # longest phrases first so "multiplied by" wins over "by"
 _OPERATOR_WORDS = [
-    ("to the power of", "^"), ("raised to", "^"), ("multiplied by", "*"), ("divided by", "/"),
-    ("plus", "+"), ("minus", "-"), ("times", "*"), ("over", "/"), ("mod", "%"), ("modulo", "%"),
-    ("squared", "^2"), ("cubed", "^3"), ("x", "*"),
+    ("to the power of", "^"),
+    ("raised to", "^"),
+    ("multiplied by", "*"),
+    ("divided by", "/"),
+    ("plus", "+"),
+    ("minus", "-"),
+    ("times", "*"),
+    ("over", "/"),
+    ("mod", "%"),
+    ("modulo", "%"),
+    ("squared", "^2"),
+    ("cubed", "^3"),
+    ("x", "*"),
 ]
 _EXPR_CHARS = re.compile(r"^[\d\s.+\-*/^%()]+$")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}\b")
@@ -37,7 +60,8 @@ def _arithmetic(text: str) -> str | None:
     t = re.sub(r"^(hey|hi|please|ok|so)[,\s]+", "", t)
     t = re.sub(
         r"^(what\s+is|what's|whats|what\s+are|calculate|compute|evaluate|how\s+much\s+is|solve|tell\s+me)\s+",
-        "", t,
+        "",
+        t,
     )
     t = t.replace("×", "*").replace("÷", "/").replace("**", "^")
     for word, op in _OPERATOR_WORDS:
@@ -64,13 +88,12 @@ def _transfer(text: str) -> Intent | None:
     m = re.search(r"\b(send|transfer|pay)\b", text, re.I)
     if not m:
         return None
-    rest = text[m.end():]
+    rest = text[m.end() :]
     am = _AMOUNT_TOKEN.search(rest)
     to = re.search(r"\bto\s+(\S+)", rest, re.I)
     if not am or not to:
         return None
-    return Intent("transfer", {"to": to.group(1).rstrip(".,!?"), "amount": am.group(1),
-                               "token": am.group(2).upper()})
+    return Intent("transfer", {"to": to.group(1).rstrip(".,!?"), "amount": am.group(1), "token": am.group(2).upper()})
 
 
 def parse_intent(text: str, available: set[str]) -> Intent | None:
@@ -90,8 +113,11 @@ def parse_intent(text: str, available: set[str]) -> Intent | None:
         sym = re.search(r"\b(?:of|for)\s+([A-Za-z]{2,10})\b", text) or re.search(r"\b([A-Z]{2,10})\b", text)
         if sym:
             return Intent("get_token_price", {"symbol": sym.group(1).upper()})
-    if "vault_status" in available and re.search(r"\bvault\b.*\b(status|limit|limits)\b|\bspent today\b|"
-                                                 r"\bspend(ing)? limits?\b", lowered):
+    if "vault_status" in available and re.search(
+        r"\bvault\b.*\b(status|limit|limits)\b|\bspent today\b|"
+        r"\bspend(ing)? limits?\b",
+        lowered,
+    ):
         return Intent("vault_status", {})
     if "get_balance" in available and "balance" in lowered:
         args: dict[str, Any] = {}

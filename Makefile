@@ -1,0 +1,46 @@
+# Every routine command. `make up` runs the platform; `make test` sets up and runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+
+.PHONY: setup test-setup up test lint format bench contracts clean
+
+setup: $(VENV)/.installed contracts/node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev]'
+	touch $@
+
+# solc-js, OpenZeppelin and anvil come from npm (contracts/package-lock.json)
+contracts/node_modules/.installed: contracts/package.json contracts/package-lock.json
+	npm --prefix contracts ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# what only the tests need: docker-compose validates docker-compose.yml offline
+test-setup: setup
+	@command -v docker-compose >/dev/null || { \
+	  echo "installing docker-compose (Debian package) for the compose validation test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
+
+up: setup
+	$(BIN)/impressox up
+
+test: test-setup
+	$(PY) -m pytest -q
+
+lint:
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench: setup
+	$(PY) bench/turn_overhead.py
+
+contracts: contracts/node_modules/.installed
+	npm --prefix contracts run build
+
+clean:
+	rm -rf $(VENV) contracts/node_modules data .pytest_cache

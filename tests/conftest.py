@@ -1,0 +1,94 @@
+"""Shared fixtures: a real Temporal dev server and a real Redis, started on free ports by
+the test session itself (a fresh machine has neither), a fresh task queue per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import Client
+
+from api.app import create_app
+from core.agents import AgentFactory
+from core.cache import Cache, build_cache
+from core.processes import free_port
+from core.redis_server import RedisServer
+from core.settings import Settings, load_settings
+from services.sessions import SessionService
+from services.tools import load_tools
+from temporal.client import connect
+from temporal.devserver import TemporalDevServer
+from temporal.search_attributes import ensure_registered
+from temporal.worker import build_worker
+
+PLUGINS = "tests.plugins.test_tools"
+TEST_AGENTS = Path(__file__).parent / "agents.yaml"
+
+
+@pytest.fixture(scope="session")
+def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalDevServer]:
+    server = TemporalDevServer(free_port(), tmp_path_factory.mktemp("temporal") / "temporal.db")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def client(temporal_server: TemporalDevServer) -> Client:
+    settings = load_settings(temporal_address=temporal_server.address)
+    c = await connect(settings, wait_seconds=10)
+    await ensure_registered(c)
+    return c
+
+
+def make_settings(temporal: TemporalDevServer, redis_url: str, data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = dict(
+        temporal_address=temporal.address, redis_url=redis_url, data_dir=data_dir,
+        task_queue=f"test-{uuid.uuid4().hex[:10]}", tool_modules=[PLUGINS], agents_file=TEST_AGENTS,
+    )
+    values.update(overrides)
+    return load_settings(**values)
+
+
+@pytest.fixture
+def settings(temporal_server: TemporalDevServer, redis_server: RedisServer, tmp_path: Path) -> Settings:
+    return make_settings(temporal_server, redis_server.url, tmp_path)
+
+
+@pytest.fixture
+async def cache(settings: Settings) -> AsyncIterator[Cache]:
+    c = await build_cache(settings.redis_url)
+    yield c
+    await c.close()
+
+
+@pytest.fixture
+async def worker(client: Client, settings: Settings, cache: Cache) -> AsyncIterator[None]:
+    async with build_worker(client, settings, load_tools(settings.tool_modules), cache):
+        yield
+
+
+@pytest.fixture
+def sessions(client: Client, settings: Settings) -> SessionService:
+    registry = load_tools(settings.tool_modules)
+    return SessionService(client, settings, AgentFactory.from_yaml(settings.agents_file, registry, settings))
+
+
+@pytest.fixture
+async def api(settings: Settings, worker: None) -> AsyncIterator[httpx.AsyncClient]:
+    """The real API app (lifespan included) over an in-process transport."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=60) as http:
+            yield http
