@@ -117,7 +117,11 @@ class AgentSessionWorkflow:
     async def decide_approval(self, decision: ApprovalDecision) -> ToolCallRecord:
         """A human approves or rejects a pending tool call; returns the call's outcome."""
         self._decisions[decision.call_id] = decision.approve
-        await workflow.wait_condition(lambda: decision.call_id in self._finished_calls)
+        message_id = self._current.message_id if self._current else ""
+        # answer once the turn has its reply (or stops at another approval)
+        await workflow.wait_condition(
+            lambda: decision.call_id in self._finished_calls and (message_id in self._results or bool(self._pending))
+        )
         return self._finished_calls[decision.call_id]
 
     @decide_approval.validator

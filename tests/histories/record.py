@@ -1,0 +1,71 @@
+"""Record histories of AgentSessionWorkflow for the replay test (tests/test_replay.py).
+
+Run after a deliberate, compatible workflow change:  .venv/bin/python -m tests.histories.record
+Each scenario's history is written to tests/histories/<name>.json. Keep the old files:
+they are the sessions already running in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import tempfile
+from pathlib import Path
+
+from core.agents import AgentFactory
+from core.cache import MemoryCache
+from core.processes import free_port
+from services.sessions import SessionService
+from services.tools import load_tools
+from temporal.client import connect
+from temporal.devserver import TemporalDevServer
+from temporal.search_attributes import ensure_registered
+from temporal.worker import build_worker
+from tests.conftest import make_settings
+
+HERE = Path(__file__).parent
+
+
+async def record() -> None:
+    tmp = Path(tempfile.mkdtemp())
+    server = TemporalDevServer(free_port(), tmp / "t.db").start()
+    settings = make_settings(server, "redis://127.0.0.1:1/0", tmp, continue_as_new_after_turns=3)
+    client = await connect(settings)
+    await ensure_registered(client)
+    registry = load_tools(settings.tool_modules)
+    sessions = SessionService(client, settings, AgentFactory.from_yaml(settings.agents_file, registry, settings))
+    try:
+        async with build_worker(client, settings, registry, MemoryCache()):
+            sid = await sessions.create("local", "tester", session_id="replay-basic")
+            for text in ("what is 17 * 23?", "what time is it in Tokyo?", "hello", "time in Atlantis"):
+                await sessions.send("local", sid, text, wait=30)
+            await _save(client, sid, "basic-and-continue-as-new")
+
+            sid = await sessions.create("local", "tester", session_id="replay-approval")
+            for approve in (True, False):
+                await sessions.send("local", sid, '/tool pay {"amount": "1", "to": "bob"}', wait=30)
+                [p] = (await sessions.get("local", sid)).pending_approvals
+                await sessions.decide("local", sid, p.call_id, approve)
+            await _save(client, sid, "approvals")
+
+            sid = await sessions.create("local", "tester", session_id="replay-concurrent")
+            await asyncio.gather(*(sessions.send("local", sid, f"what is {i} + 1?", wait=30) for i in range(3)))
+            await sessions.send("local", sid, '/tool flaky {"fail_times": 1}', wait=30)
+            await _save(client, sid, "concurrent-and-retry")
+    finally:
+        sessions = client = None
+        gc.collect()
+        server.stop()
+
+
+async def _save(client, sid: str, name: str) -> None:  # noqa: ANN001
+    runs = [w.run_id async for w in client.list_workflows(f"WorkflowId='{sid}'")]
+    for i, run_id in enumerate(sorted(runs, key=str)):
+        history = await client.get_workflow_handle(sid, run_id=run_id).fetch_history()
+        (HERE / f"{name}-{i}.json").write_text(history.to_json())
+        print(f"wrote {name}-{i}.json ({len(history.events)} events)")
+
+
+if __name__ == "__main__":
+    asyncio.run(record())
+    gc.collect()

@@ -1,0 +1,39 @@
+"""Replay recorded histories with Temporal's Replayer: a workflow change that would break
+running sessions (non-determinism) fails here, before a deploy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowHistory
+from temporalio.worker import Replayer
+
+from services.sessions import SessionService
+from temporal.client import DATA_CONVERTER
+from temporal.worker import WORKFLOWS
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_there_are_recorded_histories() -> None:
+    assert len(HISTORIES) >= 4, "record them with: .venv/bin/python -m tests.histories.record"
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_recorded_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    result = await Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER).replay_workflow(
+        history, raise_on_replay_failure=False
+    )
+    assert result.replay_failure is None, f"{path.name} no longer replays: {result.replay_failure}"
+
+
+async def test_a_fresh_history_replays(client: Client, sessions: SessionService, worker: None) -> None:
+    sid = await sessions.create("local", "tester")
+    await sessions.send("local", sid, "what is 2 + 3?", wait=30)
+    await sessions.send("local", sid, '/tool pay {"amount": "1", "to": "x"}', wait=30)
+    [p] = (await sessions.get("local", sid)).pending_approvals
+    await sessions.decide("local", sid, p.call_id, approve=True)
+    history = await client.get_workflow_handle(sid).fetch_history()
+    await Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER).replay_workflow(history)

@@ -1,0 +1,161 @@
+"""The offline model: plain-English requests become the right tool calls, small talk does not,
+and through litellm a repeated call is served from the cache."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+# the gateway sets LITELLM_LOCAL_MODEL_COST_MAP before litellm is imported: import it first
+from core.llm.gateway import LLMGateway  # isort: skip
+from core.cache import MemoryCache
+from core.llm.offline import respond
+from core.llm.offline_intents import Intent, parse_intent
+from core.settings import OFFLINE_MODEL
+from services.tools.calculator import evaluate
+
+ALL_TOOLS = {"calculator", "current_time", "get_token_price", "get_balance", "vault_status", "transfer"}
+ADDRESS = "0x" + "ab" * 20
+
+
+def tool_defs(*names: str) -> list[dict]:
+    return [
+        {"type": "function", "function": {"name": n, "description": n, "parameters": {"type": "object"}}}
+        for n in names
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expression", "value"),
+    [
+        ("what is 17 * 23?", "17 * 23", 391),
+        ("what's 2^10 minus 24", "2^10 - 24", 1000),
+        ("calculate five times six", "5 * 6", 30),
+        ("how much is 7 x 8?", "7 * 8", 56),
+        ("what is (2 + 3) * 4", "(2 + 3) * 4", 20),
+        ("what is 10 divided by 4?", "10 / 4", 2.5),
+        ("please compute 100 over 8", "100 / 8", 12.5),
+    ],
+)
+def test_arithmetic_phrasings_become_calculator_calls(text: str, expression: str, value: float) -> None:
+    assert parse_intent(text, ALL_TOOLS) == Intent("calculator", {"expression": expression})
+    assert evaluate(expression) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "zone"),
+    [
+        ("what time is it in Tokyo?", "Tokyo"),
+        ("time in New York", "New York"),
+        ("What's the time in London right now?", "London"),
+        ("what time is it?", "UTC"),
+    ],
+)
+def test_time_phrasings_become_current_time_calls(text: str, zone: str) -> None:
+    assert parse_intent(text, ALL_TOOLS) == Intent("current_time", {"timezone": zone})
+
+
+def test_transfer_request() -> None:
+    assert parse_intent(f"send 0.05 ETH to {ADDRESS}", ALL_TOOLS) == Intent(
+        "transfer", {"to": ADDRESS, "amount": "0.05", "token": "ETH"}
+    )
+    assert parse_intent(f"please transfer 12 tusd to {ADDRESS}.", ALL_TOOLS) == Intent(
+        "transfer", {"to": ADDRESS, "amount": "12", "token": "TUSD"}
+    )
+
+
+def test_transfer_without_a_token_does_not_invent_one() -> None:
+    # "send 5 to 0x..." names no token: the word "to" must not become token "TO"
+    intent = parse_intent(f"send 5 to {ADDRESS}", ALL_TOOLS)
+    assert intent is None or intent.args.get("token") != "TO", intent
+
+
+@pytest.mark.parametrize("text", ["what is the price of ETH?", "What is the ETH price?", "how much is eth worth"])
+def test_price_requests(text: str) -> None:
+    assert parse_intent(text, ALL_TOOLS) == Intent("get_token_price", {"symbol": "ETH"})
+
+
+def test_balance_requests() -> None:
+    assert parse_intent("what's my balance?", ALL_TOOLS) == Intent("get_balance", {})
+    assert parse_intent(f"balance of {ADDRESS}", ALL_TOOLS) == Intent("get_balance", {"address": ADDRESS})
+    assert parse_intent("my TUSD balance", ALL_TOOLS) == Intent("get_balance", {"token": "TUSD"})
+
+
+@pytest.mark.parametrize(
+    "text", ["hello there", "how are you?", "thanks!", "tell me a joke", "I want to pay my rent", "what is x"]
+)
+def test_small_talk_is_not_a_tool_call(text: str) -> None:
+    assert parse_intent(text, ALL_TOOLS) is None
+
+
+def test_only_available_tools_are_offered() -> None:
+    assert parse_intent("what is 17 * 23?", {"current_time"}) is None
+    assert parse_intent("what time is it in Tokyo?", {"calculator"}) is None
+    assert parse_intent(f"send 0.05 ETH to {ADDRESS}", {"calculator", "current_time"}) is None
+    assert parse_intent("what is the price of ETH?", {"calculator"}) is None
+    assert parse_intent("what's my balance?", set()) is None
+    assert parse_intent('/tool transfer {"amount": "1"}', {"calculator"}) is None
+
+
+def test_explicit_tool_command() -> None:
+    assert parse_intent('/tool calculator {"expression": "1+1"}', ALL_TOOLS) == Intent(
+        "calculator", {"expression": "1+1"}
+    )
+
+
+def test_respond_asks_for_the_tool() -> None:
+    message = respond([{"role": "user", "content": "what is 17 * 23?"}], tool_defs("calculator"))
+    assert message.content is None
+    (call,) = message.tool_calls
+    assert call.function.name == "calculator"
+    assert json.loads(call.function.arguments) == {"expression": "17 * 23"}
+
+
+def test_respond_answers_from_tool_results_in_call_order() -> None:
+    messages = [
+        {"role": "user", "content": "what is 17 * 23 and the time?"},
+        {"role": "assistant", "content": None},
+        {"role": "tool", "tool_call_id": "a", "content": "17 * 23 = 391"},
+        {"role": "tool", "tool_call_id": "b", "content": "It is 09:00 in UTC."},
+    ]
+    assert respond(messages, tool_defs("calculator")).content == "17 * 23 = 391 It is 09:00 in UTC."
+
+
+def test_respond_to_small_talk_says_it_is_offline_and_what_it_can_do() -> None:
+    message = respond([{"role": "user", "content": "hello"}], tool_defs("calculator", "current_time"))
+    assert not message.tool_calls
+    assert "offline model" in message.content
+    assert "arithmetic" in message.content and "the time anywhere" in message.content
+    assert "transfers" not in message.content  # not offered: the agent has no transfer tool
+
+
+def test_respond_without_tools_says_so() -> None:
+    message = respond([{"role": "user", "content": "what is 2 + 2?"}], None)
+    assert not message.tool_calls
+    assert "offline model" in message.content and "no tools" in message.content
+
+
+async def test_through_litellm_with_cache() -> None:
+    gateway = LLMGateway(MemoryCache())
+    messages = [{"role": "user", "content": "what is 17 * 23?"}]
+    tools = tool_defs("calculator", "current_time")
+
+    first = await gateway.complete(OFFLINE_MODEL, messages, tools, timeout=5)
+    assert first.cached is False
+    assert first.content is None
+    assert [(c.name, c.args) for c in first.tool_calls] == [("calculator", {"expression": "17 * 23"})]
+    assert "offline" in first.model
+    assert first.usage.total_tokens > 0
+
+    second = await gateway.complete(OFFLINE_MODEL, messages, tools, timeout=5)
+    assert second.cached is True
+    assert second.tool_calls == first.tool_calls
+    assert second.content == first.content
+
+
+async def test_through_litellm_small_talk_gets_text() -> None:
+    gateway = LLMGateway(MemoryCache())
+    reply = await gateway.complete(OFFLINE_MODEL, [{"role": "user", "content": "hi"}], [], timeout=5)
+    assert reply.tool_calls == []
+    assert "offline model" in reply.content
