@@ -21,8 +21,7 @@ ADDRESS = "0x" + "ab" * 20
 
 def tool_defs(*names: str) -> list[dict]:
     return [
-        {"type": "function", "function": {"name": n, "description": n, "parameters": {"type": "object"}}}
-        for n in names
+        {"type": "function", "function": {"name": n, "description": n, "parameters": {"type": "object"}}} for n in names
     ]
 
 
@@ -71,9 +70,17 @@ def test_transfer_without_a_token_does_not_invent_one() -> None:
     assert intent is None or intent.args.get("token") != "TO", intent
 
 
-@pytest.mark.parametrize("text", ["what is the price of ETH?", "What is the ETH price?", "how much is eth worth"])
-def test_price_requests(text: str) -> None:
-    assert parse_intent(text, ALL_TOOLS) == Intent("get_token_price", {"symbol": "ETH"})
+@pytest.mark.parametrize(
+    ("text", "symbol"),
+    [
+        ("what is the price of ETH?", "ETH"),
+        ("What is the ETH price?", "ETH"),
+        ("how much is ETH worth?", "ETH"),
+        ("price for btc", "BTC"),
+    ],
+)
+def test_price_requests(text: str, symbol: str) -> None:
+    assert parse_intent(text, ALL_TOOLS) == Intent("get_token_price", {"symbol": symbol})
 
 
 def test_balance_requests() -> None:
