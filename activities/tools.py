@@ -12,7 +12,7 @@ from temporalio import activity
 
 from activities.errors import permanent_errors_not_retried
 from core.cache import Cache, cache_key
-from core.schemas import ToolInput, ToolOutput
+from core.schemas import ToolCheck, ToolInput, ToolOutput
 from core.tools import Tool, ToolContext, ToolRegistry, ToolResult
 
 
@@ -23,7 +23,28 @@ class ToolActivities:
         self.deps = deps
 
     def activities(self) -> list[Callable[..., Any]]:
-        return [self._activity(tool) for tool in self.registry]
+        return [self._activity(tool) for tool in self.registry] + [self.check]
+
+    @activity.defn(name="tool.check")
+    async def check(self, inp: ToolInput) -> ToolCheck:
+        """Validate a call before a human is asked to approve it; returns the normalised args."""
+        return await permanent_errors_not_retried(self._check(inp))
+
+    async def _check(self, inp: ToolInput) -> ToolCheck:
+        tool = self.registry.get(inp.name)
+        args = tool.args_model.model_validate(inp.args)
+        if tool.precheck:
+            await tool.precheck(args, self._context(inp))
+        return ToolCheck(args=args.model_dump(mode="json"))
+
+    def _context(self, inp: ToolInput) -> ToolContext:
+        return ToolContext(
+            call_id=inp.call_id,
+            session_id=inp.session_id,
+            owner=inp.owner,
+            idempotency_key=inp.idempotency_key,
+            deps=self.deps,
+        )
 
     def _activity(self, tool: Tool) -> Callable[..., Any]:
         async def run_tool(inp: ToolInput) -> ToolOutput:
@@ -38,13 +59,7 @@ class ToolActivities:
             key = cache_key(f"tool:{tool.name}", args.model_dump(mode="json"))
             if hit := await self.cache.get(key):
                 return ToolOutput(**json.loads(hit), cached=True)
-        ctx = ToolContext(
-            call_id=inp.call_id,
-            session_id=inp.session_id,
-            owner=inp.owner,
-            idempotency_key=inp.idempotency_key,
-            deps=self.deps,
-        )
+        ctx = self._context(inp)
         async with _heartbeating(tool):
             result = await tool.func(args, ctx)
         if isinstance(result, str):

@@ -37,7 +37,7 @@ class Stack:
         self.redis: RedisServer | None = None
         self.env = dict(os.environ)
 
-    def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
+    def spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
         out = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self.children.append((name, proc))
@@ -66,10 +66,10 @@ class Stack:
         me = find_executable("impressox")
         ready = self.data_dir / "worker.ready"
         ready.unlink(missing_ok=True)
-        worker = self._spawn("worker", [me, "worker", "--ready-file", str(ready)])
+        worker = self.spawn("worker", [me, "worker", "--ready-file", str(ready)])
         # the API comes up after the worker, so a healthy API means turns are served at once
         wait_until(ready.exists, 60, "the worker", worker, interval=0.1)
-        api = self._spawn("api", [me, "api", "--port", str(self.args.api_port)])
+        api = self.spawn("api", [me, "api", "--port", str(self.args.api_port)])
         api_url = f"http://127.0.0.1:{self.args.api_port}"
         wait_until(lambda: port_open(self.args.api_port), 60, "the API", api, interval=0.1)
         urls["api"] = api_url

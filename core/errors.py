@@ -42,6 +42,9 @@ class ChainError(ImpressoxError):
 class ChainRevertError(ChainError, PermanentError):
     """The chain executed the call and reverted it: retrying repeats the revert."""
 
+    #: the contract's custom error, e.g. "LimitExceeded", when it could be decoded
+    error_name: str | None = None
+
 
 class ChainUnavailableError(ChainError, TransientError):
     """The RPC node did not answer in time or refused the connection."""

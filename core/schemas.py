@@ -200,3 +200,9 @@ class ToolOutput(BaseModel):
     output: str
     data: dict[str, Any] = Field(default_factory=dict)
     cached: bool = False
+
+
+class ToolCheck(BaseModel):
+    """Result of ``tool.check``: the call's arguments, validated and normalised."""
+
+    args: dict[str, Any] = Field(default_factory=dict)

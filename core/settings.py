@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     YamlConfigSettingsSource,
 )
 
@@ -76,6 +78,8 @@ class Settings(BaseSettings):
 
     # Chain (issue: on-chain layer). Empty rpc url: chain tools answer that no chain is configured.
     chain_rpc_url: str | None = None
+    #: the platform user who owns the deployed vault (sees its balance, may ask for transfers)
+    chain_vault_user: str = "local"
     chain_confirmations: int = Field(default=1, ge=0, le=64)
     chain_poll_seconds: float = Field(default=1.0, gt=0)
     #: the operator (agent signer) key; prefer chain_keystore_file in production
@@ -107,7 +111,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        yaml_file = os.environ.get("IMPRESSOX_CONFIG") or DEFAULT_CONFIG_FILE
+        yaml_file = Path(os.environ.get("IMPRESSOX_CONFIG") or DEFAULT_CONFIG_FILE)
+        if not yaml_file.is_file():
+            raise ConfigError(f"config file {yaml_file} does not exist (IMPRESSOX_CONFIG)")
         return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
 
     @property
@@ -124,3 +130,7 @@ def load_settings(**overrides: object) -> Settings:
             f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None
+    except SettingsError as exc:  # e.g. IMPRESSOX_API_KEYS that is not JSON
+        raise ConfigError(f"invalid configuration: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid configuration file: {exc}") from None

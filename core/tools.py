@@ -31,6 +31,8 @@ class ToolContext:
 
 
 ToolFunc = Callable[[Any, ToolContext], Awaitable["str | ToolResult"]]
+#: runs before an approval is asked for; raises BadInputError when the call cannot succeed
+PrecheckFunc = Callable[[Any, ToolContext], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Tool:
     heartbeat_timeout_seconds: float | None = None
     max_attempts: int = 5
     approval_template: str | None = None
+    precheck: PrecheckFunc | None = None
 
     def spec(self) -> ToolSpec:
         return ToolSpec(
@@ -84,6 +87,7 @@ class ToolRegistry:
         heartbeat_timeout_seconds: float | None = None,
         max_attempts: int = 5,
         approval_template: str | None = None,
+        precheck: PrecheckFunc | None = None,
     ) -> Callable[[ToolFunc], ToolFunc]:
         """Decorator: register an ``async def tool(args: ArgsModel, ctx: ToolContext)``."""
 
@@ -98,7 +102,7 @@ class ToolRegistry:
             args_model = hints.get(params[0]) if params else None
             if not (isinstance(args_model, type) and issubclass(args_model, BaseModel)):
                 raise TypeError(f"tool {tool_name!r}: first parameter must be annotated with a pydantic model")
-            if cache_ttl_seconds and side_effects:
+            if cache_ttl_seconds and (side_effects or requires_approval):
                 raise ValueError(f"tool {tool_name!r}: a tool with side effects cannot be cached")
             doc = inspect.getdoc(func)
             if not doc:
@@ -115,6 +119,7 @@ class ToolRegistry:
                 heartbeat_timeout_seconds=heartbeat_timeout_seconds,
                 max_attempts=max_attempts,
                 approval_template=approval_template,
+                precheck=precheck,
             )
             return func
 

@@ -23,6 +23,7 @@ from core.llm.gateway import LLMGateway
 from core.nodes import LLMNode
 from core.settings import Settings
 from core.tools import ToolRegistry
+from services.chain_access import ChainAccess
 from services.tools import load_tools
 from temporal.client import connect
 from temporal.search_attributes import ensure_registered
@@ -39,6 +40,8 @@ class WorkerDeps:
 
     settings: Settings
     cache: Cache
+    #: the chain (vault service, operator signer), connected on first use; None without a chain
+    chain: ChainAccess | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -57,7 +60,11 @@ def build_worker(
         cache_ttl_seconds=settings.llm_cache_ttl_seconds,
     )
     nodes = NodeActivities([LLMNode(gateway)])
-    tools = ToolActivities(registry, cache, deps or WorkerDeps(settings=settings, cache=cache))
+    if deps is None:
+        deps = WorkerDeps(
+            settings=settings, cache=cache, chain=ChainAccess(settings) if settings.chain_rpc_url else None
+        )
+    tools = ToolActivities(registry, cache, deps)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -73,7 +80,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None, read
     await ensure_registered(client)
     registry = load_tools(settings.tool_modules)
     cache = await build_cache(settings.redis_url)
-    worker = build_worker(client, settings, registry, cache)
+    chain = ChainAccess(settings) if settings.chain_rpc_url else None
+    worker = build_worker(client, settings, registry, cache, WorkerDeps(settings=settings, cache=cache, chain=chain))
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -83,4 +91,6 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None, read
         if ready_file:
             ready_file.write_text(str(os.getpid()))
         await stop.wait()
+    if chain:
+        await chain.close()
     await cache.close()

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         TokenUsage,
         ToolCallRecord,
         ToolCallRequest,
+        ToolCheck,
         ToolInput,
         ToolOutput,
         ToolSpec,
@@ -260,23 +261,27 @@ class AgentSessionWorkflow:
         if spec is None:
             record.status, record.result = "error", f"Error: this agent has no tool named {call.name!r}."
             return record
-        if spec.requires_approval:
-            approved = await self._approval(call, spec, turn)
-            if approved is not True:
-                record.status = "rejected" if approved is False else "expired"
-                record.result = f"The {call.name} was not approved ({record.status}); nothing was done."
-                return record
         try:
+            if spec.requires_approval:
+                # validate first, so nobody is asked to approve a call that cannot succeed
+                if workflow.patched("check-before-approval"):
+                    checked = await workflow.execute_activity(
+                        "tool.check",
+                        self._tool_input(call, turn),
+                        result_type=ToolCheck,
+                        start_to_close_timeout=timedelta(seconds=30),
+                        retry_policy=tool_retry(3),
+                    )
+                    call = call.model_copy(update={"args": checked.args})
+                    record.args = checked.args
+                approved = await self._approval(call, spec, turn)
+                if approved is not True:
+                    record.status = "rejected" if approved is False else "expired"
+                    record.result = f"The {call.name} was not approved ({record.status}); nothing was done."
+                    return record
             out = await workflow.execute_activity(
                 f"tool.{call.name}",
-                ToolInput(
-                    call_id=call.call_id,
-                    name=call.name,
-                    args=call.args,
-                    session_id=self._start.session_id,
-                    owner=self._start.owner,
-                    idempotency_key=f"{workflow.info().workflow_id}/t{turn}/{call.call_id}",
-                ),
+                self._tool_input(call, turn),
                 result_type=ToolOutput,
                 start_to_close_timeout=timedelta(seconds=spec.timeout_seconds),
                 heartbeat_timeout=(
@@ -288,6 +293,17 @@ class AgentSessionWorkflow:
         except ActivityError as err:
             record.status, record.result = "error", f"Error: {_error_text(err)}"
         return record
+
+    def _tool_input(self, call: ToolCallRequest, turn: int) -> ToolInput:
+        return ToolInput(
+            call_id=call.call_id,
+            name=call.name,
+            args=call.args,
+            session_id=self._start.session_id,
+            owner=self._start.owner,
+            # stable across retries and replays: the side effect's once-only key
+            idempotency_key=f"{workflow.info().workflow_id}/t{turn}/{call.call_id}",
+        )
 
     async def _approval(self, call: ToolCallRequest, spec: ToolSpec, turn: int) -> bool | None:
         """Wait for a human decision; None when it expired. Only the update decides."""

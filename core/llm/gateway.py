@@ -8,23 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
+import litellm
 from pydantic import SecretStr
 
 from core.cache import Cache, cache_key
 from core.errors import LLMPermanentError, LLMTransientError
+from core.llm import offline
 from core.schemas import TokenUsage, ToolCallRequest
 
 log = logging.getLogger(__name__)
 
-# litellm must not try to fetch its price list at import (no network here)
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-import litellm  # noqa: E402
-
-from core.llm import offline  # noqa: E402
 
 litellm.suppress_debug_info = True
 litellm.telemetry = False

@@ -91,7 +91,7 @@ def _transfer(text: str) -> Intent | None:
     rest = text[m.end() :]
     am = _AMOUNT_TOKEN.search(rest)
     to = re.search(r"\bto\s+(\S+)", rest, re.I)
-    if not am or not to:
+    if not am or not to or am.group(2).lower() == "to":  # "send 5 to 0x..." names no token
         return None
     return Intent("transfer", {"to": to.group(1).rstrip(".,!?"), "amount": am.group(1), "token": am.group(2).upper()})
 

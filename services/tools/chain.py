@@ -1,1 +1,157 @@
-"""On-chain tools (price, balance, vault status, transfer): see the on-chain layer."""
+"""On-chain tools: token prices (Chainlink-style feeds), balances, vault status, transfers.
+
+``transfer`` moves money: it needs the user's approval (the session workflow waits for
+it) and the vault contract enforces the daily limit on-chain. Its reference is derived
+from the idempotency key, so a retried activity finds its transaction instead of paying twice.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, Field, field_validator
+
+from chain.units import MAX_AMOUNT, checksum_address, parse_amount
+from chain.vault import VaultService, reference_from_key
+from core.errors import BadInputError, PermanentError
+from core.tools import ToolContext, ToolResult
+from services.tools.registry import tools
+
+SYMBOL = r"^[A-Za-z][A-Za-z0-9]{1,9}$"
+
+
+class NoVaultError(PermanentError):
+    """The caller owns no vault on this platform."""
+
+
+async def _vault(ctx: ToolContext, *, own: bool = True) -> VaultService:
+    access = getattr(ctx.deps, "chain", None)
+    if access is None:
+        raise PermanentError("no chain is configured for this platform")
+    if own and ctx.owner != access.settings.chain_vault_user:
+        raise NoVaultError(f"user {ctx.owner!r} has no vault on this platform")
+    return await access.vault()
+
+
+def _amount(value: Decimal) -> str:
+    return f"{value:,.6f}".rstrip("0").rstrip(".") if value != value.to_integral_value() else f"{value:,.0f}"
+
+
+class PriceArgs(BaseModel):
+    symbol: str = Field(pattern=SYMBOL, description="Token symbol, e.g. ETH, BTC")
+
+
+@tools.register(cache_ttl_seconds=15, timeout_seconds=20)
+async def get_token_price(args: PriceArgs, ctx: ToolContext) -> ToolResult:
+    """The USD price of a token from its on-chain price feed (Chainlink AggregatorV3)."""
+    vault = await _vault(ctx, own=False)
+    price = await vault.price(args.symbol.upper())
+    return ToolResult(
+        output=f"{args.symbol.upper()} is ${price:,.2f} (on-chain price feed).",
+        data={"symbol": args.symbol.upper(), "usd": str(price)},
+    )
+
+
+class BalanceArgs(BaseModel):
+    address: str | None = Field(default=None, description="An address; empty = your vault")
+    token: str = Field(default="ETH", pattern=SYMBOL, description="ETH or an ERC-20 symbol such as TUSD")
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        return None if v in (None, "") else checksum_address(v)
+
+
+@tools.register(timeout_seconds=20)
+async def get_balance(args: BalanceArgs, ctx: ToolContext) -> ToolResult:
+    """The balance of an address, or of your vault when no address is given, in ETH or an ERC-20 token."""
+    vault = await _vault(ctx, own=args.address is None)
+    token = args.token.upper()
+    amount = await vault.balance(args.address, token)
+    who = "Your vault" if args.address is None else args.address
+    return ToolResult(
+        output=f"{who} holds {_amount(amount)} {token}.",
+        data={"address": args.address or vault.vault_address, "token": token, "amount": str(amount)},
+    )
+
+
+class VaultStatusArgs(BaseModel):
+    pass
+
+
+@tools.register(timeout_seconds=20)
+async def vault_status(args: VaultStatusArgs, ctx: ToolContext) -> ToolResult:
+    """Your vault: its balances, daily spend limits and what was spent today."""
+    status = await (await _vault(ctx)).status()
+    parts = [
+        f"{t.symbol}: balance {_amount(t.balance)}, daily limit {_amount(t.daily_limit)}, "
+        f"spent today {_amount(t.spent_today)}, left today {_amount(t.remaining_today)}"
+        for t in status.tokens
+    ]
+    return ToolResult(
+        output=f"Vault {status.vault} (v{status.version}): " + "; ".join(parts) + ".",
+        data=status.model_dump(mode="json"),
+    )
+
+
+class TransferArgs(BaseModel):
+    to: str = Field(description="Recipient address (0x...)")
+    amount: str = Field(description="Amount in whole units as a decimal string, e.g. '0.05'")
+    token: str = Field(default="ETH", pattern=SYMBOL, description="ETH or an ERC-20 symbol such as TUSD")
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, v: str) -> str:
+        return checksum_address(v, "recipient")
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount(cls, v: object) -> str:
+        amount = parse_amount(v if not isinstance(v, int | float) or isinstance(v, bool) else str(v))
+        if amount <= 0:
+            raise BadInputError(f"amount {v} must be greater than zero")
+        if amount > MAX_AMOUNT:
+            raise BadInputError(f"amount {v} is absurdly large; check the number")
+        return str(amount.normalize()) if amount != amount.to_integral_value() else str(int(amount))
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, v: str) -> str:
+        return v.upper()
+
+
+async def _check_transfer(args: TransferArgs, ctx: ToolContext) -> None:
+    """Before asking for approval: the token exists and the amount fits today's limit and balance."""
+    vault = await _vault(ctx)
+    vault.token_address(args.token)  # unknown token -> a clear BadInputError
+    status = await vault.status()
+    token = next(t for t in status.tokens if t.symbol == args.token)
+    amount = Decimal(args.amount)
+    if amount > token.remaining_today:
+        raise BadInputError(
+            f"{args.amount} {args.token} exceeds your vault's daily limit "
+            f"({_amount(token.daily_limit)} {args.token}, {_amount(token.remaining_today)} left today)"
+        )
+    if amount > token.balance:
+        raise BadInputError(f"your vault holds only {_amount(token.balance)} {args.token}")
+
+
+@tools.register(
+    requires_approval=True,
+    timeout_seconds=150,
+    max_attempts=10,
+    precheck=_check_transfer,
+    approval_template="send {amount} {token} from your vault to {to}",
+)
+async def transfer(args: TransferArgs, ctx: ToolContext) -> ToolResult:
+    """Send ETH or an ERC-20 token from your vault to an address. Needs your approval; the vault's
+    daily limit applies on-chain."""
+    vault = await _vault(ctx)
+    result = await vault.spend(reference_from_key(ctx.idempotency_key), args.token, args.to, args.amount)
+    return ToolResult(
+        output=(
+            f"Sent {args.amount} {args.token} from your vault to {args.to}: "
+            f"transaction {result.tx_hash} (block {result.block_number})."
+        ),
+        data=result.model_dump(mode="json"),
+    )

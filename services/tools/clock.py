@@ -67,8 +67,8 @@ def resolve_zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
     key = text.lower()
     zone = _ALIASES.get(key) or _by_city().get(key)
-    if zone is None and "/" in text and text in available_timezones():
-        zone = text
+    if zone is None and "/" in text:
+        zone = next((z for z in available_timezones() if z.lower() == key), None)
     if zone is None:
         raise BadInputError(
             f"unknown time zone {name!r}: try a city such as Tokyo or an IANA name such as Europe/Paris"
