@@ -1,0 +1,38 @@
+"""Notifications: what the platform tells a user about (a deposit to their vault, ...).
+
+Persisted in Temporal history (the NotificationsWorkflow signal and input): evolve these
+models by adding optional fields only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Notification(BaseModel):
+    """One notification. ``key`` makes it idempotent: the same key is stored once."""
+
+    #: dedupe key, e.g. ``txHash:logIndex`` for a chain event
+    key: str = Field(min_length=1, max_length=200)
+    #: what happened, e.g. "deposit"
+    kind: str
+    #: the sentence a user reads
+    text: str
+    #: machine-readable details (amounts as decimal strings, never floats)
+    data: dict[str, Any] = Field(default_factory=dict)
+    at: datetime
+
+
+class NotificationsStart(BaseModel):
+    """Workflow input of NotificationsWorkflow (one per user)."""
+
+    user: str
+    #: the notifications carried across continue-as-new (oldest first)
+    state: list[Notification] | None = None
+    #: dedupe keys of older notifications no longer kept in ``state``
+    seen_keys: list[str] | None = None
+    #: signals handled per run before continuing as new (None: the workflow's default)
+    signals_per_run: int | None = None
