@@ -11,9 +11,10 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from api import errors
-from api.routers import catalog, sessions
+from api.routers import catalog, notifications, sessions
 from core.agents import AgentFactory
 from core.settings import PROJECT_ROOT, Settings
+from services.notifications import NotificationService
 from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.client import connect
@@ -32,6 +33,7 @@ def create_app(settings: Settings) -> FastAPI:
         client = await connect(settings, wait_seconds=60)
         await ensure_registered(client)
         app.state.sessions = SessionService(client, settings, agents)
+        app.state.notifications = NotificationService(client, settings)
         yield
 
     app = FastAPI(
@@ -46,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     app.include_router(sessions.router)
     app.include_router(catalog.router)
+    app.include_router(notifications.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--agent", default="assistant")
     chat.add_argument("--wait", type=float, default=60)
 
+    sub.add_parser("listener", help="follow the chain and turn vault events into notifications")
+
     try:
         from chain.cli import add_chain_commands
     except ImportError:  # the on-chain layer is optional at import time
@@ -89,6 +91,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from cli.chat import chat
 
         return _short_lived(chat(settings, args.text, args.session, args.agent, args.wait))
+    if args.command == "listener":
+        from services.chain_events import run_listener
+
+        asyncio.run(run_listener(settings))
+        return 0
     if args.command == "chain":
         from chain.cli import run_chain_command
 

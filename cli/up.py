@@ -69,6 +69,8 @@ class Stack:
         worker = self.spawn("worker", [me, "worker", "--ready-file", str(ready)])
         # the API comes up after the worker, so a healthy API means turns are served at once
         wait_until(ready.exists, 60, "the worker", worker, interval=0.1)
+        if self.env.get("IMPRESSOX_CHAIN_RPC_URL"):
+            self.spawn("listener", [me, "listener"])
         api = self.spawn("api", [me, "api", "--port", str(self.args.api_port)])
         api_url = f"http://127.0.0.1:{self.args.api_port}"
         wait_until(lambda: port_open(self.args.api_port), 60, "the API", api, interval=0.1)

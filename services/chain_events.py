@@ -135,7 +135,7 @@ def build_listener(
         confirmations=settings.chain_confirmations,
         poll_seconds=settings.chain_poll_seconds,
     )
-    owner = getattr(settings, "chain_vault_user", settings.local_user)
+    owner = settings.chain_vault_user
     listener.on("AgentVault", "Deposited")(DepositNotifier(w3, deployment, notifications, owner).handle)
     return listener
 

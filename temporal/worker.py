@@ -28,10 +28,11 @@ from services.tools import load_tools
 from temporal.client import connect
 from temporal.search_attributes import ensure_registered
 from workflows.agent_session import AgentSessionWorkflow
+from workflows.notifications import NotificationsWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [AgentSessionWorkflow]
+WORKFLOWS = [AgentSessionWorkflow, NotificationsWorkflow]
 
 
 @dataclass

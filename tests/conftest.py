@@ -3,6 +3,9 @@ the test session itself (a fresh machine has neither), a fresh task queue per te
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,9 +17,9 @@ from temporalio.client import Client
 from api.app import create_app
 from core.agents import AgentFactory
 from core.cache import Cache, build_cache
-from core.processes import free_port
+from core.processes import find_executable, free_port
 from core.redis_server import RedisServer
-from core.settings import Settings, load_settings
+from core.settings import PROJECT_ROOT, Settings, load_settings
 from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.client import connect
@@ -92,3 +95,19 @@ async def api(settings: Settings, worker: None) -> AsyncIterator[httpx.AsyncClie
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=60) as http:
             yield http
+
+
+def worker_process(settings: Settings, ready: Path) -> subprocess.Popen:
+    """``impressox worker`` as a separate process (so a test can kill -9 it), on the test's settings."""
+    env = dict(
+        os.environ, PYTHONPATH=str(PROJECT_ROOT), IMPRESSOX_TEMPORAL_ADDRESS=settings.temporal_address,
+        IMPRESSOX_TASK_QUEUE=settings.task_queue, IMPRESSOX_REDIS_URL=settings.redis_url,
+        IMPRESSOX_DATA_DIR=str(settings.data_dir), IMPRESSOX_AGENTS_FILE=str(settings.agents_file),
+        IMPRESSOX_TOOL_MODULES=json.dumps(settings.tool_modules),
+    )
+    if settings.chain_rpc_url:
+        env["IMPRESSOX_CHAIN_RPC_URL"] = settings.chain_rpc_url
+    ready.unlink(missing_ok=True)
+    return subprocess.Popen([find_executable("impressox"), "worker", "--ready-file", str(ready)], env=env,
+                            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)

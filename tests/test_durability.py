@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 from temporalio.client import Client
 
 from core.cache import build_cache
-from core.processes import find_executable, free_port, stop_process
+from core.processes import free_port, stop_process
 from core.redis_server import RedisServer
 from core.schemas import SessionView, TurnResult
-from core.settings import PROJECT_ROOT, Settings
+from core.settings import Settings
 from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.client import connect
 from temporal.devserver import TemporalDevServer
 from temporal.search_attributes import ensure_registered
 from temporal.worker import build_worker
-from tests.conftest import make_settings
+from tests.conftest import make_settings, worker_process
 
 NOTE = '/tool slow_note {"text": "hello", "seconds": 4}'
 
@@ -41,19 +39,6 @@ async def wait_for_turns(sessions: SessionService, sid: str, turns: int, timeout
             await asyncio.sleep(0.2)
 
     return await asyncio.wait_for(poll(), timeout)
-
-
-def worker_process(settings: Settings, ready: Path) -> subprocess.Popen:
-    env = dict(
-        os.environ, PYTHONPATH=str(PROJECT_ROOT), IMPRESSOX_TEMPORAL_ADDRESS=settings.temporal_address,
-        IMPRESSOX_TASK_QUEUE=settings.task_queue, IMPRESSOX_REDIS_URL=settings.redis_url,
-        IMPRESSOX_DATA_DIR=str(settings.data_dir), IMPRESSOX_AGENTS_FILE=str(settings.agents_file),
-        IMPRESSOX_TOOL_MODULES=json.dumps(settings.tool_modules),
-    )
-    ready.unlink(missing_ok=True)
-    return subprocess.Popen([find_executable("impressox"), "worker", "--ready-file", str(ready)], env=env,
-                            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
 
 
 async def test_a_turn_survives_kill_9_of_the_worker_mid_tool_and_its_effect_happens_once(

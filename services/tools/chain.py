@@ -139,6 +139,7 @@ async def _check_transfer(args: TransferArgs, ctx: ToolContext) -> None:
 @tools.register(
     requires_approval=True,
     timeout_seconds=150,
+    heartbeat_timeout_seconds=5,  # a dead worker is noticed in seconds, not after 150 s
     max_attempts=10,
     precheck=_check_transfer,
     approval_template="send {amount} {token} from your vault to {to}",

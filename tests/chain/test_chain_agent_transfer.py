@@ -1,0 +1,178 @@
+"""The agent on a real anvil: prices, balances, and transfers that wait for approval,
+are mined once after it (even across kill -9 of the worker), and never without it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+
+from chain.accounts import ANVIL_ACCOUNTS
+from chain.anvil import Anvil
+from core.agents import AgentFactory
+from core.cache import Cache
+from core.processes import stop_process
+from core.schemas import TurnResult
+from core.settings import Settings
+from services.sessions import SessionService
+from services.tools import load_tools
+from temporal.devserver import TemporalDevServer
+from temporal.worker import build_worker
+from tests.conftest import make_settings, worker_process
+from tests.test_durability import wait_for_turns
+
+RECIPIENT = ANVIL_ACCOUNTS[3].address
+WEI = 10**18
+
+
+@pytest.fixture
+def chain_settings(temporal_server: TemporalDevServer, redis_server, anvil: Anvil, data_dir: Path,
+                   deployment: dict[str, Any]) -> Settings:
+    return make_settings(temporal_server, redis_server.url, data_dir, chain_rpc_url=anvil.rpc_url,
+                         agents_file=Path(__file__).parents[2] / "config" / "agents.yaml")
+
+
+@pytest.fixture
+def chain_sessions(client: Client, chain_settings: Settings) -> SessionService:
+    registry = load_tools(chain_settings.tool_modules)
+    return SessionService(client, chain_settings,
+                          AgentFactory.from_yaml(chain_settings.agents_file, registry, chain_settings))
+
+
+@pytest.fixture
+async def chain_worker(client: Client, chain_settings: Settings, cache: Cache):
+    async with build_worker(client, chain_settings, load_tools(chain_settings.tool_modules), cache):
+        yield
+
+
+async def balance(anvil: Anvil, address: str) -> int:
+    return int(await anvil_rpc(anvil, "eth_getBalance", address, "latest"), 16)
+
+
+async def anvil_rpc(anvil: Anvil, method: str, *params: Any) -> Any:
+    import httpx
+
+    async with httpx.AsyncClient() as http:
+        r = await http.post(anvil.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+    body = r.json()
+    assert "error" not in body, body
+    return body["result"]
+
+
+async def spent_logs(anvil: Anvil, deployment: dict[str, Any]) -> list[dict]:
+    from eth_utils import event_signature_to_log_topic
+
+    topic = "0x" + event_signature_to_log_topic("Spent(bytes32,address,address,uint256)").hex()
+    return await anvil_rpc(anvil, "eth_getLogs", {"address": deployment["vault"], "fromBlock": "0x0",
+                                                  "toBlock": "latest", "topics": [topic]})
+
+
+async def test_price_balance_and_status_come_from_the_chain(chain_sessions: SessionService, chain_worker: None):
+    sid = await chain_sessions.create("local", "assistant")
+    price = await chain_sessions.send("local", sid, "what is the price of ETH?", wait=30)
+    assert price.reply == "ETH is $3,000.00 (on-chain price feed)."
+    mine = await chain_sessions.send("local", sid, "what's my balance?", wait=30)
+    assert mine.reply.startswith("Your vault holds ") and mine.reply.endswith(" ETH.")
+    status = await chain_sessions.send("local", sid, "vault status", wait=30)
+    assert "daily limit 1," in status.reply and "TUSD" in status.reply
+
+
+async def test_an_approved_transfer_is_mined_and_a_rejected_one_sends_nothing(
+    chain_sessions: SessionService, chain_worker: None, anvil: Anvil, deployment: dict[str, Any]
+):
+    sid = await chain_sessions.create("local", "assistant")
+    asked = await chain_sessions.send("local", sid, f"send 0.01 ETH to {RECIPIENT}", wait=30)
+    assert asked.status == "awaiting_approval"
+    assert f"send 0.01 ETH from your vault to {RECIPIENT}" in asked.reply
+    before, spends = await balance(anvil, RECIPIENT), len(await spent_logs(anvil, deployment))
+    [pending] = (await chain_sessions.get("local", sid)).pending_approvals
+    record = await chain_sessions.decide("local", sid, pending.call_id, approve=True)
+    assert record.status == "ok" and "transaction 0x" in record.result
+    assert await balance(anvil, RECIPIENT) - before == WEI // 100
+    assert len(await spent_logs(anvil, deployment)) == spends + 1
+    view = await chain_sessions.get("local", sid)
+    tx_hash = record.result.split("transaction ")[1].split(" ")[0]
+    assert tx_hash in view.messages[-1].content
+    receipt = await anvil_rpc(anvil, "eth_getTransactionReceipt", tx_hash)
+    assert receipt["status"] == "0x1"
+
+    await chain_sessions.send("local", sid, f"send 0.02 ETH to {RECIPIENT}", wait=30)
+    [pending] = (await chain_sessions.get("local", sid)).pending_approvals
+    record = await chain_sessions.decide("local", sid, pending.call_id, approve=False)
+    assert record.status == "rejected"
+    assert await balance(anvil, RECIPIENT) - before == WEI // 100
+    assert len(await spent_logs(anvil, deployment)) == spends + 1
+    assert "not approved" in (await chain_sessions.get("local", sid)).messages[-1].content
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (f"send 0.01 ETH to {RECIPIENT[:20]}", "is not a valid address"),
+        (f"send -1 ETH to {RECIPIENT}", "must be greater than zero"),
+        (f"send 1e30 ETH to {RECIPIENT}", "absurdly large"),
+        (f"send 0.01 DOGE to {RECIPIENT}", "unknown token 'DOGE'"),
+        (f"send 50 ETH to {RECIPIENT}", "exceeds your vault's daily limit"),
+    ],
+)
+async def test_bad_transfers_are_refused_before_anyone_is_asked(
+    chain_sessions: SessionService, chain_worker: None, text: str, says: str
+):
+    sid = await chain_sessions.create("local", "assistant")
+    r = await chain_sessions.send("local", sid, text, wait=30)
+    assert isinstance(r, TurnResult) and r.status == "done"
+    assert says in r.reply and r.tool_calls[0].status == "error"
+    assert (await chain_sessions.get("local", sid)).pending_approvals == []
+
+
+async def test_a_user_without_a_vault_cannot_move_its_money(chain_sessions: SessionService, chain_worker: None):
+    sid = await chain_sessions.create("mallory", "assistant")
+    r = await chain_sessions.send("mallory", sid, f"send 0.01 ETH to {RECIPIENT}", wait=30)
+    assert "has no vault" in r.reply and r.status == "done"
+
+
+async def test_kill_9_of_the_worker_during_a_transfer_leaves_exactly_one_spend(
+    chain_sessions: SessionService, chain_settings: Settings, anvil: Anvil, deployment: dict[str, Any]
+):
+    first = worker_process(chain_settings, chain_settings.data_dir / "w1.ready")
+    try:
+        sid = await chain_sessions.create("local", "assistant")
+        for _ in range(100):
+            if (chain_settings.data_dir / "w1.ready").exists():
+                break
+            await asyncio.sleep(0.1)
+        asked = await chain_sessions.send("local", sid, f"send 0.03 ETH to {RECIPIENT}", wait=30)
+        assert asked.status == "awaiting_approval"
+        [pending] = (await chain_sessions.get("local", sid)).pending_approvals
+        before, spends = await balance(anvil, RECIPIENT), len(await spent_logs(anvil, deployment))
+        await anvil_rpc(anvil, "evm_setAutomine", False)  # the transaction will sit in the mempool
+        try:
+            decision = asyncio.create_task(chain_sessions.decide("local", sid, pending.call_id, True, wait=90))
+            for _ in range(200):  # wait until the worker has sent it
+                if (await anvil_rpc(anvil, "txpool_status"))["pending"] != "0x0":
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                pytest.fail("the transfer was never sent")
+            os.killpg(first.pid, signal.SIGKILL)  # dies between sending and seeing the receipt
+            first.wait()
+            await anvil_rpc(anvil, "evm_mine")
+        finally:
+            await anvil_rpc(anvil, "evm_setAutomine", True)
+        second = worker_process(chain_settings, chain_settings.data_dir / "w2.ready")
+        try:
+            view = await wait_for_turns(chain_sessions, sid, 1, timeout=90)
+            record = await decision
+        finally:
+            stop_process(second)
+    finally:
+        stop_process(first)
+    assert record is not None and record.status == "ok", record
+    assert "transaction 0x" in view.messages[-1].content
+    assert await balance(anvil, RECIPIENT) - before == 3 * WEI // 100
+    assert len(await spent_logs(anvil, deployment)) == spends + 1
