@@ -47,8 +47,8 @@ def p50(xs: list[float]) -> float:
 
 
 async def main() -> dict:
-    tmp = Path(tempfile.mkdtemp(prefix="impressox-bench-"))
-    server = TemporalDevServer(free_port(), tmp / "temporal.db").start()
+    tmp = tempfile.TemporaryDirectory(prefix="impressox-bench-")
+    server = TemporalDevServer(free_port(), Path(tmp.name) / "temporal.db").start()
     redis = RedisServer().start()
     settings = load_settings(temporal_address=server.address, redis_url=redis.url, task_queue="bench")
     client = await connect(settings)
@@ -107,6 +107,7 @@ async def main() -> dict:
         gc.collect()
         server.stop()
         redis.stop()
+        tmp.cleanup()
     return out
 
 

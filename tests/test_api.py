@@ -144,3 +144,9 @@ async def test_users_see_and_touch_only_their_own_sessions(settings: Settings, w
             assert sid in alice_list and bob_sid not in alice_list
             view = (await api.get(f"/v1/sessions/{sid}", headers=alice)).json()
             assert view["turn_count"] == 1 and view["owner"] == "alice"
+
+
+async def test_the_chat_page_is_served(api: httpx.AsyncClient) -> None:
+    r = await api.get("/")
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+    assert "Impressox Agent" in r.text and "/v1/sessions" in r.text
