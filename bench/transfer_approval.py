@@ -56,8 +56,13 @@ async def main(n: int) -> dict:
         try:
             await anvil.start()
             await deploy(anvil.rpc_url, tmp)
-            settings = load_settings(temporal_address=server.address, redis_url=redis.url, data_dir=tmp,
-                                     task_queue="bench-transfer", chain_rpc_url=anvil.rpc_url)
+            settings = load_settings(
+                temporal_address=server.address,
+                redis_url=redis.url,
+                data_dir=tmp,
+                task_queue="bench-transfer",
+                chain_rpc_url=anvil.rpc_url,
+            )
             return await _measure(settings, anvil, n)
         finally:
             await anvil.stop()
@@ -80,7 +85,9 @@ async def _measure(settings, anvil: Anvil, n: int) -> dict:  # noqa: ANN001
             for i in range(n + 2):  # the first two warm up connections and caches
                 asked = await sessions.send(user, sid, f"send 0.001 ETH to {TO}", wait=30)
                 assert asked.status == "awaiting_approval", asked
-                [pending] = (await sessions.get(user, sid)).pending_approvals
+                view = await sessions.get(user, sid)
+                assert len(view.pending_approvals) == 1, (i, asked, view.messages[-2:])
+                [pending] = view.pending_approvals
                 t0 = time.perf_counter()
                 record = await sessions.decide(user, sid, pending.call_id, approve=True)
                 elapsed = (time.perf_counter() - t0) * 1000

@@ -56,8 +56,12 @@ async def client(temporal_server: TemporalDevServer) -> Client:
 
 def make_settings(temporal: TemporalDevServer, redis_url: str, data_dir: Path, **overrides: object) -> Settings:
     values: dict[str, object] = dict(
-        temporal_address=temporal.address, redis_url=redis_url, data_dir=data_dir,
-        task_queue=f"test-{uuid.uuid4().hex[:10]}", tool_modules=[PLUGINS], agents_file=TEST_AGENTS,
+        temporal_address=temporal.address,
+        redis_url=redis_url,
+        data_dir=data_dir,
+        task_queue=f"test-{uuid.uuid4().hex[:10]}",
+        tool_modules=[PLUGINS],
+        agents_file=TEST_AGENTS,
     )
     values.update(overrides)
     return load_settings(**values)
@@ -100,14 +104,23 @@ async def api(settings: Settings, worker: None) -> AsyncIterator[httpx.AsyncClie
 def worker_process(settings: Settings, ready: Path) -> subprocess.Popen:
     """``impressox worker`` as a separate process (so a test can kill -9 it), on the test's settings."""
     env = dict(
-        os.environ, PYTHONPATH=str(PROJECT_ROOT), IMPRESSOX_TEMPORAL_ADDRESS=settings.temporal_address,
-        IMPRESSOX_TASK_QUEUE=settings.task_queue, IMPRESSOX_REDIS_URL=settings.redis_url,
-        IMPRESSOX_DATA_DIR=str(settings.data_dir), IMPRESSOX_AGENTS_FILE=str(settings.agents_file),
+        os.environ,
+        PYTHONPATH=str(PROJECT_ROOT),
+        IMPRESSOX_TEMPORAL_ADDRESS=settings.temporal_address,
+        IMPRESSOX_TASK_QUEUE=settings.task_queue,
+        IMPRESSOX_REDIS_URL=settings.redis_url,
+        IMPRESSOX_DATA_DIR=str(settings.data_dir),
+        IMPRESSOX_AGENTS_FILE=str(settings.agents_file),
         IMPRESSOX_TOOL_MODULES=json.dumps(settings.tool_modules),
     )
     if settings.chain_rpc_url:
         env["IMPRESSOX_CHAIN_RPC_URL"] = settings.chain_rpc_url
     ready.unlink(missing_ok=True)
-    return subprocess.Popen([find_executable("impressox"), "worker", "--ready-file", str(ready)], env=env,
-                            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [find_executable("impressox"), "worker", "--ready-file", str(ready)],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )

@@ -82,8 +82,9 @@ async def test_catalog_and_health(api: httpx.AsyncClient) -> None:
         ("POST", "{sid}/approvals/nope", {"approve": "maybe"}, 422, "approve"),
     ],
 )
-async def test_bad_input_gets_a_clear_4xx(api: httpx.AsyncClient, method: str, path: str, payload: dict | None,
-                                          status: int, says: str) -> None:
+async def test_bad_input_gets_a_clear_4xx(
+    api: httpx.AsyncClient, method: str, path: str, payload: dict | None, status: int, says: str
+) -> None:
     sid = await new_session(api)
     url = path.replace("{sid}", f"/v1/sessions/{sid}")
     r = await api.request(method, url, json=payload)
@@ -93,15 +94,17 @@ async def test_bad_input_gets_a_clear_4xx(api: httpx.AsyncClient, method: str, p
 
 async def test_malformed_json_is_a_422(api: httpx.AsyncClient) -> None:
     sid = await new_session(api)
-    r = await api.post(f"/v1/sessions/{sid}/messages", content=b"{not json",
-                       headers={"content-type": "application/json"})
+    r = await api.post(
+        f"/v1/sessions/{sid}/messages", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert r.status_code == 422 and "JSON" in r.json()["error"]
 
 
 async def test_a_message_not_done_in_time_is_202_and_answered_later(api: httpx.AsyncClient) -> None:
     sid = await new_session(api, "tester")
-    r = await api.post(f"/v1/sessions/{sid}/messages?wait=0.5",
-                       json={"text": '/tool slow_note {"text": "later", "seconds": 1.5}'})
+    r = await api.post(
+        f"/v1/sessions/{sid}/messages?wait=0.5", json={"text": '/tool slow_note {"text": "later", "seconds": 1.5}'}
+    )
     assert r.status_code == 202 and r.json()["status"] == "pending"
     for _ in range(50):
         view = (await api.get(f"/v1/sessions/{sid}")).json()
@@ -123,8 +126,9 @@ async def test_the_same_message_id_twice_is_answered_once(api: httpx.AsyncClient
 
 
 async def test_users_see_and_touch_only_their_own_sessions(settings: Settings, worker: None) -> None:
-    keyed = settings.model_copy(update={"api_keys": [ApiKey(user="alice", key="alice-key"),
-                                                     ApiKey(user="bob", key="bob-key")]})
+    keyed = settings.model_copy(
+        update={"api_keys": [ApiKey(user="alice", key="alice-key"), ApiKey(user="bob", key="bob-key")]}
+    )
     app = create_app(keyed)
     alice, bob = {"Authorization": "Bearer alice-key"}, {"X-API-Key": "bob-key"}
     async with app.router.lifespan_context(app):

@@ -62,8 +62,9 @@ async def test_an_unanswered_approval_expires_and_nothing_is_paid(client, short_
     from temporal.worker import build_worker
 
     registry = load_tools(short_approvals.tool_modules)
-    sessions = SessionService(client, short_approvals,
-                              AgentFactory.from_yaml(short_approvals.agents_file, registry, short_approvals))
+    sessions = SessionService(
+        client, short_approvals, AgentFactory.from_yaml(short_approvals.agents_file, registry, short_approvals)
+    )
     async with build_worker(client, short_approvals, registry, cache):
         sid = await sessions.create("local", "tester")
         assert (await sessions.send("local", sid, PAY, wait=30)).status == "awaiting_approval"
@@ -90,3 +91,18 @@ async def test_chat_text_cannot_approve(sessions: SessionService, worker: None, 
     await sessions.decide("local", sid, pending.call_id, approve=False)
     later = await sessions.send("local", sid, "what is 1 + 1?", wait=30)
     assert later.turn == 3 and ledger(settings) == []
+
+
+async def test_an_old_approval_never_approves_a_repeated_request(
+    sessions: SessionService, worker: None, settings: Settings
+):
+    """The same request again yields the same model reply (cache, deterministic model): each
+    payment still waits for its own approval."""
+    sid = await sessions.create("local", "forgetful")
+    for payments in (1, 2, 3):
+        asked = await sessions.send("local", sid, PAY, wait=30)
+        assert asked.status == "awaiting_approval", asked
+        [pending] = (await sessions.get("local", sid)).pending_approvals
+        assert len(ledger(settings)) == payments - 1
+        await sessions.decide("local", sid, pending.call_id, approve=True)
+        assert len(ledger(settings)) == payments

@@ -7,8 +7,9 @@ from temporalio.client import Client
 from services.sessions import SessionService
 
 
-async def test_300_turns_continue_as_new_and_keep_the_count(client: Client, sessions: SessionService,
-                                                           worker: None) -> None:
+async def test_300_turns_continue_as_new_and_keep_the_count(
+    client: Client, sessions: SessionService, worker: None
+) -> None:
     sid = await sessions.create("local", "assistant")
     first_run = (await client.get_workflow_handle(sid).describe()).run_id
     for i in range(300):

@@ -191,6 +191,16 @@ class AgentSessionWorkflow:
                 if not out.tool_calls:
                     reply = out.content or ""
                     break
+                if workflow.patched("session-unique-call-ids"):
+                    # model call ids repeat (cached or deterministic replies): an old approval
+                    # must never match a new call, so ids are made unique within the session
+                    out = out.model_copy(
+                        update={
+                            "tool_calls": [
+                                c.model_copy(update={"call_id": f"t{turn}s{step}-{c.call_id}"}) for c in out.tool_calls
+                            ]
+                        }
+                    )
                 context.append(_assistant_tool_message(out))
                 for call in out.tool_calls:
                     record = await self._tool(call, turn)
@@ -321,7 +331,7 @@ class AgentSessionWorkflow:
         )
         try:
             await workflow.wait_condition(lambda: call.call_id in self._decisions, timeout=timeout)
-            return self._decisions[call.call_id]
+            return self._decisions.pop(call.call_id)
         except TimeoutError:
             return None
         finally:

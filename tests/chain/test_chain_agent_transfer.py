@@ -31,17 +31,24 @@ WEI = 10**18
 
 
 @pytest.fixture
-def chain_settings(temporal_server: TemporalDevServer, redis_server, anvil: Anvil, data_dir: Path,
-                   deployment: dict[str, Any]) -> Settings:
-    return make_settings(temporal_server, redis_server.url, data_dir, chain_rpc_url=anvil.rpc_url,
-                         agents_file=Path(__file__).parents[2] / "config" / "agents.yaml")
+def chain_settings(
+    temporal_server: TemporalDevServer, redis_server, anvil: Anvil, data_dir: Path, deployment: dict[str, Any]
+) -> Settings:
+    return make_settings(
+        temporal_server,
+        redis_server.url,
+        data_dir,
+        chain_rpc_url=anvil.rpc_url,
+        agents_file=Path(__file__).parents[2] / "config" / "agents.yaml",
+    )
 
 
 @pytest.fixture
 def chain_sessions(client: Client, chain_settings: Settings) -> SessionService:
     registry = load_tools(chain_settings.tool_modules)
-    return SessionService(client, chain_settings,
-                          AgentFactory.from_yaml(chain_settings.agents_file, registry, chain_settings))
+    return SessionService(
+        client, chain_settings, AgentFactory.from_yaml(chain_settings.agents_file, registry, chain_settings)
+    )
 
 
 @pytest.fixture
@@ -68,8 +75,11 @@ async def spent_logs(anvil: Anvil, deployment: dict[str, Any]) -> list[dict]:
     from eth_utils import event_signature_to_log_topic
 
     topic = "0x" + event_signature_to_log_topic("Spent(bytes32,address,address,uint256)").hex()
-    return await anvil_rpc(anvil, "eth_getLogs", {"address": deployment["vault"], "fromBlock": "0x0",
-                                                  "toBlock": "latest", "topics": [topic]})
+    return await anvil_rpc(
+        anvil,
+        "eth_getLogs",
+        {"address": deployment["vault"], "fromBlock": "0x0", "toBlock": "latest", "topics": [topic]},
+    )
 
 
 async def test_price_balance_and_status_come_from_the_chain(chain_sessions: SessionService, chain_worker: None):
