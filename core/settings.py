@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     #: the platform user who owns the deployed vault (sees its balance, may ask for transfers)
     chain_vault_user: str = "local"
     chain_confirmations: int = Field(default=1, ge=0, le=64)
-    chain_poll_seconds: float = Field(default=1.0, gt=0)
+    chain_poll_seconds: float = Field(default=0.5, gt=0)
     #: the operator (agent signer) key; prefer chain_keystore_file in production
     chain_operator_key: SecretStr | None = None
     chain_keystore_file: Path | None = None
