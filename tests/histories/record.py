@@ -1,8 +1,9 @@
 """Record histories of AgentSessionWorkflow for the replay test (tests/test_replay.py).
 
-Run after a deliberate, compatible workflow change:  .venv/bin/python -m tests.histories.record
-Each scenario's history is written to tests/histories/<name>.json. Keep the old files:
-they are the sessions already running in production.
+Run after a deliberate, compatible workflow change:
+    .venv/bin/python -m tests.histories.record PREFIX
+Each scenario's history is written to tests/histories/PREFIX-<scenario>-<run>.json. Keep the
+old files: they stand for the sessions already running in production.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tests.conftest import make_settings
 HERE = Path(__file__).parent
 
 
-async def record() -> None:
+async def record(prefix: str) -> None:
     tmp = Path(tempfile.mkdtemp())
     server = TemporalDevServer(free_port(), tmp / "t.db").start()
     settings = make_settings(server, "redis://127.0.0.1:1/0", tmp, continue_as_new_after_turns=3)
@@ -39,19 +40,19 @@ async def record() -> None:
             sid = await sessions.create("local", "tester", session_id="replay-basic")
             for text in ("what is 17 * 23?", "what time is it in Tokyo?", "hello", "time in Atlantis"):
                 await sessions.send("local", sid, text, wait=30)
-            await _save(client, sid, "basic-and-continue-as-new")
+            await _save(client, sid, prefix + "-basic-and-continue-as-new")
 
             sid = await sessions.create("local", "tester", session_id="replay-approval")
             for approve in (True, False):
                 await sessions.send("local", sid, '/tool pay {"amount": "1", "to": "bob"}', wait=30)
                 [p] = (await sessions.get("local", sid)).pending_approvals
                 await sessions.decide("local", sid, p.call_id, approve)
-            await _save(client, sid, "approvals")
+            await _save(client, sid, prefix + "-approvals")
 
             sid = await sessions.create("local", "tester", session_id="replay-concurrent")
             await asyncio.gather(*(sessions.send("local", sid, f"what is {i} + 1?", wait=30) for i in range(3)))
             await sessions.send("local", sid, '/tool flaky {"fail_times": 1}', wait=30)
-            await _save(client, sid, "concurrent-and-retry")
+            await _save(client, sid, prefix + "-concurrent-and-retry")
     finally:
         sessions = client = None
         gc.collect()
@@ -67,5 +68,7 @@ async def _save(client, sid: str, name: str) -> None:  # noqa: ANN001
 
 
 if __name__ == "__main__":
-    asyncio.run(record())
+    import sys
+
+    asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else "new"))
     gc.collect()
