@@ -19,10 +19,11 @@ from core.cache import Cache
 from core.processes import stop_process
 from core.schemas import TurnResult
 from core.settings import Settings
+from services.chain_access import ChainAccess
 from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.devserver import TemporalDevServer
-from temporal.worker import build_worker
+from temporal.worker import WorkerDeps, build_worker
 from tests.conftest import make_settings, worker_process
 from tests.test_durability import wait_for_turns
 
@@ -53,8 +54,11 @@ def chain_sessions(client: Client, chain_settings: Settings) -> SessionService:
 
 @pytest.fixture
 async def chain_worker(client: Client, chain_settings: Settings, cache: Cache):
-    async with build_worker(client, chain_settings, load_tools(chain_settings.tool_modules), cache):
+    chain = ChainAccess(chain_settings)
+    deps = WorkerDeps(settings=chain_settings, cache=cache, chain=chain)
+    async with build_worker(client, chain_settings, load_tools(chain_settings.tool_modules), cache, deps):
         yield
+    await chain.close()
 
 
 async def balance(anvil: Anvil, address: str) -> int:
@@ -110,6 +114,11 @@ async def test_an_approved_transfer_is_mined_and_a_rejected_one_sends_nothing(
     assert tx_hash in view.messages[-1].content
     receipt = await anvil_rpc(anvil, "eth_getTransactionReceipt", tx_hash)
     assert receipt["status"] == "0x1"
+
+    # the operator's key signed the transfer inside the worker; it is nowhere in the history
+    history = (await chain_sessions.client.get_workflow_handle(sid).fetch_history()).to_json()
+    assert ANVIL_ACCOUNTS[1].private_key[2:].lower() not in history.lower()
+    assert tx_hash in history
 
     await chain_sessions.send("local", sid, f"send 0.02 ETH to {RECIPIENT}", wait=30)
     [pending] = (await chain_sessions.get("local", sid)).pending_approvals
