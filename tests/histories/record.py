@@ -9,6 +9,7 @@ old files: they stand for the sessions already running in production.
 from __future__ import annotations
 
 import asyncio
+import json
 import gc
 import tempfile
 from pathlib import Path
@@ -59,11 +60,24 @@ async def record(prefix: str) -> None:
         server.stop()
 
 
+def without_stack_traces(history_json: str) -> str:
+    """Failure stack traces name the recording machine's paths; replay does not need them."""
+
+    def scrub(node: object) -> object:
+        if isinstance(node, dict):
+            return {k: ("" if k == "stackTrace" else scrub(v)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [scrub(v) for v in node]
+        return node
+
+    return json.dumps(scrub(json.loads(history_json)), indent=2)
+
+
 async def _save(client, sid: str, name: str) -> None:  # noqa: ANN001
     runs = [w.run_id async for w in client.list_workflows(f"WorkflowId='{sid}'")]
     for i, run_id in enumerate(sorted(runs, key=str)):
         history = await client.get_workflow_handle(sid, run_id=run_id).fetch_history()
-        (HERE / f"{name}-{i}.json").write_text(history.to_json())
+        (HERE / f"{name}-{i}.json").write_text(without_stack_traces(history.to_json()))
         print(f"wrote {name}-{i}.json ({len(history.events)} events)")
 
 
