@@ -177,57 +177,58 @@ class AgentSessionWorkflow:
     async def _take_turn(self, message: UserMessage) -> None:
         self._current, self._current_calls = message, []
         turn = self._state.turn_count + 1
-        now = workflow.now()
-        context = self._context()
-        context.append({"role": "user", "content": message.text})
+        context = [*self._context(), {"role": "user", "content": message.text}]
         self._state.messages.append(
-            ChatMessage(role="user", content=message.text, turn=turn, message_id=message.message_id, at=now)
+            ChatMessage(role="user", content=message.text, turn=turn, message_id=message.message_id, at=workflow.now())
         )
-        usage, reply, status = TokenUsage(), None, "done"
         try:
-            for step in range(1, self._plan.max_steps + 1):
-                out = await self._node("llm", turn, step, context)
-                usage = usage + out.usage
-                if not out.tool_calls:
-                    reply = out.content or ""
-                    break
-                if workflow.patched("session-unique-call-ids"):
-                    # model call ids repeat (cached or deterministic replies): an old approval
-                    # must never match a new call, so ids are made unique within the session
-                    out = out.model_copy(
-                        update={
-                            "tool_calls": [
-                                c.model_copy(update={"call_id": f"t{turn}s{step}-{c.call_id}"}) for c in out.tool_calls
-                            ]
-                        }
-                    )
-                context.append(_assistant_tool_message(out))
-                for call in out.tool_calls:
-                    record = await self._tool(call, turn)
-                    self._current_calls.append(record)
-                    self._finished_calls[record.call_id] = record
-                    context.append({"role": "tool", "tool_call_id": call.call_id, "content": record.result or ""})
-            if reply is None:
-                reply = f"I stopped after {self._plan.max_steps} steps without a final answer."
+            reply, usage = await self._answer(turn, context)
+            status = "done"
         except ActivityError as err:
-            status, reply = "failed", f"Sorry, this turn failed: {_error_text(err)}"
-
-        result = TurnResult(
-            message_id=message.message_id,
-            turn=turn,
-            reply=reply,
-            status=status,
-            tool_calls=self._current_calls,
-            usage=usage,
+            reply, usage, status = f"Sorry, this turn failed: {_error_text(err)}", TokenUsage(), "failed"
+        self._finish_turn(
+            message,
+            turn,
+            TurnResult(
+                message_id=message.message_id,
+                turn=turn,
+                reply=reply,
+                status=status,
+                tool_calls=self._current_calls,
+                usage=usage,
+            ),
         )
+
+    async def _answer(self, turn: int, context: list[dict]) -> tuple[str, TokenUsage]:
+        """LLM steps and tool calls until the model answers (or the step budget runs out)."""
+        usage = TokenUsage()
+        for step in range(1, self._plan.max_steps + 1):
+            out = await self._node("llm", turn, step, context)
+            usage = usage + out.usage
+            if not out.tool_calls:
+                return out.content or "", usage
+            if workflow.patched("session-unique-call-ids"):
+                # model call ids repeat (cached or deterministic replies): an old approval
+                # must never match a new call, so ids are made unique within the session
+                calls = [c.model_copy(update={"call_id": f"t{turn}s{step}-{c.call_id}"}) for c in out.tool_calls]
+                out = out.model_copy(update={"tool_calls": calls})
+            context.append(_assistant_tool_message(out))
+            for call in out.tool_calls:
+                record = await self._tool(call, turn)
+                self._current_calls.append(record)
+                self._finished_calls[record.call_id] = record
+                context.append({"role": "tool", "tool_call_id": call.call_id, "content": record.result or ""})
+        return f"I stopped after {self._plan.max_steps} steps without a final answer.", usage
+
+    def _finish_turn(self, message: UserMessage, turn: int, result: TurnResult) -> None:
         self._state.messages.append(
             ChatMessage(
                 role="assistant",
-                content=reply,
+                content=result.reply,
                 turn=turn,
                 message_id=message.message_id,
                 at=workflow.now(),
-                tool_calls=self._current_calls,
+                tool_calls=result.tool_calls,
             )
         )
         # keep the transcript bounded inside a run too
@@ -235,7 +236,7 @@ class AgentSessionWorkflow:
         if len(self._state.messages) > 2 * window:
             self._state.messages = self._state.messages[-window:]
         self._state.turn_count = turn
-        self._state.usage = self._state.usage + usage
+        self._state.usage = self._state.usage + result.usage
         self._state.inbox.pop(0)
         self._results[message.message_id] = result
         while len(self._results) > RESULTS_KEPT:
