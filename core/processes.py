@@ -73,3 +73,30 @@ def kill_process(proc: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     proc.wait()
+
+
+class ManagedProcess:
+    """A server child process: ``spawn`` it in its own process group, ``stop`` (SIGTERM then
+    SIGKILL) or ``kill`` (SIGKILL, for crash tests) it. Subclasses build the command."""
+
+    log_file: Path | None = None
+    proc: subprocess.Popen | None = None
+
+    def spawn(
+        self, cmd: list[str], ready: Callable[[], bool], timeout: float, what: str, interval: float = 0.05
+    ) -> None:
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            if self.log_file:
+                out.close()  # the child holds its own descriptor
+        wait_until(ready, timeout, what, self.proc, interval=interval)
+
+    def stop(self) -> None:
+        if self.proc:
+            stop_process(self.proc)
+
+    def kill(self) -> None:
+        if self.proc:
+            kill_process(self.proc)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from core.processes import find_executable, kill_process, stop_process, wait_until
+from core.processes import ManagedProcess, find_executable
 from temporal import search_attributes
 
 LOW_LATENCY_CONFIG = (
@@ -22,7 +22,7 @@ LOW_LATENCY_CONFIG = (
 )
 
 
-class TemporalDevServer:
+class TemporalDevServer(ManagedProcess):
     def __init__(
         self, port: int, db_file: Path | None, ui_port: int | None = None, log_file: Path | None = None
     ) -> None:
@@ -30,7 +30,6 @@ class TemporalDevServer:
         self.ui_port = ui_port
         self.db_file = db_file
         self.log_file = log_file
-        self.proc: subprocess.Popen | None = None
 
     @property
     def address(self) -> str:
@@ -72,9 +71,7 @@ class TemporalDevServer:
     def start(self, timeout: float = 30.0) -> TemporalDevServer:
         if self.db_file:
             Path(self.db_file).parent.mkdir(parents=True, exist_ok=True)
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until(self.healthy, timeout, "the Temporal dev server", self.proc, interval=0.2)
+        self.spawn(self.command(), self.healthy, timeout, "the Temporal dev server", interval=0.2)
         return self
 
     def healthy(self) -> bool:
@@ -85,11 +82,3 @@ class TemporalDevServer:
             timeout=5,
         )
         return "SERVING" in r.stdout
-
-    def stop(self) -> None:
-        if self.proc:
-            stop_process(self.proc)
-
-    def kill(self) -> None:
-        if self.proc:
-            kill_process(self.proc)
