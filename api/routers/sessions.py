@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api.deps import AppSettings, Sessions, User
+from api.deps import Sessions, User
 from api.schemas import (
     ApprovalIn,
     ApprovalOut,
@@ -16,7 +16,6 @@ from api.schemas import (
     TurnOut,
     TurnPending,
 )
-from core.errors import BadInputError
 from core.schemas import SessionView
 from services.sessions import PendingTurn, SessionSummary
 
@@ -51,11 +50,8 @@ async def send_message(
     body: MessageIn,
     user: User,
     sessions: Sessions,
-    settings: AppSettings,
     wait: float = Query(30, ge=0, le=300, description="seconds to wait for the reply before answering 202"),
 ) -> TurnOut | JSONResponse:
-    if len(body.text) > settings.max_message_chars:
-        raise BadInputError(f"text is longer than {settings.max_message_chars} characters")
     result = await sessions.send(user, session_id, body.text, wait, message_id=body.message_id)
     if isinstance(result, PendingTurn):
         pending = TurnPending(turn=result.turn, message_id=result.message_id)
