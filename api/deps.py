@@ -13,10 +13,6 @@ from core.tools import ToolRegistry
 from services.sessions import SessionService
 
 
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
 def get_sessions(request: Request) -> SessionService:
     return request.app.state.sessions
 
@@ -52,4 +48,3 @@ User = Annotated[str, Depends(current_user)]
 Sessions = Annotated[SessionService, Depends(get_sessions)]
 Agents = Annotated[AgentFactory, Depends(get_agents)]
 Registry = Annotated[ToolRegistry, Depends(get_registry)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
