@@ -20,9 +20,25 @@ def test_up_runs_the_stack_answers_chat_and_stops_cleanly(tmp_path: Path) -> Non
     env = dict(os.environ, IMPRESSOX_REDIS_URL="redis://127.0.0.1:1/0")  # unreachable: up starts its own
     log = (tmp_path / "up.log").open("w+")
     up = subprocess.Popen(
-        [find_executable("impressox"), "up", "--data-dir", str(tmp_path / "data"), "--api-port", str(api),
-         "--temporal-port", str(temporal), "--ui-port", str(ui), "--chain-port", str(chain)],
-        env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            find_executable("impressox"),
+            "up",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--api-port",
+            str(api),
+            "--temporal-port",
+            str(temporal),
+            "--ui-port",
+            str(ui),
+            "--chain-port",
+            str(chain),
+        ],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         deadline = time.time() + 90
@@ -38,16 +54,30 @@ def test_up_runs_the_stack_answers_chat_and_stops_cleanly(tmp_path: Path) -> Non
         with urllib.request.urlopen(f"http://127.0.0.1:{api}/healthz", timeout=5) as r:
             assert json.loads(r.read()) == {"status": "ok"}
         chat = subprocess.run(
-            [find_executable("impressox"), "chat", "what is 17 * 23?"], capture_output=True, text=True, timeout=60,
+            [find_executable("impressox"), "chat", "what is 17 * 23?"],
+            capture_output=True,
+            text=True,
+            timeout=60,
             env=dict(env, IMPRESSOX_TEMPORAL_ADDRESS=f"127.0.0.1:{temporal}"),
         )
         assert chat.returncode == 0, chat.stderr
         assert "391" in chat.stdout
         sid = next(line.split(": ", 1)[1] for line in chat.stderr.splitlines() if line.startswith("session: "))
         listed = subprocess.run(
-            [find_executable("temporal"), "workflow", "list", "--address", f"127.0.0.1:{temporal}",
-             "--query", "ImpressoxOwner='local' AND ImpressoxAgent='assistant'", "-o", "json"],
-            capture_output=True, text=True, timeout=30,
+            [
+                find_executable("temporal"),
+                "workflow",
+                "list",
+                "--address",
+                f"127.0.0.1:{temporal}",
+                "--query",
+                "ImpressoxOwner='local' AND ImpressoxAgent='assistant'",
+                "-o",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert sid in listed.stdout
     finally:

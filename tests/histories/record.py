@@ -9,8 +9,8 @@ old files: they stand for the sessions already running in production.
 from __future__ import annotations
 
 import asyncio
-import json
 import gc
+import json
 import tempfile
 from pathlib import Path
 
