@@ -37,8 +37,12 @@ async def test_a_tool_turn_is_answered_and_recorded(api: httpx.AsyncClient) -> N
     assert view["usage"]["total_tokens"] > 0
     assert view["status"] == "idle"
 
-    listed = (await api.get("/v1/sessions")).json()
-    assert sid in [s["session_id"] for s in listed]
+    for _ in range(50):  # visibility is eventually consistent
+        listed = [s["session_id"] for s in (await api.get("/v1/sessions")).json()]
+        if sid in listed:
+            break
+        await asyncio.sleep(0.1)
+    assert sid in listed
 
 
 async def test_time_and_small_talk(api: httpx.AsyncClient) -> None:
@@ -143,9 +147,13 @@ async def test_users_see_and_touch_only_their_own_sessions(settings: Settings, w
             r = await api.post(f"/v1/sessions/{sid}/messages", json={"text": "what is 6 * 7?"}, headers=bob)
             assert r.status_code == 404
             bob_sid = await new_session(api, headers=bob)
-            await asyncio.sleep(1)  # visibility is eventually consistent
-            alice_list = [s["session_id"] for s in (await api.get("/v1/sessions", headers=alice)).json()]
-            assert sid in alice_list and bob_sid not in alice_list
+            for _ in range(50):  # visibility is eventually consistent
+                alice_list = [s["session_id"] for s in (await api.get("/v1/sessions", headers=alice)).json()]
+                bob_list = [s["session_id"] for s in (await api.get("/v1/sessions", headers=bob)).json()]
+                if sid in alice_list and bob_sid in bob_list:
+                    break
+                await asyncio.sleep(0.1)
+            assert sid in alice_list and bob_sid not in alice_list and sid not in bob_list
             view = (await api.get(f"/v1/sessions/{sid}", headers=alice)).json()
             assert view["turn_count"] == 1 and view["owner"] == "alice"
 
