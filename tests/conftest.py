@@ -3,12 +3,14 @@ the test session itself (a fresh machine has neither), a fresh task queue per te
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -124,3 +126,21 @@ def worker_process(settings: Settings, ready: Path) -> subprocess.Popen:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+def decoded_payloads(history_json: str) -> str:
+    """Every payload of a history, base64-decoded, as one text."""
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "metadata" in node and "data" in node and isinstance(node["data"], str):
+                out.append(base64.b64decode(node["data"]).decode(errors="replace"))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(history_json))
+    return "\n".join(out)

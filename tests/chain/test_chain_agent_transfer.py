@@ -4,8 +4,6 @@ are mined once after it (even across kill -9 of the worker), and never without i
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import os
 import signal
 from pathlib import Path
@@ -26,7 +24,7 @@ from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.devserver import TemporalDevServer
 from temporal.worker import WorkerDeps, build_worker
-from tests.conftest import make_settings, worker_process
+from tests.conftest import decoded_payloads, make_settings, worker_process
 from tests.test_durability import wait_for_turns
 
 RECIPIENT = ANVIL_ACCOUNTS[3].address
@@ -61,24 +59,6 @@ async def chain_worker(client: Client, chain_settings: Settings, cache: Cache):
     async with build_worker(client, chain_settings, load_tools(chain_settings.tool_modules), cache, deps):
         yield
     await chain.close()
-
-
-def decoded_payloads(history_json: str) -> str:
-    """Every payload of a history, base64-decoded, as one text."""
-    out: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if "metadata" in node and "data" in node and isinstance(node["data"], str):
-                out.append(base64.b64decode(node["data"]).decode(errors="replace"))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(json.loads(history_json))
-    return "\n".join(out)
 
 
 async def balance(anvil: Anvil, address: str) -> int:
