@@ -8,8 +8,10 @@ from typing import Any
 from temporalio import activity
 
 from activities.errors import permanent_errors_not_retried
+from activities.heartbeat import heartbeating
 from core.nodes import BaseNode
 from core.schemas import NodeInput, NodeOutput
+from workflows.policies import NODE_HEARTBEAT_SECONDS
 
 
 class NodeActivities:
@@ -22,6 +24,7 @@ class NodeActivities:
     @staticmethod
     def _activity(node: BaseNode) -> Callable[..., Any]:
         async def run_node(inp: NodeInput) -> NodeOutput:
-            return await permanent_errors_not_retried(node.run(inp))
+            async with heartbeating(NODE_HEARTBEAT_SECONDS):  # LLM calls can take a while
+                return await permanent_errors_not_retried(node.run(inp))
 
         return activity.defn(name=f"node.{node.name}")(run_node)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +9,7 @@ from typing import Any
 from temporalio import activity
 
 from activities.errors import permanent_errors_not_retried
+from activities.heartbeat import heartbeating
 from core.cache import Cache, cache_key
 from core.schemas import ToolCheck, ToolInput, ToolOutput
 from core.tools import Tool, ToolContext, ToolRegistry, ToolResult
@@ -60,7 +59,7 @@ class ToolActivities:
             if hit := await self.cache.get(key):
                 return ToolOutput(**json.loads(hit), cached=True)
         ctx = self._context(inp)
-        async with _heartbeating(tool):
+        async with heartbeating(tool.heartbeat_timeout_seconds):
             result = await tool.func(args, ctx)
         if isinstance(result, str):
             result = ToolResult(output=result)
@@ -68,22 +67,3 @@ class ToolActivities:
         if key:
             await self.cache.set(key, out.model_dump_json(exclude={"cached"}), tool.cache_ttl_seconds)
         return out
-
-
-@contextlib.asynccontextmanager
-async def _heartbeating(tool: Tool):
-    """Heartbeat while a slow tool runs, so a dead worker is noticed within its heartbeat timeout."""
-    if not tool.heartbeat_timeout_seconds:
-        yield
-        return
-
-    async def beat() -> None:
-        while True:
-            activity.heartbeat()
-            await asyncio.sleep(tool.heartbeat_timeout_seconds / 3)
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()

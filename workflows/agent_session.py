@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
         TurnResult,
         UserMessage,
     )
-    from workflows.policies import NODE_RETRY, tool_retry
+    from workflows.policies import NODE_HEARTBEAT_SECONDS, NODE_RETRY, tool_retry
 
 #: results kept for late ``wait_turn`` callers (older ones are in the transcript)
 RESULTS_KEPT = 50
@@ -263,6 +263,7 @@ class AgentSessionWorkflow:
             ),
             result_type=NodeOutput,
             start_to_close_timeout=timedelta(seconds=self._plan.llm_timeout_seconds + 5),
+            heartbeat_timeout=timedelta(seconds=NODE_HEARTBEAT_SECONDS),
             retry_policy=NODE_RETRY,
         )
 

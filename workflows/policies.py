@@ -4,6 +4,9 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
+#: node activities heartbeat; a worker that dies mid-LLM-call is noticed after this long
+NODE_HEARTBEAT_SECONDS = 10.0
+
 NODE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=500),
     backoff_coefficient=2.0,
