@@ -86,8 +86,21 @@ def test_up_runs_the_stack_answers_chat_and_stops_cleanly(tmp_path: Path) -> Non
     assert code == 0, _tail(log)
     time.sleep(0.5)
     assert not any(port_open(p) for p in (api, temporal, ui, chain)), "a child outlived impressox up"
-    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path / "data")], capture_output=True, text=True).stdout
-    assert not leftovers.strip(), f"processes left behind: {leftovers}"
+    leftovers = processes_mentioning(str(tmp_path / "data"))
+    assert not leftovers, f"processes left behind: {leftovers}"
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of running processes that contain ``text`` (from /proc)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended meanwhile
+            continue
+        if text in args:
+            found.append(args)
+    return found
 
 
 def _tail(log) -> str:  # noqa: ANN001
