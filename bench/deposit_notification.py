@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import logging
+import shutil
 import statistics
 import sys
 import tempfile
@@ -92,6 +93,7 @@ async def main(n: int, poll_seconds: float) -> dict:
             await close_web3(w3)
         await anvil.stop()
         server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 async def deposit_and_wait(w3, vault: str, notifications: NotificationService, owner: str) -> tuple[float, float]:

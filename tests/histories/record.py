@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -58,6 +59,7 @@ async def record(prefix: str) -> None:
         sessions = client = None
         gc.collect()
         server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def without_stack_traces(history_json: str) -> str:
