@@ -34,12 +34,16 @@ class FakeOpenAI:
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.fail_with: list[int] = []
+        self.slow_calls = 0  # this many requests hang for longer than the LLM timeout
         self.app = FastAPI()
         self.app.post("/v1/chat/completions")(self.complete)
 
     async def complete(self, request: Request) -> JSONResponse:
         body = await request.json()
         self.requests.append({"auth": request.headers.get("authorization"), "body": body})
+        if self.slow_calls:
+            self.slow_calls -= 1
+            await asyncio.sleep(3)
         if self.fail_with:
             status = self.fail_with.pop(0)
             return JSONResponse({"error": {"message": f"fake {status}", "type": "fake"}}, status_code=status)
@@ -83,12 +87,13 @@ def remote_settings(settings: Settings, fake_openai: tuple[FakeOpenAI, int]) -> 
     fake, port = fake_openai
     fake.requests.clear()
     fake.fail_with.clear()
+    fake.slow_calls = 0
     return settings.model_copy(
         update={
             "model": "openai/gpt-4o-mini",
             "llm_api_base": f"http://127.0.0.1:{port}/v1",
             "llm_api_key": SecretStr("sk-test-secret-key"),
-            "llm_timeout_seconds": 5.0,
+            "llm_timeout_seconds": 1.0,
         }
     )
 
@@ -144,3 +149,12 @@ async def test_the_same_message_is_answered_while_the_model_is_slow_to_recover(r
         remote.send("local", sid, "what is six times seven?", wait=30, message_id="m-1"),
     )
     assert first.turn == second.turn == 1 and first.reply == second.reply
+
+
+async def test_an_llm_timeout_is_retried_and_the_turn_completes(remote: SessionService, fake_openai):
+    fake, _ = fake_openai
+    fake.slow_calls = 1
+    sid = await remote.create("local", "assistant")
+    r = await remote.send("local", sid, "what is six times seven?", wait=30)
+    assert r.status == "done" and "42" in r.reply
+    assert len(fake.requests) == 3  # the hung call, its retry, the answer
