@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from core.processes import find_executable, free_port, port_open, stop_process, wait_until
 from core.settings import PROJECT_ROOT
 from temporal.devserver import TemporalDevServer
@@ -22,31 +24,19 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
-def test_without_api_keys_the_api_binds_to_loopback_only(temporal_server: TemporalDevServer) -> None:
+@pytest.mark.parametrize(
+    ("api_keys", "bound"),
+    [
+        ("[]", {"127.0.0.1"}),  # one local user: never reachable from elsewhere
+        ('[{"user": "alice", "key": "a-long-secret"}]', {"0.0.0.0"}),  # keys: bind where told
+    ],
+    ids=["no-keys-loopback-only", "keys-bind-as-told"],
+)
+def test_the_api_binds_to_loopback_unless_keys_are_configured(
+    temporal_server: TemporalDevServer, api_keys: str, bound: set[str]
+) -> None:
     port = free_port()
-    env = dict(os.environ, IMPRESSOX_TEMPORAL_ADDRESS=temporal_server.address, IMPRESSOX_API_KEYS="[]")
-    proc = subprocess.Popen(
-        [find_executable("impressox"), "api", "--host", "0.0.0.0", "--port", str(port)],
-        env=env,
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        wait_until(lambda: port_open(port), 60, "impressox api", proc)
-        assert listening_addresses(port) == {"127.0.0.1"}
-    finally:
-        stop_process(proc)
-
-
-def test_with_api_keys_the_api_binds_where_it_is_told(temporal_server: TemporalDevServer) -> None:
-    port = free_port()
-    env = dict(
-        os.environ,
-        IMPRESSOX_TEMPORAL_ADDRESS=temporal_server.address,
-        IMPRESSOX_API_KEYS='[{"user": "alice", "key": "a-long-secret"}]',
-    )
+    env = dict(os.environ, IMPRESSOX_TEMPORAL_ADDRESS=temporal_server.address, IMPRESSOX_API_KEYS=api_keys)
     proc = subprocess.Popen(
         [find_executable("impressox"), "api", "--host", "0.0.0.0", "--port", str(port)],
         env=env,
@@ -57,6 +47,6 @@ def test_with_api_keys_the_api_binds_where_it_is_told(temporal_server: TemporalD
     )
     try:
         wait_until(lambda: port_open(port), 60, "impressox api", proc)
-        assert listening_addresses(port) == {"0.0.0.0"}
+        assert listening_addresses(port) == bound
     finally:
         stop_process(proc)
