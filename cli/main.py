@@ -53,7 +53,7 @@ def _logging() -> None:
     logging.basicConfig(
         level=os.environ.get("IMPRESSOX_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    for noisy in ("httpx", "LiteLLM", "litellm", "temporalio.activity"):
+    for noisy in ("httpx", "LiteLLM", "litellm", "temporalio.activity", "web3.providers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

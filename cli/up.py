@@ -52,6 +52,7 @@ class Stack:
             ui_port=self.args.ui_port,
             log_file=self.logs / "temporal.log",
         )
+        log.info("starting the Temporal dev server (state in %s)", self.data_dir)
         self.temporal.start()
         urls["temporal"] = self.temporal.address
         urls["temporal_ui"] = self.temporal.ui_url or ""
@@ -60,17 +61,20 @@ class Stack:
         urls["redis"] = self._redis()
         self.env["IMPRESSOX_REDIS_URL"] = urls["redis"]
 
+        log.info("starting the local chain and deploying the contracts")
         for key, value in self._chain().items():
             urls[key] = value
 
         me = find_executable("impressox")
         ready = self.data_dir / "worker.ready"
         ready.unlink(missing_ok=True)
+        log.info("starting a worker (loading the LLM gateway takes a few seconds)")
         worker = self.spawn("worker", [me, "worker", "--ready-file", str(ready)])
         # the API comes up after the worker, so a healthy API means turns are served at once
         wait_until(ready.exists, 60, "the worker", worker, interval=0.1)
         if self.env.get("IMPRESSOX_CHAIN_RPC_URL"):
             self.spawn("listener", [me, "listener"])
+        log.info("starting the API")
         api = self.spawn("api", [me, "api", "--port", str(self.args.api_port)])
         api_url = f"http://127.0.0.1:{self.args.api_port}"
         wait_until(lambda: port_open(self.args.api_port), 60, "the API", api, interval=0.1)
