@@ -47,10 +47,19 @@ def p50(xs: list[float]) -> float:
 
 
 async def main() -> dict:
-    tmp = tempfile.TemporaryDirectory(prefix="impressox-bench-")
-    server = TemporalDevServer(free_port(), Path(tmp.name) / "temporal.db").start()
-    redis = RedisServer().start()
-    settings = load_settings(temporal_address=server.address, redis_url=redis.url, task_queue="bench")
+    with tempfile.TemporaryDirectory(prefix="impressox-bench-") as tmp:
+        server = TemporalDevServer(free_port(), Path(tmp) / "temporal.db").start()
+        redis = RedisServer()
+        try:
+            redis.start()
+            settings = load_settings(temporal_address=server.address, redis_url=redis.url, task_queue="bench")
+            return await measure(settings)
+        finally:
+            redis.stop()
+            server.stop()
+
+
+async def measure(settings) -> dict:  # noqa: ANN001
     client = await connect(settings)
     await ensure_registered(client)
     registry = load_tools()
@@ -105,9 +114,6 @@ async def main() -> dict:
         await cache.close()
         sessions = agent_worker = bare_worker = None  # drop client references before exit
         gc.collect()
-        server.stop()
-        redis.stop()
-        tmp.cleanup()
     return out
 
 
