@@ -12,7 +12,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -63,13 +62,6 @@ def find_anvil(project_root: Path = PROJECT_ROOT) -> Path:
     if on_path:
         return Path(on_path)
     raise ConfigError(f"anvil binary not found under {project_root}/contracts/node_modules; {INSTALL_HINT}")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free right now (the OS picks it); for tests and the embedded stack."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 class Anvil:

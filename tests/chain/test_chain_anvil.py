@@ -12,11 +12,12 @@ from eth_account import Account
 from pydantic import SecretStr
 
 from chain.accounts import ANVIL_ACCOUNTS, anvil_signer, load_operator_signer, signer_from_key
-from chain.anvil import Anvil, find_anvil, free_port
+from chain.anvil import Anvil, find_anvil
 from chain.client import close_web3, make_web3
 from chain.deploy import deploy
 from chain.vault import VaultService, reference_from_key
 from core.errors import ConfigError
+from core.processes import free_port
 
 
 async def test_state_file_keeps_the_deployment_across_restarts(tmp_path: Path) -> None:
