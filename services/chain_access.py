@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 
 from chain.accounts import operator_signer_from_settings
-from chain.client import chain_errors, close_web3, make_web3
 from chain.vault import VaultService
 from core.errors import PermanentError
 from core.settings import Settings
@@ -37,20 +36,12 @@ class ChainAccess:
         return self._vault
 
     async def _connect(self, rpc_url: str) -> VaultService:
-        w3 = make_web3(rpc_url)
-        try:
-            with chain_errors("read chain id"):
-                chain_id = await w3.eth.chain_id
-        finally:
-            await close_web3(w3)
-        signer = operator_signer_from_settings(self.settings, chain_id)
-        return await VaultService.connect(
-            rpc_url,
-            self.settings.data_dir,
-            signer=signer,
-            redis=self.redis,
-            confirmations=self.settings.chain_confirmations,
+        vault = await VaultService.connect(
+            rpc_url, self.settings.data_dir, redis=self.redis, confirmations=self.settings.chain_confirmations
         )
+        # the signer depends on the chain (anvil's dev operator only on the local chain)
+        vault.signer = operator_signer_from_settings(self.settings, vault.deployment["chain_id"])
+        return vault
 
     async def close(self) -> None:
         if self._vault is not None:
