@@ -1,0 +1,53 @@
+"""Tool results with a TTL are cached in Redis; tools with side effects never are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from activities.tools import ToolActivities
+from core.cache import build_cache, cache_key
+from core.redis_server import RedisServer
+from core.schemas import ToolInput
+from core.settings import Settings
+from services.tools import load_tools
+from temporal.worker import WorkerDeps
+
+
+def call(name: str, args: dict, key: str) -> ToolInput:
+    return ToolInput(
+        call_id=key,
+        name=name,
+        args=args,
+        session_id="web:local:x",
+        owner="local",
+        idempotency_key=f"web:local:x/t1/{key}",
+    )
+
+
+async def test_a_ttl_tool_is_served_from_redis_and_a_side_effect_tool_always_runs(
+    settings: Settings, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    registry = load_tools(settings.tool_modules)
+    cache = await build_cache(redis_server.url)
+    tools = ToolActivities(registry, cache, WorkerDeps(settings=settings, cache=cache))
+    try:
+        calc = registry.get("calculator")
+        first = await tools.execute(calc, call("calculator", {"expression": "123 * 456"}, "a"))
+        second = await tools.execute(calc, call("calculator", {"expression": "123 * 456"}, "b"))
+        assert first.output == second.output == "123 * 456 = 56088"
+        assert (first.cached, second.cached) == (False, True)
+        raw = aioredis.Redis.from_url(redis_server.url)
+        ttl = await raw.ttl(cache_key("tool:calculator", {"expression": "123 * 456"}))
+        await raw.aclose()
+        assert 0 < ttl <= calc.cache_ttl_seconds
+
+        pay = registry.get("pay")
+        for key in ("p1", "p2"):
+            out = await tools.execute(pay, call("pay", {"amount": "1", "to": "bob"}, key))
+            assert out.cached is False
+        ledger = (settings.data_dir / "payments.log").read_text().splitlines()
+        assert len(ledger) == 2  # two distinct calls, two payments: never a cached "paid"
+    finally:
+        await cache.close()
