@@ -9,9 +9,8 @@ import asyncio
 import logging
 import os
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -43,7 +42,6 @@ class WorkerDeps:
     cache: Cache
     #: the chain (vault service, operator signer), connected on first use; None without a chain
     chain: ChainAccess | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def build_worker(
