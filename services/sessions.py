@@ -10,6 +10,7 @@ import asyncio
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from pydantic import BaseModel
 from temporalio.client import (
@@ -33,9 +34,17 @@ QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 class PendingTurn(BaseModel):
+    """A message accepted (durable in the session) whose turn has no reply yet: the API's 202 body.
+
+    ``pending``: not answered within the wait; ``queued_behind_approval``: an earlier turn
+    awaits a human's approval and this message is answered after it.
+    """
+
     message_id: str
+    status: Literal["pending", "queued_behind_approval"] = "pending"
+    #: the turn that will answer it, when the session said (queued behind an approval)
     turn: int | None = None
-    status: str = "pending"
+    detail: str | None = None
 
 
 class SessionSummary(BaseModel):
@@ -100,7 +109,7 @@ class SessionService:
         if wait <= 0:
             return PendingTurn(message_id=msg.message_id)
         try:
-            return await asyncio.wait_for(
+            result = await asyncio.wait_for(
                 handle.execute_update(AgentSessionWorkflow.wait_turn, msg.message_id), timeout=wait
             )
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
@@ -112,6 +121,9 @@ class SessionService:
             if exc.status == RPCStatusCode.RESOURCE_EXHAUSTED:  # too many waiters: the message is queued
                 return PendingTurn(message_id=msg.message_id)
             raise _not_found_or(exc, session_id) from None
+        if result.status == "queued_behind_approval":
+            return PendingTurn(message_id=msg.message_id, status=result.status, turn=result.turn, detail=result.reply)
+        return result
 
     # ------------------------------------------------------------------ reads
     async def get(self, owner: str, session_id: str) -> SessionView:
