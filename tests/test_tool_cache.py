@@ -8,11 +8,11 @@ import redis.asyncio as aioredis
 
 from activities.tools import ToolActivities
 from core.cache import build_cache, cache_key
+from core.deps import WorkerDeps
 from core.redis_server import RedisServer
 from core.schemas import ToolInput
 from core.settings import Settings
 from services.tools import load_tools
-from core.deps import WorkerDeps
 
 
 def call(name: str, args: dict, key: str) -> ToolInput:

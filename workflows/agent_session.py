@@ -115,9 +115,11 @@ class AgentSessionWorkflow:
         behind another turn's approval)."""
         early = workflow.patched(QUEUED_BEHIND_APPROVAL)
         await workflow.wait_condition(
-            lambda: self._answered_result(message_id) is not None
-            or self._awaiting_approval(message_id)
-            or (early and self._queued_behind_approval(message_id))
+            lambda: (
+                self._answered_result(message_id) is not None
+                or self._awaiting_approval(message_id)
+                or (early and self._queued_behind_approval(message_id))
+            )
         )
         if (result := self._answered_result(message_id)) is not None:
             return result
