@@ -94,7 +94,12 @@ class SessionService:
     async def send(
         self, owner: str, session_id: str, text: str, wait: float, message_id: str | None = None
     ) -> TurnResult | PendingTurn:
-        """Durably enqueue a message (a signal), then wait up to ``wait`` seconds for its turn."""
+        """Durably enqueue a message (a signal), then wait up to ``wait`` seconds for its turn.
+
+        The wait is the ``send_and_wait`` update carrying the message itself: Temporal may
+        deliver an update ahead of a signal sent just before it, so a wait by id alone could
+        be refused as unknown; this one is not.
+        """
         text = text.strip()
         if not text:
             raise BadInputError("text must not be empty")
@@ -110,7 +115,9 @@ class SessionService:
             return PendingTurn(message_id=msg.message_id)
         try:
             result = await asyncio.wait_for(
-                handle.execute_update(AgentSessionWorkflow.wait_turn, msg.message_id), timeout=wait
+                # the message again, as an update: answered whether or not its signal is in yet
+                handle.execute_update(AgentSessionWorkflow.send_and_wait, msg),
+                timeout=wait,
             )
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             # the message is safe in history; its reply will appear in the session

@@ -110,9 +110,24 @@ class AgentSessionWorkflow:
         self._state.inbox.append(message)
 
     @workflow.update
+    async def send_and_wait(self, message: UserMessage) -> TurnResult:
+        """Deliver a message and wait for its turn: what a waiting caller sends after the signal.
+
+        The caller signals first (durable even with no worker running), then sends the same
+        message with this update. Whichever arrives first enqueues it, the other is a duplicate,
+        so the order in which Temporal delivers them never matters: a wait for an id it has
+        not seen yet (the update ahead of its signal) cannot happen.
+        """
+        self.send_message(message)
+        return await self._wait(message.message_id)
+
+    @workflow.update
     async def wait_turn(self, message_id: str) -> TurnResult:
-        """Wait for the answer to a message (or for it to need an approval, or to be queued
-        behind another turn's approval)."""
+        """Wait for the answer to a message the session already has (or for it to need an
+        approval, or to be queued behind another turn's approval)."""
+        return await self._wait(message_id)
+
+    async def _wait(self, message_id: str) -> TurnResult:
         early = workflow.patched(QUEUED_BEHIND_APPROVAL)
         await workflow.wait_condition(
             lambda: (

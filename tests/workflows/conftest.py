@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from temporalio import activity, workflow
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -141,10 +141,19 @@ class Session:
         return mid
 
     async def wait(self, message_id: str) -> TurnResult:
-        return await self.handle.execute_update(AgentSessionWorkflow.wait_turn, message_id)
+        try:
+            return await self.handle.execute_update(AgentSessionWorkflow.wait_turn, message_id)
+        except WorkflowUpdateFailedError as exc:  # name the cause in the test's failure
+            raise WorkflowUpdateFailedError(exc.cause) from exc.cause
 
     async def ask(self, text: str, message_id: str | None = None) -> TurnResult:
-        return await self.wait(await self.send(text, message_id))
+        """As the session service does: the signal, then the same message as the waiting update."""
+        mid = await self.send(text, message_id)
+        return await self.send_and_wait(text, mid)
+
+    async def send_and_wait(self, text: str, message_id: str) -> TurnResult:
+        message = UserMessage(message_id=message_id, text=text)
+        return await self.handle.execute_update(AgentSessionWorkflow.send_and_wait, message)
 
 
 @pytest.fixture

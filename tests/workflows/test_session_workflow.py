@@ -59,8 +59,9 @@ async def test_an_approved_payment_runs_once_after_its_check(start_session: Star
 
 async def test_a_rejected_payment_never_runs(start_session: Start) -> None:
     session = await start_session()
-    mid = await session.send("/tool pay amount=1 to=bob")
-    assert (await session.wait(mid)).status == "awaiting_approval"
+    first = await session.ask("/tool pay amount=1 to=bob")
+    assert first.status == "awaiting_approval"
+    mid = first.message_id
     record = await decide(session, await pending_call(session), approve=False)
     assert record.status == "rejected" and session.fakes.paid == []
     assert (await session.wait(mid)).status == "done"
@@ -68,8 +69,9 @@ async def test_a_rejected_payment_never_runs(start_session: Start) -> None:
 
 async def test_an_unanswered_approval_expires_and_never_runs(start_session: Start, env: WorkflowEnvironment) -> None:
     session = await start_session(approval_timeout_seconds=3600)
-    mid = await session.send("/tool pay amount=1 to=bob")
-    assert (await session.wait(mid)).status == "awaiting_approval"
+    first = await session.ask("/tool pay amount=1 to=bob")
+    assert first.status == "awaiting_approval"
+    mid = first.message_id
     await env.sleep(timedelta(hours=1, minutes=1))  # skipped, not waited
     result = await session.wait(mid)
     assert [c.status for c in result.tool_calls] == ["expired"] and session.fakes.paid == []
@@ -90,11 +92,11 @@ async def test_a_queue_survives_continue_as_new_and_every_message_stays_answerab
     monkeypatch.setattr(agent_session, "RESULTS_KEPT", 2)  # full results for the last 2 only
     session = await start_session(continue_as_new_after_turns=2)
     ids = [await session.send(f"message {i}", message_id=f"q{i}") for i in range(7)]
-    results = await asyncio.gather(*(session.wait(mid) for mid in ids))
+    results = await asyncio.gather(*(session.send_and_wait(f"message {i}", mid) for i, mid in enumerate(ids)))
     assert [r.turn for r in results] == list(range(1, 8))
     assert (await session.ask("one more")).turn == 8  # taken by the next run, after the queue
-    runs = [w async for w in session.client.list_workflows(f"WorkflowId='{session.handle.id}'")]
-    assert len(runs) >= 2
+    latest = await session.client.get_workflow_handle(session.handle.id).describe()
+    assert latest.run_id != session.handle.first_execution_run_id  # the session continued as new
     # the first message's full result was dropped long ago: it is answered from the index
     late = await session.client.get_workflow_handle(session.handle.id).execute_update(
         AgentSessionWorkflow.wait_turn, "q0"
@@ -138,7 +140,7 @@ async def test_old_sessions_wait_behind_an_approval(start_session: Start, unpatc
     await session.ask("/tool pay amount=1 to=bob")
     mid = await session.send("hello")
     with pytest.raises(asyncio.TimeoutError):
-        await asyncio.wait_for(asyncio.shield(session.wait(mid)), timeout=2)
+        await asyncio.wait_for(asyncio.shield(session.send_and_wait("hello", mid)), timeout=2)
     await decide(session, await pending_call(session), approve=True)
     assert (await session.wait(mid)).reply == "echo: hello"
 
@@ -166,3 +168,10 @@ async def test_payments_are_checked_before_approval_only_in_patched_sessions(
     assert record.status == "ok"
     assert len(session.fakes.checked) == (1 if patched else 0)
     assert ("checked" in session.fakes.paid[0].args) is patched
+
+
+async def test_the_waiting_update_delivers_its_message_even_ahead_of_the_signal(start_session: Start) -> None:
+    session = await start_session()
+    result = await session.send_and_wait("hello", "ahead")  # no signal yet: the update alone
+    await session.send("hello", "ahead")  # the late signal is a duplicate
+    assert result.reply == "echo: hello" and (await session.ask("again")).turn == 2
