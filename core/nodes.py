@@ -42,6 +42,7 @@ class LLMNode(BaseNode):
         self.gateway = gateway
         #: the worker's tools: node inputs carry only tool names, the schemas are looked up here
         self.registry = registry
+        self._spec_cache: dict[str, ToolSpec] = {}
 
     def prepare(self, inp: NodeInput) -> dict[str, Any]:
         if inp.conversation is None:
@@ -56,7 +57,13 @@ class LLMNode(BaseNode):
     def _specs(self, names: list[str]) -> list[ToolSpec]:
         # a tool this worker lacks is left out: the model cannot call it (and the workflow
         # would answer such a call with an error anyway)
-        return [self.registry.get(n).spec() for n in names if n in self.registry]
+        return [self._spec(n) for n in names if n in self.registry]
+
+    def _spec(self, name: str) -> ToolSpec:
+        # a JSON schema is rebuilt on every ``spec()``; tools do not change while a worker runs
+        if name not in self._spec_cache:
+            self._spec_cache[name] = self.registry.get(name).spec()
+        return self._spec_cache[name]
 
     async def execute(self, inp: NodeInput, request: dict[str, Any]) -> LLMReply:
         return await self.gateway.complete(
