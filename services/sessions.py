@@ -10,6 +10,7 @@ import asyncio
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from pydantic import BaseModel
 from temporalio.client import (
@@ -33,9 +34,17 @@ QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 class PendingTurn(BaseModel):
+    """A message accepted (durable in the session) whose turn has no reply yet: the API's 202 body.
+
+    ``pending``: not answered within the wait; ``queued_behind_approval``: an earlier turn
+    awaits a human's approval and this message is answered after it.
+    """
+
     message_id: str
+    status: Literal["pending", "queued_behind_approval"] = "pending"
+    #: the turn that will answer it, when the session said (queued behind an approval)
     turn: int | None = None
-    status: str = "pending"
+    detail: str | None = None
 
 
 class SessionSummary(BaseModel):
@@ -85,7 +94,12 @@ class SessionService:
     async def send(
         self, owner: str, session_id: str, text: str, wait: float, message_id: str | None = None
     ) -> TurnResult | PendingTurn:
-        """Durably enqueue a message (a signal), then wait up to ``wait`` seconds for its turn."""
+        """Durably enqueue a message (a signal), then wait up to ``wait`` seconds for its turn.
+
+        The wait is the ``send_and_wait`` update carrying the message itself: Temporal may
+        deliver an update ahead of a signal sent just before it, so a wait by id alone could
+        be refused as unknown; this one is not.
+        """
         text = text.strip()
         if not text:
             raise BadInputError("text must not be empty")
@@ -100,8 +114,10 @@ class SessionService:
         if wait <= 0:
             return PendingTurn(message_id=msg.message_id)
         try:
-            return await asyncio.wait_for(
-                handle.execute_update(AgentSessionWorkflow.wait_turn, msg.message_id), timeout=wait
+            result = await asyncio.wait_for(
+                # the message again, as an update: answered whether or not its signal is in yet
+                handle.execute_update(AgentSessionWorkflow.send_and_wait, msg),
+                timeout=wait,
             )
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             # the message is safe in history; its reply will appear in the session
@@ -112,6 +128,9 @@ class SessionService:
             if exc.status == RPCStatusCode.RESOURCE_EXHAUSTED:  # too many waiters: the message is queued
                 return PendingTurn(message_id=msg.message_id)
             raise _not_found_or(exc, session_id) from None
+        if result.status == "queued_behind_approval":
+            return PendingTurn(message_id=msg.message_id, status=result.status, turn=result.turn, detail=result.reply)
+        return result
 
     # ------------------------------------------------------------------ reads
     async def get(self, owner: str, session_id: str) -> SessionView:

@@ -47,6 +47,8 @@ async def record(prefix: str) -> None:
             sid = await sessions.create("local", "tester", session_id="replay-approval")
             for approve in (True, False):
                 await sessions.send("local", sid, '/tool pay {"amount": "1", "to": "bob"}', wait=30)
+                # queued behind the approval: answered at once (v3+), taken after the decision
+                await sessions.send("local", sid, "what is 1 + 1?", wait=30)
                 [p] = (await sessions.get("local", sid)).pending_approvals
                 await sessions.decide("local", sid, p.call_id, approve)
             await _save(client, sid, prefix + "-approvals")
