@@ -7,6 +7,7 @@ API's /codec endpoint gives it back to operators (and to the Web UI's origin onl
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import subprocess
@@ -28,8 +29,10 @@ from tests.test_approvals import PAY, ledger
 SECRET_TEXT = "what is 81723 + 1?"
 
 
-def temporal_cli(server: TemporalDevServer, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+async def temporal_cli(server: TemporalDevServer, *args: str) -> subprocess.CompletedProcess:
+    """The Temporal CLI, in a thread: the in-process worker must keep running meanwhile."""
+    return await asyncio.to_thread(
+        subprocess.run,
         [find_executable("temporal"), *args, "--address", server.address],
         capture_output=True,
         text=True,
@@ -50,8 +53,9 @@ async def test_a_decision_forged_through_the_temporal_cli_pays_nothing(
     sid, call_id = await asked_to_pay(sessions)
     forged = json.dumps({"call_id": call_id, "approve": True, "decided_by": "mallory"})
     update = ("workflow", "update", "execute", "-w", sid, "--name", "decide_approval", "-i", forged)
-    r = temporal_cli(temporal_server, *update)
-    assert r.returncode == 0, r.stderr
+    r = await temporal_cli(temporal_server, *update)
+    # the update ran; the CLI, without the codec, cannot even print its (encrypted) result
+    assert r.returncode == 0 or "binary/encrypted" in r.stderr, r.stderr
     assert ledger(settings) == []
     view = await sessions.get("local", sid)
     [call] = view.messages[-1].tool_calls
@@ -91,6 +95,7 @@ async def test_the_api_approval_still_pays(api: httpx.AsyncClient, settings: Set
 
 
 def payloads_of(history_json: str) -> list[dict]:
+    """Every payload but the search attributes (Temporal indexes those, so they stay plain)."""
     found: list[dict] = []
 
     def walk(node: object) -> None:
@@ -98,8 +103,9 @@ def payloads_of(history_json: str) -> list[dict]:
             if "metadata" in node and "data" in node:
                 found.append(node)
             else:
-                for v in node.values():
-                    walk(v)
+                for k, v in node.items():
+                    if k != "searchAttributes":
+                        walk(v)
         elif isinstance(node, list):
             for v in node:
                 walk(v)
@@ -120,14 +126,16 @@ async def test_history_is_unreadable_without_the_codec_and_the_api_decodes_it(
     assert "81724" in r.json()["reply"]
 
     # what `temporal workflow show` and a client without the codec see
-    shown = temporal_cli(temporal_server, "workflow", "show", "-w", sid, "-o", "json")
+    shown = await temporal_cli(temporal_server, "workflow", "show", "-w", sid, "-o", "json")
     assert shown.returncode == 0, shown.stderr
     assert SECRET_TEXT not in shown.stdout and "81724" not in shown.stdout
     outsider = await Client.connect(temporal_server.address, data_converter=PLAIN_DATA_CONVERTER)
     history = (await outsider.get_workflow_handle(sid).fetch_history()).to_json()
     payloads = payloads_of(history)
     assert payloads and SECRET_TEXT not in readable(payloads)
-    assert {base64.b64decode(p["metadata"]["encoding"]) for p in payloads} == {b"binary/encrypted"}
+    plain = [p for p in payloads if base64.b64decode(p["metadata"]["encoding"]) != b"binary/encrypted"]
+    assert len(plain) < len(payloads)
+    assert all('"deprecated"' in readable([p]) for p in plain)  # only the SDK's patch markers stay plain
     with pytest.raises(Exception):  # noqa: B017, PT011 - whatever it raises, it cannot read the session
         await outsider.get_workflow_handle(sid).query("view")
 
