@@ -154,6 +154,9 @@ class ApprovalDecision(BaseModel):
     call_id: str
     approve: bool
     decided_by: str | None = None
+    #: the session service's HMAC of this decision (core/approvals.py); a money-moving
+    #: tool refuses to run without a valid one, so decisions sent around the API move nothing
+    signature: str | None = None
 
 
 class SessionState(BaseModel):
@@ -232,6 +235,8 @@ class ToolInput(BaseModel):
     owner: str
     #: stable across retries and replays: derived from the workflow id and the call id
     idempotency_key: str
+    #: the signed human decision that allowed this call (tools that require approval)
+    approval: ApprovalDecision | None = None
 
 
 class ToolOutput(BaseModel):

