@@ -60,7 +60,7 @@ def test_env_overrides_the_yaml(yaml_file: Path, monkeypatch: pytest.MonkeyPatch
     assert s.data_dir == Path("/var/lib/impressox")
     assert s.api_host == "0.0.0.0"
     assert s.api_port == 9000  # from the YAML, not overridden
-    assert s.api_keys_by_secret == {"k-alice": "alice", "k-bob": "bob"}
+    assert [(k.user, k.key.get_secret_value()) for k in s.api_keys] == [("alice", "k-alice"), ("bob", "k-bob")]
 
 
 @pytest.mark.parametrize(
