@@ -5,8 +5,7 @@ once something in the process has raised the recursion limit (py_ecc, imported b
 and a 10 MB string or a 1,000,000-digit number costs memory and CPU before validation can
 refuse it. So the guard:
 
-- refuses a body larger than ``api_max_body_bytes`` (413), from Content-Length when sent and
-  while reading otherwise, without buffering more than the limit;
+- refuses a body larger than ``api_max_body_bytes`` (413), without buffering more than the limit;
 - for a JSON body (or one without a content type), refuses invalid UTF-8, nesting deeper than
   ``api_max_json_depth`` (found by an iterative scan, no recursion), numbers longer than
   ``MAX_NUMBER_CHARS``, ``NaN``/``Infinity`` and duplicate keys (422, like
@@ -28,6 +27,9 @@ from api.responses import send_json_error
 #: a JSON number longer than this is refused (Python's int() refuses more than 4,300 digits with an
 #: exception message; nothing this API accepts needs more than a few digits)
 MAX_NUMBER_CHARS = 100
+#: an oversized body up to this size is read (and dropped) before the 413, so the client, still sending,
+#: is not cut off by a connection reset before it can read the answer; past it the connection is dropped
+DRAIN_LIMIT = 64 * 1_048_576
 # a JSON string token (escapes included; an unterminated one runs to the end, so every match
 # succeeds at its first try and the scan stays linear) or one bracket: brackets inside strings are skipped
 _TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
@@ -117,8 +119,8 @@ class BodyGuard:
         headers = Headers(scope=scope)
         too_big = f"the request body is larger than {self.max_bytes} bytes"
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await send_json_error(send, 413, too_big)
+        if declared is not None and (not declared.isdigit() or int(declared) > DRAIN_LIMIT):
+            await send_json_error(send, 413, too_big)  # the server then drops the connection
             return
         chunks: list[bytes] = []
         size = 0
@@ -128,12 +130,17 @@ class BodyGuard:
                 return  # the client went away: nothing to answer
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await send_json_error(send, 413, too_big)
-                return
-            chunks.append(chunk)
+            if size <= self.max_bytes:
+                chunks.append(chunk)
+            elif size > DRAIN_LIMIT:
+                break
+            else:
+                chunks.clear()  # too big: read on (discarding) so the client gets to read the 413
             if not message.get("more_body", False):
                 break
+        if size > self.max_bytes:
+            await send_json_error(send, 413, too_big)
+            return
         body = b"".join(chunks)
         if body and _is_json(headers.get("content-type")):
             problem = json_problem(body, self.max_depth)
