@@ -95,12 +95,13 @@ class RateLimiter:
             reachable = await storage.check()
         except (RedisError, OSError):
             reachable = False
+        self._redis = storage
         if reachable:
-            self._redis = storage
             self._limiter = MovingWindowRateLimiter(storage)
             log.info("rate limits are kept in Redis")
-        else:
-            log.warning("Redis is unreachable: rate limits are counted per API process, in memory")
+        else:  # tried again after the cool-down, so the limits become shared once Redis is up
+            self._redis_back_at = time.monotonic() + REDIS_COOLDOWN_SECONDS
+            log.warning("Redis is unreachable: rate limits are counted per API process, in memory, for now")
 
     async def hit(self, rule: str, who: str) -> Refusal | None:
         """Count one request of ``who`` against ``rule``; a Refusal when it is over the limit."""

@@ -13,6 +13,7 @@ import pytest
 
 from api.app import create_app
 from core.processes import free_port
+from core.redis_server import RedisServer
 from core.settings import ApiKey, Settings
 
 ALICE = {"Authorization": "Bearer alice-key"}
@@ -113,3 +114,16 @@ async def test_without_redis_limits_are_kept_in_memory(
             assert [(await http.get("/v1/agents")).status_code for _ in range(2)] == [200, 200]
             assert_limited(await http.get("/v1/agents"))
     assert "rate limits are counted per API process" in caplog.text
+
+
+async def test_redis_going_away_mid_run_fails_over_to_memory(settings: Settings, worker: None) -> None:
+    redis = RedisServer().start()
+    try:
+        own = settings.model_copy(update={"rate_limit": "4/minute", "redis_url": redis.url})
+        async with api_client(own) as http:
+            assert (await http.get("/v1/agents")).status_code == 200
+            redis.stop()
+            codes = [(await http.get("/v1/agents")).status_code for _ in range(5)]
+            assert codes[:4] == [200] * 4 and codes[4] == 429  # still limited, now per process
+    finally:
+        redis.stop()
