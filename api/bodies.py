@@ -15,6 +15,7 @@ refuse it. So the guard:
 
 from __future__ import annotations
 
+import email.message
 import json
 import re
 from collections.abc import Callable
@@ -97,11 +98,16 @@ def _unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
 
 
 def _is_json(content_type: str | None) -> bool:
-    """FastAPI parses a body as JSON when it has no content type or a JSON one."""
+    """Whether FastAPI will parse this body as JSON: no content type, or application/json or
+    application/*+json, decided exactly as fastapi.routing does it (email.message)."""
     if not content_type:
         return True
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or media.endswith("+json")
+    message = email.message.Message()
+    message["content-type"] = content_type
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
 
 
 class BodyGuard:

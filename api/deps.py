@@ -26,10 +26,18 @@ def get_registry(request: Request) -> ToolRegistry:
     return request.app.state.registry
 
 
+def key_ring(request: Request) -> KeyRing:
+    """The app's key ring (create_app builds it; an app assembled from routers alone gets it here)."""
+    state = request.app.state
+    if getattr(state, "keys", None) is None:
+        state.keys = KeyRing(state.settings.api_keys)
+    return state.keys
+
+
 def current_user(request: Request) -> str:
     """The user behind the request. With no API keys configured there is one local user
     (the API then binds to loopback and serves loopback Host headers only)."""
-    keys: KeyRing = request.app.state.keys
+    keys = key_ring(request)
     if not keys:
         return request.app.state.settings.local_user
     presented = presented_key(request.headers)
