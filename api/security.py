@@ -34,7 +34,8 @@ def csp_for(html: str, inline_styles: bool = False) -> str:
     """A strict CSP for one HTML page: this origin only, plus the page's inline <script> and
     <style> blocks by their SHA-256 (so an injected block never runs). ``inline_styles`` allows
     style attributes and injected <style> (Swagger UI needs them; styles cannot run code)."""
-    scripts, styles = [], []
+    scripts: list[str] = []
+    styles: list[str] = []
     for match in _INLINE.finditer(html):
         tag, body = match.group(1).lower(), match.group(2)
         if tag == "script" and _HAS_SRC.match(match.group(0)):

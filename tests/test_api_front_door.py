@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from api.app import create_app
 from core.settings import ApiKey, Settings
@@ -35,7 +36,7 @@ async def test_keyless_mode_refuses_other_host_headers(api: httpx.AsyncClient, h
 
 
 async def test_with_keys_any_host_is_served(settings: Settings, worker: None) -> None:
-    keyed = settings.model_copy(update={"api_keys": [ApiKey(user="alice", key="alice-key")]})
+    keyed = settings.model_copy(update={"api_keys": [ApiKey(user="alice", key=SecretStr("alice-key"))]})
     app = create_app(keyed)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -54,8 +55,8 @@ async def test_pages_send_strict_security_headers(api: httpx.AsyncClient) -> Non
         csp = r.headers["Content-Security-Policy"]
         assert "frame-ancestors 'none'" in csp and "unsafe-eval" not in csp
         if r.headers["content-type"].startswith("text/html"):
-            script_src = re.search(r"script-src ([^;]*)", csp).group(1)
-            assert "unsafe-inline" not in script_src and "http" not in csp, csp
+            script_src = re.search(r"script-src ([^;]*)", csp)
+            assert script_src and "unsafe-inline" not in script_src.group(1) and "http" not in csp, csp
     chat = await api.get("/")
     assert "style-src 'self' 'sha256-" in chat.headers["Content-Security-Policy"]
 

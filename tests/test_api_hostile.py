@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from api.app import create_app
 from core.settings import PROJECT_ROOT, ApiKey, Settings, load_settings
@@ -44,7 +45,7 @@ HOSTILE: dict[str, bytes] = {
 
 @pytest.fixture
 async def base_url(settings: Settings, worker: None) -> AsyncIterator[str]:
-    keyed = settings.model_copy(update={"api_keys": [ApiKey(user="alice", key=KEY)]})
+    keyed = settings.model_copy(update={"api_keys": [ApiKey(user="alice", key=SecretStr(KEY))]})
     async with served(create_app(keyed)) as url:
         yield url
 
@@ -104,16 +105,16 @@ async def test_a_streamed_oversized_body_is_refused(base_url: str) -> None:
 @pytest.mark.parametrize(
     "header",
     [
-        {"Authorization": b"Bearer \xc3\xa9"},
-        {"Authorization": b"Bearer " + b"\xe9" * 40},
-        {"X-API-Key": b"k\x7f"},
-        {"X-API-Key": b"\xff\xfe"},
-        {"Authorization": b"Bearer " + b"k" * 10_000},
-        {"Authorization": b"Basic abc"},
+        {b"Authorization": b"Bearer \xc3\xa9"},
+        {b"Authorization": b"Bearer " + b"\xe9" * 40},
+        {b"X-API-Key": b"k\x7f"},
+        {b"X-API-Key": b"\xff\xfe"},
+        {b"Authorization": b"Bearer " + b"k" * 10_000},
+        {b"Authorization": b"Basic abc"},
     ],
     ids=["utf8-e-acute", "latin1-bytes", "DEL", "invalid-utf8", "10k-long", "not-bearer"],
 )
-async def test_any_wrong_key_is_a_401(base_url: str, header: dict[str, bytes]) -> None:
+async def test_any_wrong_key_is_a_401(base_url: str, header: dict[bytes, bytes]) -> None:
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         r = await http.get("/v1/sessions", headers=header)
         assert r.status_code == 401, r.text
@@ -121,9 +122,9 @@ async def test_any_wrong_key_is_a_401(base_url: str, header: dict[str, bytes]) -
 
 
 async def test_a_non_ascii_key_can_be_configured(settings: Settings, worker: None) -> None:
-    keyed = settings.model_copy(update={"api_keys": [ApiKey(user="zoe", key="clé-secrète")]})
+    keyed = settings.model_copy(update={"api_keys": [ApiKey(user="zoe", key=SecretStr("clé-secrète"))]})
     async with served(create_app(keyed)) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
-        r = await http.get("/v1/sessions", headers={"X-API-Key": "clé-secrète".encode()})
+        r = await http.get("/v1/sessions", headers={b"X-API-Key": "clé-secrète".encode()})
         assert r.status_code == 200, r.text
         assert (await http.get("/v1/sessions", headers={"X-API-Key": "cle-secrete"})).status_code == 401
 

@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from api.app import create_app
 from core.processes import free_port
@@ -59,7 +60,7 @@ async def test_creating_sessions_and_sending_messages_have_their_own_limits(sett
 
 
 async def test_wrong_keys_are_limited_per_client_ip(settings: Settings, worker: None) -> None:
-    keyed = settings.model_copy(update={"api_keys": [ApiKey(user="alice", key="alice-key")]})
+    keyed = settings.model_copy(update={"api_keys": [ApiKey(user="alice", key=SecretStr("alice-key"))]})
     async with api_client(keyed) as http:
         codes = [(await http.get("/v1/sessions", headers={"X-API-Key": f"guess-{i}"})).status_code for i in range(200)]
         assert codes[:30] == [401] * 30 and set(codes[30:]) == {429}
@@ -71,7 +72,10 @@ async def test_wrong_keys_are_limited_per_client_ip(settings: Settings, worker: 
 async def test_users_are_limited_apart(settings: Settings, worker: None) -> None:
     keyed = settings.model_copy(
         update={
-            "api_keys": [ApiKey(user="alice", key="alice-key"), ApiKey(user="bob", key="bob-key")],
+            "api_keys": [
+                ApiKey(user="alice", key=SecretStr("alice-key")),
+                ApiKey(user="bob", key=SecretStr("bob-key")),
+            ],
             "rate_limit": "3/minute",
         }
     )
