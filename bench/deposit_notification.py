@@ -31,8 +31,8 @@ from chain.accounts import ANVIL_ACCOUNTS  # noqa: E402
 from chain.anvil import Anvil  # noqa: E402
 from chain.client import close_web3, make_web3  # noqa: E402
 from chain.deploy import deploy  # noqa: E402
-from core.processes import free_port  # noqa: E402
 from core.settings import Settings, load_settings  # noqa: E402
+from devstack.processes import free_port  # noqa: E402
 from services.chain_events import run_listener  # noqa: E402
 from services.notifications import NotificationService  # noqa: E402
 from temporal.client import connect  # noqa: E402

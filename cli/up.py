@@ -18,9 +18,9 @@ from argparse import Namespace
 from pathlib import Path
 
 from core.cache import redis_reachable
-from core.processes import find_executable, port_open, stop_process, wait_until
-from core.redis_server import RedisServer
 from core.settings import Settings
+from devstack.processes import find_executable, port_open, stop_process, wait_until
+from devstack.redis_server import RedisServer
 from temporal.devserver import TemporalDevServer
 
 log = logging.getLogger("impressox.up")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from chain.anvil import Anvil, find_anvil
 from chain.deploy import deploy
 from core.errors import ConfigError
-from core.processes import free_port, port_open, wait_until
+from devstack.processes import free_port, port_open, wait_until
 
 if TYPE_CHECKING:
     from cli.up import Stack

@@ -11,8 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from core.processes import find_executable, free_port, port_open
 from core.settings import PROJECT_ROOT
+from devstack.processes import find_executable, free_port, port_open
 
 
 def test_up_runs_the_stack_answers_chat_and_stops_cleanly(tmp_path: Path) -> None:

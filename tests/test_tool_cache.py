@@ -8,9 +8,9 @@ import redis.asyncio as aioredis
 
 from activities.tools import ToolActivities
 from core.cache import build_cache, cache_key
-from core.redis_server import RedisServer
 from core.schemas import ToolInput
 from core.settings import Settings
+from devstack.redis_server import RedisServer
 from services.tools import load_tools
 from temporal.worker import WorkerDeps
 
