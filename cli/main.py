@@ -92,7 +92,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         return _short_lived(chat(settings, args.text, args.session, args.agent, args.wait))
     if args.command == "listener":
-        from services.chain_events import run_listener
+        from temporal.listener_main import run_listener
 
         asyncio.run(run_listener(settings))
         return 0
