@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.schemas import TokenUsage, ToolCallRecord
@@ -10,6 +12,8 @@ from core.schemas import TokenUsage, ToolCallRecord
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     agent: str = Field(default="assistant", min_length=1, max_length=64)
+    #: the front door the session is made from (the CLI says "cli")
+    platform: Literal["web", "cli"] = "web"
 
 
 class SessionCreated(BaseModel):

@@ -26,7 +26,7 @@ router = APIRouter(
 
 @router.post("", status_code=201, response_model=SessionCreated)
 async def create_session(body: SessionCreate, user: User, sessions: Sessions) -> SessionCreated:
-    sid = await sessions.create(user, body.agent)
+    sid = await sessions.create(user, body.agent, platform=body.platform)
     return SessionCreated(session_id=sid, agent=body.agent)
 
 
