@@ -55,7 +55,7 @@ class Supervisor:
                 delay = min(self.max_delay, self.first_delay * 2 ** (child.streak - 1))
                 child.due = now + delay
                 log.error(
-                    "%s exited with code %s; restart %d in %.0fs (see %s)",
+                    "%s exited with code %s; restart %d in %.1fs (see %s)",
                     child.name,
                     proc.returncode,
                     child.restarts + 1,
