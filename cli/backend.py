@@ -23,7 +23,7 @@ from temporal.client import connect
 
 PLATFORM = "cli"
 #: how long to wait for a stack that does not answer before saying so
-CONNECT_SECONDS = 5.0
+CONNECT_SECONDS = 3.0
 
 
 class Decision(BaseModel):

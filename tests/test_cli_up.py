@@ -173,12 +173,13 @@ def test_an_unreachable_stack_is_one_line_and_a_non_zero_exit(tmp_path: Path) ->
     nothing = f"127.0.0.1:{free_port()}"  # no Temporal server there
     stale = tmp_path / "stale"
     stale.mkdir()
-    (stale / "stack.json").write_text(  # left by an `up` killed long ago: its pid is gone, its API too
-        json.dumps(
-            {"temporal_address": nothing, "api_url": "http://127.0.0.1:1", "redis_url": "redis://x:1/0"}
-            | {"pid": dead_pid()}
-        )
-    )
+    left = {
+        "temporal_address": nothing,
+        "api_url": "http://127.0.0.1:1",
+        "redis_url": "redis://x:1/0",
+        "pid": dead_pid(),
+    }
+    (stale / "stack.json").write_text(json.dumps(left))  # left by an `up` killed long ago: its pid and API are gone
     for data_dir in (tmp_path / "empty", stale):
         r = subprocess.run(
             [find_executable("impressox"), "chat", "hi"],
