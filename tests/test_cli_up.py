@@ -155,6 +155,18 @@ def test_up_restarts_a_killed_api_refuses_busy_ports_and_takes_its_children_alon
         assert second.returncode != 0
         assert len(said.splitlines()) == 1 and str(up.ports["api"]) in said, said
         assert "is up" not in said
+        # nor a second stack on the same data dir (other ports)
+        same_dir = subprocess.run(
+            [find_executable("impressox"), "up", "--data-dir", str(up.data_dir), "--api-port", str(free_port())],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=BARE_ENV,
+        )
+        said = (same_dir.stdout + same_dir.stderr).strip()
+        assert same_dir.returncode != 0 and said.splitlines() == [
+            f"impressox up: another `impressox up` (pid {up.proc.pid}) already runs on {up.data_dir}; stop it first"
+        ]
 
         [api] = [pid for pid in descendants(up.proc.pid) if " api --port " in cmdline(pid)]
         os.kill(api, signal.SIGKILL)
