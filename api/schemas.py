@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from core.schemas import TokenUsage, ToolCallRecord
@@ -11,6 +13,8 @@ from services.sessions import PendingTurn
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     agent: str = Field(default="assistant", min_length=1, max_length=64)
+    #: the front door the session is made from (the CLI says "cli")
+    platform: Literal["web", "cli"] = "web"
 
 
 class SessionCreated(BaseModel):

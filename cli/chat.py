@@ -1,23 +1,18 @@
-"""``impressox chat "TEXT"``: one message through the session service, reply on stdout."""
+"""``impressox chat "TEXT"``: one message to a session, the reply on stdout, any approval it
+waits for with the command that decides it."""
 
 from __future__ import annotations
 
 import sys
 
-from core.agents import AgentFactory
-from core.settings import Settings
-from services.sessions import PendingTurn, SessionService
-from services.tools import load_tools
-from temporal.client import connect
+from cli.backend import Backend
+from services.sessions import PendingTurn
 
 
-async def chat(settings: Settings, text: str, session: str | None, agent: str, wait: float) -> int:
-    client = await connect(settings, wait_seconds=5)
-    agents = AgentFactory.from_yaml(settings.agents_file, load_tools(settings.tool_modules), settings)
-    sessions = SessionService(client, settings, agents)
-    sid = session or await sessions.create(settings.local_user, agent)
-    result = await sessions.send(settings.local_user, sid, text, wait)
+async def chat(backend: Backend, text: str, session: str | None, agent: str, wait: float) -> int:
+    sid = session or await backend.create(agent)
     print(f"session: {sid}", file=sys.stderr)
+    result = await backend.send(sid, text, wait)
     if isinstance(result, PendingTurn):
         if result.status == "queued_behind_approval":
             print(f"(message {result.message_id} is queued behind a pending approval: {result.detail})")
@@ -27,4 +22,10 @@ async def chat(settings: Settings, text: str, session: str | None, agent: str, w
     for call in result.tool_calls:
         print(f"[tool {call.name} {call.args} -> {call.result}]", file=sys.stderr)
     print(result.reply)
+    if result.status == "awaiting_approval":
+        for pending in (await backend.view(sid)).pending_approvals:
+            print(
+                f"approval needed: {pending.summary} — approve with: impressox approve {pending.call_id} "
+                f"(or: impressox reject {pending.call_id})"
+            )
     return 0

@@ -1,6 +1,5 @@
-"""The chain event listener process: turn confirmed vault events into user notifications.
-
-    impressox listener            # runs run_listener(settings) until SIGTERM/SIGINT
+"""Chain events to user notifications: what the listener process (``impressox listener``,
+:func:`temporal.listener_main.run_listener`) runs on every confirmed vault event.
 
 It follows ``settings.chain_rpc_url`` with :class:`chain.listener.EventListener` (confirmed,
 reorg-safe, each log once across restarts, cursor under ``settings.data_dir``) and hands each
@@ -14,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,15 +23,14 @@ from web3 import AsyncWeb3
 from web3 import exceptions as w3x
 
 from chain.artifacts import load_artifact
-from chain.client import chain_errors, close_web3, make_web3
+from chain.client import chain_errors
 from chain.deploy import deployment_for
 from chain.listener import ChainEvent, EventListener
 from chain.units import checksum_address, from_base_units
-from core.errors import ChainRevertError, ConfigError, TransientError
+from core.errors import ChainRevertError, TransientError
 from core.notifications import Notification
 from core.settings import Settings
 from services.notifications import NotificationService
-from temporal.client import connect
 
 log = logging.getLogger(__name__)
 
@@ -159,48 +156,3 @@ async def _wait_for_deployment(w3: AsyncWeb3, settings: Settings, stop: asyncio.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=max(settings.chain_poll_seconds, 0.5))
     return None
-
-
-async def run_listener(
-    settings: Settings, stop_event: asyncio.Event | None = None, *, ready: asyncio.Event | None = None
-) -> None:
-    """Run the chain event listener until SIGTERM/SIGINT or ``stop_event``.
-
-    ``ready`` is set once the listener has fixed its cursor: events in later blocks will be delivered.
-    """
-    if not settings.chain_rpc_url:
-        raise ConfigError("chain_rpc_url is not set: the listener has no chain to follow")
-    stop = stop_event or asyncio.Event()
-    client = await connect(settings, wait_seconds=60)
-    loop = asyncio.get_running_loop()
-    handled: list[signal.Signals] = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-            handled.append(sig)
-        except (RuntimeError, ValueError):  # not the main thread: the caller stops us with stop_event
-            pass
-    w3 = make_web3(settings.chain_rpc_url)
-    try:
-        deployment = await _wait_for_deployment(w3, settings, stop)
-        if deployment is None:
-            return
-        listener = build_listener(w3, deployment, settings, NotificationService(client, settings))
-        try:
-            await listener.poll_once()
-        except Exception:  # the run loop below logs and retries the same way
-            log.warning("listener: first poll failed; retrying", exc_info=True)
-        log.info(
-            "listener following vault %s on chain %s from block %s",
-            deployment["vault"],
-            deployment.get("chain_id"),
-            listener.next_block,
-        )
-        if ready is not None:
-            ready.set()
-        await listener.run(stop)
-    finally:
-        await close_web3(w3)
-        for sig in handled:
-            loop.remove_signal_handler(sig)
-        log.info("listener stopped")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from core.processes import ManagedProcess, find_executable
+from devstack.processes import ManagedProcess, find_executable
 from temporal import search_attributes
 
 LOW_LATENCY_CONFIG = (

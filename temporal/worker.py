@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 from pathlib import Path
 
 from temporalio.client import Client
@@ -27,6 +26,7 @@ from services.chain_access import ChainAccess
 from services.tools import load_tools
 from temporal.client import connect
 from temporal.search_attributes import ensure_registered
+from temporal.shutdown import stop_on_signals
 from workflows.agent_session import AgentSessionWorkflow
 from workflows.notifications import NotificationsWorkflow
 
@@ -75,14 +75,12 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None, read
     chain = ChainAccess(settings) if settings.chain_rpc_url else None
     worker = build_worker(client, settings, registry, cache, WorkerDeps(settings=settings, cache=cache, chain=chain))
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
-    async with worker:
-        if ready_file:
-            ready_file.write_text(str(os.getpid()))
-        await stop.wait()
+    with stop_on_signals(stop):
+        async with worker:
+            if ready_file:
+                ready_file.write_text(str(os.getpid()))
+            await stop.wait()
     if chain:
         await chain.close()
     await cache.close()

@@ -19,9 +19,9 @@ from temporalio.client import Client
 from api.app import create_app
 from core.agents import AgentFactory
 from core.cache import Cache, build_cache
-from core.processes import find_executable, free_port
-from core.redis_server import RedisServer
 from core.settings import PROJECT_ROOT, Settings, load_settings
+from devstack.processes import find_executable, free_port
+from devstack.redis_server import RedisServer
 from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.client import connect

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
-from core.processes import free_port
+from devstack.processes import free_port
 
 
 @asynccontextmanager

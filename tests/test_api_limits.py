@@ -13,9 +13,9 @@ import pytest
 from pydantic import SecretStr
 
 from api.app import create_app
-from core.processes import free_port
-from core.redis_server import RedisServer
 from core.settings import ApiKey, Settings
+from devstack.processes import free_port
+from devstack.redis_server import RedisServer
 
 ALICE = {"Authorization": "Bearer alice-key"}
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from temporalio.client import Client
 
 from core.cache import build_cache
-from core.processes import free_port, stop_process
-from core.redis_server import RedisServer
 from core.schemas import SessionView, TurnResult
 from core.settings import Settings
+from devstack.processes import free_port, stop_process
+from devstack.redis_server import RedisServer
 from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.client import connect

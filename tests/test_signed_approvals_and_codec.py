@@ -18,9 +18,9 @@ from temporalio.client import Client
 
 from api.app import create_app
 from core.approvals import sign
-from core.processes import find_executable
 from core.schemas import ApprovalDecision, ToolCallRecord
 from core.settings import ApiKey, Settings
+from devstack.processes import find_executable
 from services.sessions import SessionService
 from temporal.client import PLAIN_DATA_CONVERTER
 from temporal.devserver import TemporalDevServer

@@ -34,7 +34,7 @@ router = APIRouter(
     responses={409: {"model": ErrorOut, "description": "the caller has too many running sessions"}},
 )
 async def create_session(body: SessionCreate, user: User, sessions: Sessions) -> SessionCreated:
-    sid = await sessions.create(user, body.agent)
+    sid = await sessions.create(user, body.agent, platform=body.platform)
     return SessionCreated(session_id=sid, agent=body.agent)
 
 

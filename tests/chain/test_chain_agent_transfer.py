@@ -17,9 +17,9 @@ from chain.accounts import ANVIL_ACCOUNTS
 from chain.anvil import Anvil
 from core.agents import AgentFactory
 from core.cache import Cache
-from core.processes import find_executable, stop_process
 from core.schemas import TurnResult
 from core.settings import Settings
+from devstack.processes import find_executable, stop_process
 from services.chain_access import ChainAccess
 from services.sessions import SessionService
 from services.tools import load_tools

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from core.agents import AgentFactory
 from core.cache import MemoryCache
-from core.processes import free_port
+from devstack.processes import free_port
 from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.client import connect
