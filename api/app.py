@@ -11,12 +11,13 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from api import errors
-from api.routers import catalog, notifications, sessions
+from api.routers import catalog, notifications, sessions, vault
 from core.agents import AgentFactory
 from core.settings import PROJECT_ROOT, Settings
 from services.notifications import NotificationService
 from services.sessions import SessionService
 from services.tools import load_tools
+from services.vaults import VaultRegistryService
 from temporal.client import connect
 from temporal.search_attributes import ensure_registered
 
@@ -34,6 +35,7 @@ def create_app(settings: Settings) -> FastAPI:
         await ensure_registered(client)
         app.state.sessions = SessionService(client, settings, agents)
         app.state.notifications = NotificationService(client, settings)
+        app.state.vaults = VaultRegistryService(client, settings)
         yield
 
     app = FastAPI(
@@ -49,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(sessions.router)
     app.include_router(catalog.router)
     app.include_router(notifications.router)
+    app.include_router(vault.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 
 from activities.nodes import NodeActivities
 from activities.tools import ToolActivities
+from activities.vaults import VaultActivities
 from core.cache import Cache, build_cache
 from core.llm.gateway import LLMGateway
 from core.nodes import LLMNode
@@ -28,10 +29,11 @@ from temporal.client import connect
 from temporal.search_attributes import ensure_registered
 from workflows.agent_session import AgentSessionWorkflow
 from workflows.notifications import NotificationsWorkflow
+from workflows.vaults import VaultRegistryWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [AgentSessionWorkflow, NotificationsWorkflow]
+WORKFLOWS = [AgentSessionWorkflow, NotificationsWorkflow, VaultRegistryWorkflow]
 
 
 @dataclass
@@ -42,6 +44,12 @@ class WorkerDeps:
     cache: Cache
     #: the chain (vault service, operator signer), connected on first use; None without a chain
     chain: ChainAccess | None = None
+
+
+def chain_access(settings: Settings) -> ChainAccess | None:
+    """The worker's one ChainAccess (None without a chain). It connects to Redis itself on first
+    use (settings.redis_url), so the cross-process nonce lock of chain/nonces.py is active."""
+    return ChainAccess(settings) if settings.chain_rpc_url else None
 
 
 def build_worker(
@@ -60,15 +68,14 @@ def build_worker(
     )
     nodes = NodeActivities([LLMNode(gateway)])
     if deps is None:
-        deps = WorkerDeps(
-            settings=settings, cache=cache, chain=ChainAccess(settings) if settings.chain_rpc_url else None
-        )
+        deps = WorkerDeps(settings=settings, cache=cache, chain=chain_access(settings))
     tools = ToolActivities(registry, cache, deps)
+    vaults = VaultActivities(deps.chain)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[*nodes.activities(), *tools.activities()],
+        activities=[*nodes.activities(), *tools.activities(), vaults.register],
         max_concurrent_activities=200,
     )
 
@@ -79,7 +86,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None, read
     await ensure_registered(client)
     registry = load_tools(settings.tool_modules)
     cache = await build_cache(settings.redis_url)
-    chain = ChainAccess(settings) if settings.chain_rpc_url else None
+    chain = chain_access(settings)
     worker = build_worker(client, settings, registry, cache, WorkerDeps(settings=settings, cache=cache, chain=chain))
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
