@@ -21,7 +21,7 @@ from chain.vault import VaultService, VaultStatus
 from core.errors import BadInputError, ConflictError, NotFoundError, PermanentError, UnavailableError
 from core.settings import Settings
 from core.vaults import UserVault, VaultRegistration, VaultRegistryStart
-from workflows.vaults import REGISTRY_ID, VaultRegistryWorkflow
+from workflows.vaults import VaultRegistryWorkflow, registry_workflow_id
 
 QUERY_TIMEOUT = timedelta(seconds=5)
 NO_VAULT = 'you have no vault yet: register one with POST /v1/vault {"owner_address": "0x<your wallet address>"}'
@@ -32,6 +32,7 @@ class VaultRegistryService:
     def __init__(self, client: Client, settings: Settings) -> None:
         self.client = client
         self.settings = settings
+        self.registry_id = registry_workflow_id(settings.task_queue)
 
     async def register(self, user: str, owner_address: str) -> UserVault:
         """Deploy (or find) ``user``'s vault owned by ``owner_address``; the same vault every time."""
@@ -42,7 +43,7 @@ class VaultRegistryService:
             handle = await self.client.start_workflow(
                 VaultRegistryWorkflow.run,
                 VaultRegistryStart(),
-                id=REGISTRY_ID,
+                id=self.registry_id,
                 task_queue=self.settings.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 static_summary="registry of user vaults",
@@ -54,7 +55,7 @@ class VaultRegistryService:
     async def get(self, user: str) -> UserVault | None:
         """``user``'s registered vault; the platform deployment's vault for ``chain_vault_user``."""
         try:
-            found = await self.client.get_workflow_handle(REGISTRY_ID).query(
+            found = await self.client.get_workflow_handle(self.registry_id).query(
                 VaultRegistryWorkflow.vault, user, rpc_timeout=QUERY_TIMEOUT
             )
         except RPCError as exc:
@@ -68,7 +69,7 @@ class VaultRegistryService:
     async def list(self) -> list[UserVault]:
         """Every registered vault (the listener follows them)."""
         try:
-            return await self.client.get_workflow_handle(REGISTRY_ID).query(
+            return await self.client.get_workflow_handle(self.registry_id).query(
                 VaultRegistryWorkflow.vaults, rpc_timeout=QUERY_TIMEOUT
             )
         except RPCError as exc:

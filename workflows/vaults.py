@@ -1,4 +1,5 @@
-"""VaultRegistryWorkflow: the platform's durable registry of user vaults (id ``vault-registry``).
+"""VaultRegistryWorkflow: the platform's durable registry of user vaults (one per task queue,
+id ``vault-registry:<task queue>``, so each deployment of the platform has its own).
 
 The API registers a vault with the ``register`` update; the update runs the ``vault.register``
 activity on a worker (the one process holding the operator key), which deploys or finds the
@@ -19,7 +20,11 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from core.vaults import REGISTER_ACTIVITY, UserVault, VaultRegistration, VaultRegistryStart
 
-REGISTRY_ID = "vault-registry"
+
+def registry_workflow_id(task_queue: str) -> str:
+    return f"vault-registry:{task_queue}"
+
+
 UPDATES_PER_RUN = 500
 REGISTER_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=10), maximum_attempts=6
