@@ -97,6 +97,9 @@ async def register_user_vault(
     make ``owner`` its owner. Idempotent; ConflictError when the vault already has another owner."""
     owner = checksum_address(owner, "owner_address")
     operator = registrar.address
+    if owner in (operator, ETH_ADDRESS):
+        # the operator as owner would leave the platform in full control of the user's money
+        raise BadInputError(f"owner_address {owner} must be your own wallet, not the platform's operator or zero")
     implementation = implementation_v1()
     address = user_vault_address(user, operator, implementation)
     with chain_errors("read chain id"):

@@ -38,7 +38,7 @@ class VaultRegistryService:
         """Deploy (or find) ``user``'s vault owned by ``owner_address``; the same vault every time."""
         request = VaultRegistration(user=user, owner=checksum_address(owner_address, "owner_address"))
         if not self.settings.chain_rpc_url:
-            raise ConflictError("no chain is configured for this platform")
+            raise PermanentError("no chain is configured for this platform")
         try:
             handle = await self.client.start_workflow(
                 VaultRegistryWorkflow.run,
@@ -107,7 +107,7 @@ class VaultRegistryService:
 
     async def _read(self, address: str) -> VaultStatus:
         if not self.settings.chain_rpc_url:
-            raise ConflictError("no chain is configured for this platform")
+            raise PermanentError("no chain is configured for this platform")
         service = await VaultService.connect(self.settings.chain_rpc_url, self.settings.data_dir)
         try:
             return await VaultService(service.w3, {**service.deployment, "vault": address}).status()

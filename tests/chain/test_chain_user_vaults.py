@@ -14,10 +14,11 @@ from chain.accounts import ANVIL_ACCOUNTS
 from chain.artifacts import load_artifact
 from chain.client import chain_errors
 from chain.deploy import ERC1967_IMPLEMENTATION_SLOT, SALTS, create2_address, upgrade
+from chain.listener import ChainEvent, EventListener
 from chain.units import ETH_ADDRESS
 from chain.user_vaults import user_vault_address
 from chain.vault import reference_from_key
-from core.errors import ChainRevertError, ConflictError
+from core.errors import BadInputError, ChainRevertError, ConflictError
 from core.settings import Settings, load_settings
 from core.tools import ToolContext
 from services.chain_access import ChainAccess
@@ -87,6 +88,10 @@ async def test_two_users_get_different_vaults_and_registering_again_gives_the_sa
         )
     with pytest.raises(ConflictError, match="already owned by"):
         await access.register("alice", BOB_WALLET)
+    for not_a_wallet in (OPERATOR, ETH_ADDRESS):  # the platform would keep control: refused before any tx
+        with pytest.raises(BadInputError, match="must be your own wallet"):
+            await access.register("dave", not_a_wallet)
+    assert await w3.eth.get_code(user_vault_address("dave", OPERATOR)) == b""
 
 
 async def test_only_the_owners_wallet_controls_the_vault(vaults, w3) -> None:
@@ -170,3 +175,36 @@ def test_settings_have_default_vault_limits() -> None:
         "ETH": Decimal(1),
         "TUSD": Decimal(1000),
     }
+
+
+async def test_a_vault_followed_late_still_delivers_its_earlier_deposits_once(vaults, deployment, w3, tmp_path) -> None:
+    bob = vaults["bob"]
+    got: list[ChainEvent] = []
+
+    def listener() -> EventListener:
+        it = EventListener(w3, deployment, tmp_path, name="late")
+
+        @it.on("AgentVault", "Deposited")
+        async def collect(event: ChainEvent) -> None:
+            got.append(event)
+
+        return it
+
+    first = listener()
+    await first.poll_once()  # the cursor starts at the head
+    receipt = await send(w3, {"from": BOB_WALLET, "to": bob.address, "value": 12345})
+    await first.poll_once()
+    assert got == []  # not followed yet: its blocks were scanned without it
+    first.follow("AgentVault", bob.address, bob.from_block)
+    for _ in range(20):  # the rescan from the vault's creation block may take more than one range
+        await first.poll_once()
+        if got:
+            break
+    assert [(e.address, e.args["amount"]) for e in got] == [(bob.address, 12345)]
+    assert got[0].tx_hash == "0x" + bytes(receipt["transactionHash"]).hex()
+
+    # restarted (state file kept): the vault is known as followed, nothing is scanned or delivered again
+    second = listener()
+    second.follow("AgentVault", bob.address, bob.from_block)
+    await second.poll_once()
+    assert len(got) == 1
