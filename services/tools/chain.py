@@ -25,7 +25,7 @@ class NoVaultError(PermanentError):
 
 
 NO_VAULT = (
-    "you have no vault on this platform yet: register one with POST /v1/vault "
+    "register one with POST /v1/vault "
     '{"owner_address": "0x<your wallet address>"} (your wallet owns it; the agent may only spend within its limits)'
 )
 
@@ -39,7 +39,7 @@ async def _vault(ctx: ToolContext, *, own: bool = True) -> VaultService:
         return await access.vault()
     vault = await access.vault_of(ctx.owner)
     if vault is None:
-        raise NoVaultError(f"user {ctx.owner!r} has no vault: {NO_VAULT}")
+        raise NoVaultError(f"user {ctx.owner!r} has no vault on this platform yet: {NO_VAULT}")
     return vault
 
 
