@@ -18,7 +18,7 @@ from api import errors, pages
 from api.auth import KeyRing
 from api.bodies import BodyGuard
 from api.ratelimit import RateLimiter, RateLimitMiddleware
-from api.routers import catalog, codec, notifications, sessions
+from api.routers import catalog, codec, notifications, sessions, vault
 from api.security import FrontDoor
 from core.agents import AgentFactory
 from core.runtime import import_web3_with_sane_recursion_limit
@@ -26,6 +26,7 @@ from core.settings import Settings
 from services.notifications import NotificationService
 from services.sessions import SessionService
 from services.tools import load_tools
+from services.vaults import VaultRegistryService
 from temporal.client import connect
 from temporal.search_attributes import ensure_registered
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
         await ensure_registered(client)
         app.state.sessions = SessionService(client, settings, agents)
         app.state.notifications = NotificationService(client, settings)
+        app.state.vaults = VaultRegistryService(client, settings)
         yield
 
     app = FastAPI(
@@ -70,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(notifications.router)
     app.include_router(codec.router)
     pages.install(app)
+    app.include_router(vault.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -28,10 +28,8 @@ from chain.client import chain_errors, close_web3, make_web3
 from chain.deploy import deployment_for
 from chain.nonces import NonceManager
 from chain.tx import raise_if_reverted, transact, wait_for_receipt
-from chain.units import checksum_address, from_base_units, to_base_units
+from chain.units import ETH_ADDRESS, checksum_address, from_base_units, to_base_units
 from core.errors import BadInputError, ChainRevertError, ChainUnavailableError, ConfigError
-
-ETH_ADDRESS = "0x" + "00" * 20
 
 
 class TokenStatus(BaseModel):

@@ -7,6 +7,7 @@ environment on its own. A bad value fails start-up with a message naming the fie
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import yaml
@@ -111,6 +112,10 @@ class Settings(BaseSettings):
     chain_rpc_url: str | None = None
     #: the platform user who owns the deployed vault (sees its balance, may ask for transfers)
     chain_vault_user: str = "local"
+    #: daily spend limits (whole units per token symbol) a newly registered user vault starts with
+    chain_vault_daily_limits: dict[str, Decimal] = Field(
+        default_factory=lambda: {"ETH": Decimal(1), "TUSD": Decimal(1000)}
+    )
     chain_confirmations: int = Field(default=1, ge=0, le=64)
     chain_poll_seconds: float = Field(default=0.5, gt=0)
     #: the operator (agent signer) key; prefer chain_keystore_file in production

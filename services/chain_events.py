@@ -3,9 +3,13 @@
 
 It follows ``settings.chain_rpc_url`` with :class:`chain.listener.EventListener` (confirmed,
 reorg-safe, each log once across restarts, cursor under ``settings.data_dir``) and hands each
-``AgentVault.Deposited`` to the vault owner's inbox with a signal-with-start keyed by
+``AgentVault.Deposited`` to the inbox of the vault's user with a signal-with-start keyed by
 ``txHash:logIndex``, so a log delivered twice (a crash between signal and cursor save) is
 still shown once. A failed signal stops the poll at that log and the next poll retries it.
+
+Vaults followed: the platform deployment's vault (user ``chain_vault_user``) and every vault in
+the registry (VaultRegistryWorkflow), re-read every REGISTRY_REFRESH_SECONDS so a vault
+registered while the listener runs is followed from its creation block on.
 """
 
 from __future__ import annotations
@@ -26,15 +30,17 @@ from chain.artifacts import load_artifact
 from chain.client import chain_errors
 from chain.deploy import deployment_for
 from chain.listener import ChainEvent, EventListener
-from chain.units import checksum_address, from_base_units
+from chain.units import ETH_ADDRESS, checksum_address, from_base_units
 from core.errors import ChainRevertError, TransientError
 from core.notifications import Notification
 from core.settings import Settings
+from core.vaults import UserVault
 from services.notifications import NotificationService
+from services.vaults import VaultRegistryService
 
 log = logging.getLogger(__name__)
 
-ETH_ADDRESS = "0x" + "00" * 20
+REGISTRY_REFRESH_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,8 @@ async def _optional_call(call: Any, action: str) -> Any:
 
 
 class DepositNotifier:
-    """Listener handler: an ``AgentVault.Deposited`` event becomes a notification to ``user``."""
+    """Listener handler: an ``AgentVault.Deposited`` event becomes a notification to the vault's user
+    (``user`` for the platform deployment's vault, ``users[address]`` for registered user vaults)."""
 
     def __init__(
         self, w3: AsyncWeb3, deployment: dict[str, Any], notifications: NotificationService, user: str
@@ -72,6 +79,8 @@ class DepositNotifier:
         self.deployment = deployment
         self.notifications = notifications
         self.user = user
+        #: vault address (lower case) -> the platform user it belongs to
+        self.users: dict[str, str] = {str(deployment["vault"]).lower(): user}
         self._tokens: dict[str, TokenInfo] = {ETH_ADDRESS: TokenInfo("ETH", 18)}
         self._known_symbols = {a.lower(): s.upper() for s, a in (deployment.get("tokens") or {}).items()}
         self._erc20_abi = load_artifact("TestToken").abi
@@ -116,14 +125,26 @@ class DepositNotifier:
         )
 
     async def handle(self, event: ChainEvent) -> None:
+        user = self.users.get(event.address.lower())
+        if user is None:  # cannot happen for followed vaults; never notify a guessed user
+            log.warning("deposit %s to %s: no user has this vault; not notified", event.key, event.address)
+            return
         note = await self.notification(event)
-        await self.notifications.notify(self.user, note)
-        log.info("deposit %s: notified %s: %s", event.key, self.user, note.text)
+        await self.notifications.notify(user, note)
+        log.info("deposit %s: notified %s: %s", event.key, user, note.text)
+
+    def follow(self, listener: EventListener, vaults: list[UserVault]) -> None:
+        """Follow each registered vault and notify its user (new ones from their creation block)."""
+        for vault in vaults:
+            if vault.chain_id != self.deployment.get("chain_id"):
+                continue
+            self.users[vault.address.lower()] = vault.user
+            listener.follow("AgentVault", vault.address, vault.from_block)
 
 
 def build_listener(
     w3: AsyncWeb3, deployment: dict[str, Any], settings: Settings, notifications: NotificationService
-) -> EventListener:
+) -> tuple[EventListener, DepositNotifier]:
     """The platform's listener with its built-in subscriptions registered."""
     listener = EventListener(
         w3,
@@ -132,9 +153,22 @@ def build_listener(
         confirmations=settings.chain_confirmations,
         poll_seconds=settings.chain_poll_seconds,
     )
-    owner = settings.chain_vault_user
-    listener.on("AgentVault", "Deposited")(DepositNotifier(w3, deployment, notifications, owner).handle)
-    return listener
+    deposits = DepositNotifier(w3, deployment, notifications, settings.chain_vault_user)
+    listener.on("AgentVault", "Deposited")(deposits.handle)
+    return listener, deposits
+
+
+async def follow_registry(
+    listener: EventListener, deposits: DepositNotifier, registry: VaultRegistryService, stop: asyncio.Event
+) -> None:
+    """Keep following every registered vault until ``stop`` (the registry is re-read periodically)."""
+    while not stop.is_set():
+        try:
+            deposits.follow(listener, await registry.list())
+        except Exception as exc:  # noqa: BLE001 - Temporal away for a moment: keep the vaults we have
+            log.warning("listener: cannot read the vault registry (%s); retrying", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=REGISTRY_REFRESH_SECONDS)
 
 
 async def _wait_for_deployment(w3: AsyncWeb3, settings: Settings, stop: asyncio.Event) -> dict[str, Any] | None:

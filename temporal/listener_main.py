@@ -9,8 +9,9 @@ import logging
 from chain.client import close_web3, make_web3
 from core.errors import ConfigError
 from core.settings import Settings
-from services.chain_events import _wait_for_deployment, build_listener
+from services.chain_events import _wait_for_deployment, build_listener, follow_registry
 from services.notifications import NotificationService
+from services.vaults import VaultRegistryService
 from temporal.client import connect
 from temporal.shutdown import stop_on_signals
 
@@ -34,7 +35,12 @@ async def run_listener(
             deployment = await _wait_for_deployment(w3, settings, stop)
             if deployment is None:
                 return
-            listener = build_listener(w3, deployment, settings, NotificationService(client, settings))
+            listener, deposits = build_listener(w3, deployment, settings, NotificationService(client, settings))
+            registry = VaultRegistryService(client, settings)
+            try:
+                deposits.follow(listener, await registry.list())
+            except Exception:  # follow_registry below retries
+                log.warning("listener: cannot read the vault registry yet", exc_info=True)
             try:
                 await listener.poll_once()
             except Exception:  # the run loop below logs and retries the same way
@@ -47,7 +53,13 @@ async def run_listener(
             )
             if ready is not None:
                 ready.set()
-            await listener.run(stop)
+            # vaults registered while the listener runs are followed from their registration on
+            following = asyncio.create_task(follow_registry(listener, deposits, registry, stop))
+            try:
+                await listener.run(stop)
+            finally:
+                stop.set()
+                await following
     finally:
         await close_web3(w3)
         log.info("listener stopped")

@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 
 from activities.nodes import NodeActivities
 from activities.tools import ToolActivities
+from activities.vaults import VaultActivities
 from core.approvals import approval_key
 from core.cache import Cache, build_cache
 from core.deps import WorkerDeps
@@ -29,12 +30,19 @@ from temporal.search_attributes import ensure_registered
 from temporal.shutdown import stop_on_signals
 from workflows.agent_session import AgentSessionWorkflow
 from workflows.notifications import NotificationsWorkflow
+from workflows.vaults import VaultRegistryWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [AgentSessionWorkflow, NotificationsWorkflow]
+WORKFLOWS = [AgentSessionWorkflow, NotificationsWorkflow, VaultRegistryWorkflow]
 
 __all__ = ["WORKFLOWS", "WorkerDeps", "build_worker", "run_worker"]
+
+
+def chain_access(settings: Settings) -> ChainAccess | None:
+    """The worker's one ChainAccess (None without a chain). It connects to Redis itself on first
+    use (settings.redis_url), so the cross-process nonce lock of chain/nonces.py is active."""
+    return ChainAccess(settings) if settings.chain_rpc_url else None
 
 
 def build_worker(
@@ -53,15 +61,14 @@ def build_worker(
     )
     nodes = NodeActivities([LLMNode(gateway, registry)])
     if deps is None:
-        deps = WorkerDeps(
-            settings=settings, cache=cache, chain=ChainAccess(settings) if settings.chain_rpc_url else None
-        )
+        deps = WorkerDeps(settings=settings, cache=cache, chain=chain_access(settings))
     tools = ToolActivities(registry, cache, deps, approval_key=approval_key(settings))
+    vaults = VaultActivities(deps.chain)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[*nodes.activities(), *tools.activities()],
+        activities=[*nodes.activities(), *tools.activities(), vaults.register],
         max_concurrent_activities=200,
     )
 
@@ -72,7 +79,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None, read
     await ensure_registered(client)
     registry = load_tools(settings.tool_modules)
     cache = await build_cache(settings.redis_url)
-    chain = ChainAccess(settings) if settings.chain_rpc_url else None
+    chain = chain_access(settings)
     worker = build_worker(client, settings, registry, cache, WorkerDeps(settings=settings, cache=cache, chain=chain))
     stop = stop or asyncio.Event()
     log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)

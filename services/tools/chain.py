@@ -24,13 +24,23 @@ class NoVaultError(PermanentError):
     """The caller owns no vault on this platform."""
 
 
+NO_VAULT = (
+    "register one with POST /v1/vault "
+    '{"owner_address": "0x<your wallet address>"} (your wallet owns it; the agent may only spend within its limits)'
+)
+
+
 async def _vault(ctx: ToolContext, *, own: bool = True) -> VaultService:
+    """The caller's own vault (``own``), or any vault service for reads that are not about a vault."""
     access = ctx.deps.chain if ctx.deps else None
     if access is None:
         raise PermanentError("no chain is configured for this platform")
-    if own and ctx.owner != access.settings.chain_vault_user:
-        raise NoVaultError(f"user {ctx.owner!r} has no vault on this platform")
-    return await access.vault()
+    if not own:
+        return await access.vault()
+    vault = await access.vault_of(ctx.owner)
+    if vault is None:
+        raise NoVaultError(f"user {ctx.owner!r} has no vault on this platform yet: {NO_VAULT}")
+    return vault
 
 
 def _amount(value: Decimal) -> str:
