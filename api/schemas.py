@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from core.schemas import TokenUsage, ToolCallRecord
+from services.sessions import PendingTurn
 
 
 class SessionCreate(BaseModel):
@@ -37,15 +38,14 @@ class TurnOut(BaseModel):
     usage: TokenUsage
 
 
-class TurnPending(BaseModel):
-    turn: int | None
-    status: str = "pending"
-    message_id: str
+#: the 202 body: one model with the session service's answer (no copy to keep in step)
+TurnPending = PendingTurn
 
 
 class ApprovalIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    approve: bool
+    # strict: a money-moving decision is a JSON true or false, never "yes", 1, "true" or null
+    model_config = ConfigDict(extra="forbid", strict=True)
+    approve: StrictBool
 
 
 class ApprovalOut(BaseModel):

@@ -14,7 +14,10 @@ async def chat(backend: Backend, text: str, session: str | None, agent: str, wai
     print(f"session: {sid}", file=sys.stderr)
     result = await backend.send(sid, text, wait)
     if isinstance(result, PendingTurn):
-        print(f"(no reply within {wait:.0f}s; message {result.message_id} is queued and will be answered)")
+        if result.status == "queued_behind_approval":
+            print(f"(message {result.message_id} is queued behind a pending approval: {result.detail})")
+        else:
+            print(f"(no reply within {wait:.0f}s; message {result.message_id} is queued and will be answered)")
         return 3
     for call in result.tool_calls:
         print(f"[tool {call.name} {call.args} -> {call.result}]", file=sys.stderr)

@@ -24,12 +24,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cli.up_chain import start_chain
+from core.approvals import approval_key
 from core.cache import redis_reachable
 from core.settings import Settings
 from devstack.processes import Command, find_executable, port_in_use, port_open, wait_until
 from devstack.redis_server import RedisServer
 from devstack.stackfile import StackInfo, read_stack, remove_stack, write_stack
 from devstack.supervisor import Supervisor
+from temporal.codec import build_codec
 from temporal.devserver import TemporalDevServer
 
 log = logging.getLogger("impressox.up")
@@ -88,13 +90,19 @@ class Stack:
             self.data_dir / "temporal.db",
             ui_port=self.args.ui_port,
             log_file=self.logs / "temporal.log",
+            codec_endpoint=f"http://127.0.0.1:{self.args.api_port}/codec",
         )
+        self._keys()
         log.info("starting the Temporal dev server (state in %s)", self.data_dir)
         self.supervisor.add("the Temporal server", temporal, restart=False)
         temporal.start()
         urls["temporal"] = temporal.address
         urls["temporal_ui"] = temporal.ui_url or ""
-        self.env.update(IMPRESSOX_TEMPORAL_ADDRESS=temporal.address, IMPRESSOX_DATA_DIR=str(self.data_dir))
+        self.env.update(
+            IMPRESSOX_TEMPORAL_ADDRESS=temporal.address,
+            IMPRESSOX_DATA_DIR=str(self.data_dir),
+            IMPRESSOX_TEMPORAL_UI_PORT=str(self.args.ui_port),
+        )
 
         urls["redis"] = self._redis()
         self.env["IMPRESSOX_REDIS_URL"] = urls["redis"]
@@ -133,6 +141,12 @@ class Stack:
         self.supervisor.add(name, child, restart=True)
         child.start()
         return child
+
+    def _keys(self) -> None:
+        """The codec and approval keys in the data dir, created on first start (unless set)."""
+        local = self.settings.model_copy(update={"data_dir": self.data_dir})
+        build_codec(local)
+        approval_key(local)
 
     def _redis(self) -> str:
         url = self.settings.redis_url

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import yaml
+from limits import parse_many
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -48,6 +49,15 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "impressox-agent"
+    #: encrypt every payload in history (temporal/codec.py); off only for tests and benches
+    codec_enabled: bool = True
+    #: codec keys "<id>:<base64 AES key>", the first encrypts, all decrypt (rotation);
+    #: empty: one key in <data_dir>/keys/codec.key, created on first use
+    codec_keys: list[SecretStr] = Field(default_factory=list)
+    #: the Web UI's port and origin, the only origin allowed to call /codec (CORS);
+    #: no origin set: http://127.0.0.1:<port> and http://localhost:<port>
+    temporal_ui_port: int = Field(default=8233, ge=0, le=65535)
+    temporal_ui_origin: str | None = None
 
     # Redis: cache, streams, rate limits. Unreachable -> in-memory cache, warning logged.
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -75,6 +85,27 @@ class Settings(BaseSettings):
     #: empty: the API binds to loopback only and serves one local user
     api_keys: list[ApiKey] = Field(default_factory=list)
     local_user: str = "local"
+    #: users (of api_keys) who may decode history through /codec; with keys configured, only they
+    operator_users: list[str] = Field(default_factory=list)
+    #: signs approval decisions (core/approvals.py); empty: <data_dir>/keys/approval.key
+    approval_key: SecretStr | None = None
+    #: request bodies larger than this are refused (413) before anything parses them
+    api_max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    #: JSON bodies nested deeper than this are refused (400) before anything parses them
+    api_max_json_depth: int = Field(default=64, ge=4, le=512)
+
+    # Rate limits ("N/second|minute|hour|day", several joined with ";"), kept in Redis so every API
+    # process of one deployment shares them (in memory, per process, while Redis is unreachable).
+    #: every request of one user (or, without a key, of one client IP); /healthz is never limited
+    rate_limit: str = "1200/minute"
+    #: creating sessions, per user
+    rate_limit_sessions: str = "60/minute"
+    #: sending messages, per user
+    rate_limit_messages: str = "600/minute"
+    #: requests presenting a wrong API key, per client IP (guessing keys)
+    rate_limit_bad_keys: str = "30/minute"
+    #: running sessions one user may have at once (creating one more answers 409)
+    max_running_sessions_per_user: int = Field(default=100, ge=1)
 
     # Chain (issue: on-chain layer). Empty rpc url: chain tools answer that no chain is configured.
     chain_rpc_url: str | None = None
@@ -93,6 +124,15 @@ class Settings(BaseSettings):
         host, _, port = v.rpartition(":")
         if not host or not port.isdigit():
             raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:7233")
+        return v
+
+    @field_validator("rate_limit", "rate_limit_sessions", "rate_limit_messages", "rate_limit_bad_keys")
+    @classmethod
+    def _rate(cls, v: str) -> str:
+        try:
+            parse_many(v)
+        except ValueError:
+            raise ValueError("must look like 120/minute (several joined with ';', e.g. 10/second;300/hour)") from None
         return v
 
     @field_validator("redis_url")
@@ -117,8 +157,10 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
 
     @property
-    def api_keys_by_secret(self) -> dict[str, str]:
-        return {k.key.get_secret_value(): k.user for k in self.api_keys}
+    def codec_cors_origins(self) -> list[str]:
+        if self.temporal_ui_origin:
+            return [self.temporal_ui_origin.rstrip("/")]
+        return [f"http://127.0.0.1:{self.temporal_ui_port}", f"http://localhost:{self.temporal_ui_port}"]
 
 
 def load_settings(**overrides: object) -> Settings:
