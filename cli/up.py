@@ -35,6 +35,8 @@ from temporal.codec import build_codec
 from temporal.devserver import TemporalDevServer
 
 log = logging.getLogger("impressox.up")
+#: how long a child may take to be ready (generous: a loaded machine imports slowly)
+STARTUP_SECONDS = 120
 
 
 class StopRequested(BaseException):  # noqa: N818 - like KeyboardInterrupt
@@ -121,12 +123,12 @@ class Stack:
         log.info("starting a worker (loading the LLM gateway takes a few seconds)")
         worker = self._child("worker", [me, "worker", "--ready-file", str(ready)])
         # the API comes up after the worker, so a healthy API means turns are served at once
-        wait_until(ready.exists, 60, "the worker", worker.proc, interval=0.1)
-        if chain is not None:
-            self._child("listener", [me, "listener"])
+        wait_until(ready.exists, STARTUP_SECONDS, "the worker", worker.proc, interval=0.1)
         log.info("starting the API")
         api = self._child("api", [me, "api", "--port", str(self.args.api_port)])
-        wait_until(lambda: port_open(self.args.api_port), 60, "the API", api.proc, interval=0.1)
+        wait_until(lambda: port_open(self.args.api_port), STARTUP_SECONDS, "the API", api.proc, interval=0.1)
+        if chain is not None:  # last: it is not needed to serve turns, and start-up is CPU-bound
+            self._child("listener", [me, "listener"])
         api_url = f"http://127.0.0.1:{self.args.api_port}"
         urls["api"] = api_url
         urls["docs"] = f"{api_url}/docs"

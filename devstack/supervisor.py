@@ -2,8 +2,8 @@
 
 ``impressox up`` puts the Temporal server and the chain in as essential (without them nothing
 works: their exit stops the stack) and the API, workers, listener and bots as restartable
-(a crash is logged and the process comes back, after 1 s, then 2, 4 ... up to 30 s while it
-keeps crashing; a process that ran for a minute starts again from 1 s).
+(a crash is logged and the process comes back, after 0.5 s, then 1, 2, 4 ... up to 30 s while it
+keeps crashing; a process that ran for a minute starts again from 0.5 s).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Supervised:
 
 
 class Supervisor:
-    def __init__(self, *, first_delay: float = 1.0, max_delay: float = 30.0, stable_after: float = 60.0) -> None:
+    def __init__(self, *, first_delay: float = 0.5, max_delay: float = 30.0, stable_after: float = 60.0) -> None:
         self.children: list[Supervised] = []
         self.first_delay = first_delay
         self.max_delay = max_delay
