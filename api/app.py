@@ -18,7 +18,7 @@ from api import errors, pages
 from api.auth import KeyRing
 from api.bodies import BodyGuard
 from api.ratelimit import RateLimiter, RateLimitMiddleware
-from api.routers import catalog, notifications, sessions
+from api.routers import catalog, codec, notifications, sessions
 from api.security import FrontDoor
 from core.agents import AgentFactory
 from core.runtime import import_web3_with_sane_recursion_limit
@@ -68,6 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(sessions.router)
     app.include_router(catalog.router)
     app.include_router(notifications.router)
+    app.include_router(codec.router)
     pages.install(app)
 
     @app.get("/healthz", tags=["health"])
@@ -75,7 +76,12 @@ def create_app(settings: Settings) -> FastAPI:
         return {"status": "ok"}
 
     # add_middleware wraps what is there: the last added runs first
-    app.add_middleware(BodyGuard, max_bytes=settings.api_max_body_bytes, max_depth=settings.api_max_json_depth)
+    app.add_middleware(
+        BodyGuard,
+        max_bytes=settings.api_max_body_bytes,
+        max_depth=settings.api_max_json_depth,
+        larger={"/codec/": codec.MAX_BODY_BYTES},
+    )
     app.add_middleware(RateLimitMiddleware, limiter=limiter, keys=keys, local_user=settings.local_user)
     app.add_middleware(FrontDoor, loopback_only=not keys)
     return app
