@@ -79,7 +79,12 @@ def create_app(settings: Settings) -> FastAPI:
         return {"status": "ok"}
 
     # add_middleware wraps what is there: the last added runs first
-    app.add_middleware(BodyGuard, max_bytes=settings.api_max_body_bytes, max_depth=settings.api_max_json_depth)
+    app.add_middleware(
+        BodyGuard,
+        max_bytes=settings.api_max_body_bytes,
+        max_depth=settings.api_max_json_depth,
+        larger={"/codec/": codec.MAX_BODY_BYTES},
+    )
     app.add_middleware(RateLimitMiddleware, limiter=limiter, keys=keys, local_user=settings.local_user)
     app.add_middleware(FrontDoor, loopback_only=not keys)
     return app

@@ -113,17 +113,23 @@ def _is_json(content_type: str | None) -> bool:
 class BodyGuard:
     """ASGI middleware: bound and check every request body before the app reads it."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_depth = max_depth
+        #: path prefix -> its own size limit (the codec endpoint takes whole history pages)
+        self.larger = larger or {}
+
+    def limit_for(self, path: str) -> int:
+        return next((n for prefix, n in self.larger.items() if path.startswith(prefix)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        too_big = f"the request body is larger than {self.max_bytes} bytes"
+        max_bytes = self.limit_for(scope["path"])
+        too_big = f"the request body is larger than {max_bytes} bytes"
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > DRAIN_LIMIT):
             await send_json_error(send, 413, too_big)  # the server then drops the connection
@@ -136,7 +142,7 @@ class BodyGuard:
                 return  # the client went away: nothing to answer
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size <= self.max_bytes:
+            if size <= max_bytes:
                 chunks.append(chunk)
             elif size > DRAIN_LIMIT:
                 break
@@ -144,7 +150,7 @@ class BodyGuard:
                 chunks.clear()  # too big: read on (discarding) so the client gets to read the 413
             if not message.get("more_body", False):
                 break
-        if size > self.max_bytes:
+        if size > max_bytes:
             await send_json_error(send, 413, too_big)
             return
         body = b"".join(chunks)

@@ -88,8 +88,9 @@ class RateLimiter:
             limits_uri(self.redis_url),
             implementation="redispy",
             key_prefix="impressox:ratelimit",
-            socket_timeout=0.5,
-            socket_connect_timeout=0.5,
+            # generous: a loaded machine answers slowly, and a timeout drops to per-process counts
+            socket_timeout=2.0,
+            socket_connect_timeout=1.0,
         )
         try:
             reachable = await storage.check()
