@@ -31,7 +31,7 @@ def current_user(
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> str:
     """The user behind the request. With no API keys configured there is one local user
-    (the API then binds to loopback only, see impressox_cli)."""
+    (the API then binds to loopback only, see cli/serve.py)."""
     settings: Settings = request.app.state.settings
     if not settings.api_keys:
         return settings.local_user

@@ -1,7 +1,7 @@
 """argparse hooks for ``impressox chain deploy|upgrade``: one JSON object on stdout, exit 0;
 on failure one ``error: ...`` line on stderr and a non-zero exit.
 
-impressox_cli.py calls :func:`add_chain_commands` on its subparsers and dispatches
+cli/main.py calls :func:`add_chain_commands` on its subparsers and dispatches
 ``args.command == "chain"`` to :func:`run_chain_command`.
 """
 

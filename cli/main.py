@@ -105,7 +105,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _short_lived(coro) -> int:  # noqa: ANN001
     """Run a client coroutine; drop the Temporal client before exit (avoids a crash at
-    interpreter shutdown seen with short-lived clients, see PLATFORM-NOTES.md)."""
+    interpreter shutdown seen with short-lived clients, see docs/operations.md)."""
 
     async def wrapper() -> int:
         try:

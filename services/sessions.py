@@ -1,4 +1,4 @@
-"""Session service: what the API, the bots and the CLI share to talk to agent sessions.
+"""Session service: what the API and the CLI share to talk to agent sessions.
 
 A session id embeds its platform and owner (``web:<owner>:<suffix>``), so the owner of
 every request is checked without a round trip; a foreign session is reported as unknown.

@@ -1,4 +1,4 @@
-"""The one Temporal client factory: API, bots, workers, CLI, tests and the replayer use it."""
+"""The one Temporal client factory: API, workers, CLI, tests and the replayer use it."""
 
 from __future__ import annotations
 
