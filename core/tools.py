@@ -136,9 +136,6 @@ class ToolRegistry:
         (options as for :func:`make_tool`)."""
 
         def decorate(func: ToolFunc) -> ToolFunc:
-            tool_name = name or func.__name__
-            if tool_name in self._tools:
-                raise ValueError(f"tool {tool_name!r} is registered twice")
             self.add(make_tool(func, name, **options))
             return func
 
