@@ -87,6 +87,7 @@ class LLMGateway:
     async def complete(
         self, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], timeout: float
     ) -> LLMReply:
+        litellm = setup_litellm()
         key = cache_key("llm", [model, messages, tools]) if self.deterministic(model) else None
         if key and (hit := await self.cache.get(key)):
             return LLMReply.from_json(hit)
@@ -98,7 +99,7 @@ class LLMGateway:
         if self.api_base:
             kwargs["api_base"] = self.api_base
         try:
-            response = await setup_litellm().acompletion(model=model, messages=messages, **kwargs)
+            response = await litellm.acompletion(model=model, messages=messages, **kwargs)
         except Exception as exc:  # litellm raises many types; classify them in one place
             raise _map_error(exc) from None
         reply = _reply(response)

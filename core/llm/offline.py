@@ -136,7 +136,7 @@ def respond(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) 
     if intent is not None:
         return _call(messages, text, intent)
     kind = small_talk(text)
-    if kind in _SMALL_TALK:
+    if kind is not None and kind in _SMALL_TALK:
         return Message(role="assistant", content=_SMALL_TALK[kind])
     offer = _capabilities(available)
     if kind == "help":
