@@ -9,9 +9,9 @@ from temporalio import activity
 
 from activities.errors import permanent_errors_not_retried
 from activities.heartbeat import heartbeating
+from core.activity_names import node_activity
 from core.nodes import BaseNode
 from core.schemas import NodeInput, NodeOutput
-from workflows.policies import NODE_HEARTBEAT_SECONDS
 
 
 class NodeActivities:
@@ -24,7 +24,7 @@ class NodeActivities:
     @staticmethod
     def _activity(node: BaseNode) -> Callable[..., Any]:
         async def run_node(inp: NodeInput) -> NodeOutput:
-            async with heartbeating(NODE_HEARTBEAT_SECONDS):  # LLM calls can take a while
+            async with heartbeating():  # LLM calls can take a while; interval from the activity's timeout
                 return await permanent_errors_not_retried(node.run(inp))
 
-        return activity.defn(name=f"node.{node.name}")(run_node)
+        return activity.defn(name=node_activity(node.name))(run_node)

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from api import errors
-from api.routers import catalog, notifications, sessions
+from api.routers import catalog, codec, notifications, sessions
 from core.agents import AgentFactory
 from core.settings import PROJECT_ROOT, Settings
 from services.notifications import NotificationService
@@ -49,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(sessions.router)
     app.include_router(catalog.router)
     app.include_router(notifications.router)
+    app.include_router(codec.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.schemas import TokenUsage, ToolCallRecord
+from services.sessions import PendingTurn
 
 
 class SessionCreate(BaseModel):
@@ -33,10 +34,8 @@ class TurnOut(BaseModel):
     usage: TokenUsage
 
 
-class TurnPending(BaseModel):
-    turn: int | None
-    status: str = "pending"
-    message_id: str
+#: the 202 body: one model with the session service's answer (no copy to keep in step)
+TurnPending = PendingTurn
 
 
 class ApprovalIn(BaseModel):

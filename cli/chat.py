@@ -19,7 +19,10 @@ async def chat(settings: Settings, text: str, session: str | None, agent: str, w
     result = await sessions.send(settings.local_user, sid, text, wait)
     print(f"session: {sid}", file=sys.stderr)
     if isinstance(result, PendingTurn):
-        print(f"(no reply within {wait:.0f}s; message {result.message_id} is queued and will be answered)")
+        if result.status == "queued_behind_approval":
+            print(f"(message {result.message_id} is queued behind a pending approval: {result.detail})")
+        else:
+            print(f"(no reply within {wait:.0f}s; message {result.message_id} is queued and will be answered)")
         return 3
     for call in result.tool_calls:
         print(f"[tool {call.name} {call.args} -> {call.result}]", file=sys.stderr)

@@ -17,10 +17,12 @@ import time
 from argparse import Namespace
 from pathlib import Path
 
+from core.approvals import approval_key
 from core.cache import redis_reachable
 from core.processes import find_executable, port_open, stop_process, wait_until
 from core.redis_server import RedisServer
 from core.settings import Settings
+from temporal.codec import build_codec
 from temporal.devserver import TemporalDevServer
 
 log = logging.getLogger("impressox.up")
@@ -51,12 +53,18 @@ class Stack:
             self.data_dir / "temporal.db",
             ui_port=self.args.ui_port,
             log_file=self.logs / "temporal.log",
+            codec_endpoint=f"http://127.0.0.1:{self.args.api_port}/codec",
         )
+        self._keys()
         log.info("starting the Temporal dev server (state in %s)", self.data_dir)
         self.temporal.start()
         urls["temporal"] = self.temporal.address
         urls["temporal_ui"] = self.temporal.ui_url or ""
-        self.env.update(IMPRESSOX_TEMPORAL_ADDRESS=self.temporal.address, IMPRESSOX_DATA_DIR=str(self.data_dir))
+        self.env.update(
+            IMPRESSOX_TEMPORAL_ADDRESS=self.temporal.address,
+            IMPRESSOX_DATA_DIR=str(self.data_dir),
+            IMPRESSOX_TEMPORAL_UI_PORT=str(self.args.ui_port),
+        )
 
         urls["redis"] = self._redis()
         self.env["IMPRESSOX_REDIS_URL"] = urls["redis"]
@@ -82,6 +90,12 @@ class Stack:
         urls["docs"] = f"{api_url}/docs"
         urls["chat"] = f"{api_url}/"
         return urls
+
+    def _keys(self) -> None:
+        """The codec and approval keys in the data dir, created on first start (unless set)."""
+        local = self.settings.model_copy(update={"data_dir": self.data_dir})
+        build_codec(local)
+        approval_key(local)
 
     def _redis(self) -> str:
         url = self.settings.redis_url

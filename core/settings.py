@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "impressox-agent"
+    #: encrypt every payload in history (temporal/codec.py); off only for tests and benches
+    codec_enabled: bool = True
+    #: codec keys "<id>:<base64 AES key>", the first encrypts, all decrypt (rotation);
+    #: empty: one key in <data_dir>/keys/codec.key, created on first use
+    codec_keys: list[SecretStr] = Field(default_factory=list)
+    #: the Web UI's port and origin, the only origin allowed to call /codec (CORS);
+    #: no origin set: http://127.0.0.1:<port> and http://localhost:<port>
+    temporal_ui_port: int = Field(default=8233, ge=0, le=65535)
+    temporal_ui_origin: str | None = None
 
     # Redis: cache, streams, rate limits. Unreachable -> in-memory cache, warning logged.
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -76,6 +85,10 @@ class Settings(BaseSettings):
     #: empty: the API binds to loopback only and serves one local user
     api_keys: list[ApiKey] = Field(default_factory=list)
     local_user: str = "local"
+    #: users (of api_keys) who may decode history through /codec; with keys configured, only they
+    operator_users: list[str] = Field(default_factory=list)
+    #: signs approval decisions (core/approvals.py); empty: <data_dir>/keys/approval.key
+    approval_key: SecretStr | None = None
 
     # Chain (issue: on-chain layer). Empty rpc url: chain tools answer that no chain is configured.
     chain_rpc_url: str | None = None
@@ -116,6 +129,12 @@ class Settings(BaseSettings):
         if not yaml_file.is_file():
             raise ConfigError(f"config file {yaml_file} does not exist (IMPRESSOX_CONFIG)")
         return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+
+    @property
+    def codec_cors_origins(self) -> list[str]:
+        if self.temporal_ui_origin:
+            return [self.temporal_ui_origin.rstrip("/")]
+        return [f"http://127.0.0.1:{self.temporal_ui_port}", f"http://localhost:{self.temporal_ui_port}"]
 
     @property
     def api_keys_by_secret(self) -> dict[str, str]:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, get_type_hints
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 from pydantic import BaseModel
 
 from core.schemas import ToolSpec
+
+if TYPE_CHECKING:
+    from core.deps import WorkerDeps
 
 
 @dataclass(frozen=True)
@@ -26,8 +29,8 @@ class ToolContext:
     owner: str
     #: stable across activity retries and workflow replays: use it to make side effects once-only
     idempotency_key: str
-    #: services the worker was built with (cache, chain, notifier ...), see temporal/worker.py
-    deps: Any = None
+    #: services the worker was built with (settings, cache, chain); None in bare unit tests
+    deps: WorkerDeps | None = None
 
 
 ToolFunc = Callable[[Any, ToolContext], Awaitable["str | ToolResult"]]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Literal
 
 from pydantic import BaseModel
 from temporalio.client import (
@@ -20,6 +22,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from core import approvals
 from core.agents import AgentFactory
 from core.errors import BadInputError, ConflictError, NotFoundError, UnavailableError
 from core.names import USER_NAME
@@ -33,9 +36,17 @@ QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 class PendingTurn(BaseModel):
+    """A message accepted (durable in the session) whose turn has no reply yet: the API's 202 body.
+
+    ``pending``: not answered within the wait; ``queued_behind_approval``: an earlier turn
+    awaits a human's approval and this message is answered after it.
+    """
+
     message_id: str
+    status: Literal["pending", "queued_behind_approval"] = "pending"
+    #: the turn that will answer it, when the session said (queued behind an approval)
     turn: int | None = None
-    status: str = "pending"
+    detail: str | None = None
 
 
 class SessionSummary(BaseModel):
@@ -85,7 +96,12 @@ class SessionService:
     async def send(
         self, owner: str, session_id: str, text: str, wait: float, message_id: str | None = None
     ) -> TurnResult | PendingTurn:
-        """Durably enqueue a message (a signal), then wait up to ``wait`` seconds for its turn."""
+        """Durably enqueue a message (a signal), then wait up to ``wait`` seconds for its turn.
+
+        The wait is the ``send_and_wait`` update carrying the message itself: Temporal may
+        deliver an update ahead of a signal sent just before it, so a wait by id alone could
+        be refused as unknown; this one is not.
+        """
         text = text.strip()
         if not text:
             raise BadInputError("text must not be empty")
@@ -100,8 +116,10 @@ class SessionService:
         if wait <= 0:
             return PendingTurn(message_id=msg.message_id)
         try:
-            return await asyncio.wait_for(
-                handle.execute_update(AgentSessionWorkflow.wait_turn, msg.message_id), timeout=wait
+            result = await asyncio.wait_for(
+                # the message again, as an update: answered whether or not its signal is in yet
+                handle.execute_update(AgentSessionWorkflow.send_and_wait, msg),
+                timeout=wait,
             )
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             # the message is safe in history; its reply will appear in the session
@@ -112,6 +130,9 @@ class SessionService:
             if exc.status == RPCStatusCode.RESOURCE_EXHAUSTED:  # too many waiters: the message is queued
                 return PendingTurn(message_id=msg.message_id)
             raise _not_found_or(exc, session_id) from None
+        if result.status == "queued_behind_approval":
+            return PendingTurn(message_id=msg.message_id, status=result.status, turn=result.turn, detail=result.reply)
+        return result
 
     # ------------------------------------------------------------------ reads
     async def get(self, owner: str, session_id: str) -> SessionView:
@@ -146,9 +167,17 @@ class SessionService:
     async def decide(
         self, owner: str, session_id: str, call_id: str, approve: bool, wait: float = 60
     ) -> ToolCallRecord | None:
-        """Approve or reject a pending tool call; returns its outcome (None if still running)."""
+        """Approve or reject a pending tool call; returns its outcome (None if still running).
+
+        The decision is signed over the call's arguments as the session shows them; the
+        tool verifies that signature over the arguments it is about to use.
+        """
         handle = self._handle(owner, session_id)
-        decision = ApprovalDecision(call_id=call_id, approve=approve, decided_by=owner)
+        pending = next((p for p in (await self.get(owner, session_id)).pending_approvals if p.call_id == call_id), None)
+        if pending is None:
+            raise NotFoundError(f"no pending approval with call id {call_id!r}")
+        signature = approvals.sign(self._approval_key, session_id, call_id, pending.args, approve)
+        decision = ApprovalDecision(call_id=call_id, approve=approve, decided_by=owner, signature=signature)
         try:
             return await asyncio.wait_for(
                 handle.execute_update(AgentSessionWorkflow.decide_approval, decision), timeout=wait
@@ -159,6 +188,10 @@ class SessionService:
             raise NotFoundError(str(getattr(exc.cause, "message", None) or exc.cause or exc)) from None
         except RPCError as exc:
             raise _not_found_or(exc, session_id) from None
+
+    @cached_property
+    def _approval_key(self) -> bytes:
+        return approvals.approval_key(self.settings)
 
     def _handle(self, owner: str, session_id: str) -> WorkflowHandle:
         if owner_of(session_id) != owner:

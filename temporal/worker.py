@@ -9,7 +9,6 @@ import asyncio
 import logging
 import os
 import signal
-from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client
@@ -17,7 +16,9 @@ from temporalio.worker import Worker
 
 from activities.nodes import NodeActivities
 from activities.tools import ToolActivities
+from core.approvals import approval_key
 from core.cache import Cache, build_cache
+from core.deps import WorkerDeps
 from core.llm.gateway import LLMGateway
 from core.nodes import LLMNode
 from core.settings import Settings
@@ -33,15 +34,7 @@ log = logging.getLogger(__name__)
 
 WORKFLOWS = [AgentSessionWorkflow, NotificationsWorkflow]
 
-
-@dataclass
-class WorkerDeps:
-    """Services tools may use (``ToolContext.deps``). Built once per worker process."""
-
-    settings: Settings
-    cache: Cache
-    #: the chain (vault service, operator signer), connected on first use; None without a chain
-    chain: ChainAccess | None = None
+__all__ = ["WORKFLOWS", "WorkerDeps", "build_worker", "run_worker"]
 
 
 def build_worker(
@@ -58,12 +51,12 @@ def build_worker(
         api_base=settings.llm_api_base,
         cache_ttl_seconds=settings.llm_cache_ttl_seconds,
     )
-    nodes = NodeActivities([LLMNode(gateway)])
+    nodes = NodeActivities([LLMNode(gateway, registry)])
     if deps is None:
         deps = WorkerDeps(
             settings=settings, cache=cache, chain=ChainAccess(settings) if settings.chain_rpc_url else None
         )
-    tools = ToolActivities(registry, cache, deps)
+    tools = ToolActivities(registry, cache, deps, approval_key=approval_key(settings))
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,

@@ -54,8 +54,7 @@ async def send_message(
 ) -> TurnOut | JSONResponse:
     result = await sessions.send(user, session_id, body.text, wait, message_id=body.message_id)
     if isinstance(result, PendingTurn):
-        pending = TurnPending(turn=result.turn, message_id=result.message_id)
-        return JSONResponse(pending.model_dump(), status_code=202)
+        return JSONResponse(result.model_dump(exclude_none=True), status_code=202)
     return TurnOut(
         reply=result.reply,
         tool_calls=result.tool_calls,

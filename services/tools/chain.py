@@ -25,7 +25,7 @@ class NoVaultError(PermanentError):
 
 
 async def _vault(ctx: ToolContext, *, own: bool = True) -> VaultService:
-    access = getattr(ctx.deps, "chain", None)
+    access = ctx.deps.chain if ctx.deps else None
     if access is None:
         raise PermanentError("no chain is configured for this platform")
     if own and ctx.owner != access.settings.chain_vault_user:
