@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from core.schemas import TokenUsage, ToolCallRecord
 from services.sessions import PendingTurn
@@ -39,8 +39,9 @@ TurnPending = PendingTurn
 
 
 class ApprovalIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    approve: bool
+    # strict: a money-moving decision is a JSON true or false, never "yes", 1, "true" or null
+    model_config = ConfigDict(extra="forbid", strict=True)
+    approve: StrictBool
 
 
 class ApprovalOut(BaseModel):

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import yaml
+from limits import parse_many
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -89,6 +90,23 @@ class Settings(BaseSettings):
     operator_users: list[str] = Field(default_factory=list)
     #: signs approval decisions (core/approvals.py); empty: <data_dir>/keys/approval.key
     approval_key: SecretStr | None = None
+    #: request bodies larger than this are refused (413) before anything parses them
+    api_max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    #: JSON bodies nested deeper than this are refused (400) before anything parses them
+    api_max_json_depth: int = Field(default=64, ge=4, le=512)
+
+    # Rate limits ("N/second|minute|hour|day", several joined with ";"), kept in Redis so every API
+    # process of one deployment shares them (in memory, per process, while Redis is unreachable).
+    #: every request of one user (or, without a key, of one client IP); /healthz is never limited
+    rate_limit: str = "1200/minute"
+    #: creating sessions, per user
+    rate_limit_sessions: str = "60/minute"
+    #: sending messages, per user
+    rate_limit_messages: str = "600/minute"
+    #: requests presenting a wrong API key, per client IP (guessing keys)
+    rate_limit_bad_keys: str = "30/minute"
+    #: running sessions one user may have at once (creating one more answers 409)
+    max_running_sessions_per_user: int = Field(default=100, ge=1)
 
     # Chain (issue: on-chain layer). Empty rpc url: chain tools answer that no chain is configured.
     chain_rpc_url: str | None = None
@@ -107,6 +125,15 @@ class Settings(BaseSettings):
         host, _, port = v.rpartition(":")
         if not host or not port.isdigit():
             raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:7233")
+        return v
+
+    @field_validator("rate_limit", "rate_limit_sessions", "rate_limit_messages", "rate_limit_bad_keys")
+    @classmethod
+    def _rate(cls, v: str) -> str:
+        try:
+            parse_many(v)
+        except ValueError:
+            raise ValueError("must look like 120/minute (several joined with ';', e.g. 10/second;300/hour)") from None
         return v
 
     @field_validator("redis_url")
@@ -135,10 +162,6 @@ class Settings(BaseSettings):
         if self.temporal_ui_origin:
             return [self.temporal_ui_origin.rstrip("/")]
         return [f"http://127.0.0.1:{self.temporal_ui_port}", f"http://localhost:{self.temporal_ui_port}"]
-
-    @property
-    def api_keys_by_secret(self) -> dict[str, str]:
-        return {k.key.get_secret_value(): k.user for k in self.api_keys}
 
 
 def load_settings(**overrides: object) -> Settings:

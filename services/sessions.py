@@ -74,6 +74,7 @@ class SessionService:
             if not NAME.match(value):
                 raise BadInputError(f"invalid {label} {value!r}")
         plan = self.agents.build(agent)
+        await self._check_running_cap(owner)
         sid = f"{platform}:{owner}:{session_id or uuid.uuid4().hex[:12]}"
         start = SessionStart(session_id=sid, owner=owner, platform=platform, agent=plan, created_at=datetime.now(UTC))
         try:
@@ -192,6 +193,34 @@ class SessionService:
     @cached_property
     def _approval_key(self) -> bytes:
         return approvals.approval_key(self.settings)
+
+    # ------------------------------------------------------------------ limits
+    async def running_count(self, owner: str) -> int:
+        """How many sessions of ``owner`` run on this deployment's task queue (visibility count)."""
+        if not NAME.match(owner):
+            raise BadInputError(f"invalid owner {owner!r}")
+        query = (
+            f"WorkflowType='AgentSessionWorkflow' AND ImpressoxOwner='{owner}' "
+            f"AND ExecutionStatus='Running' AND TaskQueue='{self.settings.task_queue}'"
+        )
+        return (await self.client.count_workflows(query)).count
+
+    async def _check_running_cap(self, owner: str) -> None:
+        cap = self.settings.max_running_sessions_per_user
+        running = await self.running_count(owner)
+        if running >= cap:
+            raise ConflictError(
+                f"{owner} already has {running} running sessions, the most one user may have ({cap}); "
+                "end one first (DELETE /v1/sessions/{id})"
+            )
+
+    async def end(self, owner: str, session_id: str) -> None:
+        """End a session for good (its history stays readable in Temporal)."""
+        handle = self._handle(owner, session_id)
+        try:
+            await handle.terminate(reason=f"ended by {owner}")
+        except RPCError as exc:
+            raise _not_found_or(exc, session_id) from None
 
     def _handle(self, owner: str, session_id: str) -> WorkflowHandle:
         if owner_of(session_id) != owner:

@@ -109,7 +109,7 @@ async def api(settings: Settings, worker: None) -> AsyncIterator[httpx.AsyncClie
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=60) as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=60) as http:
             yield http
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, Response
 
-from api.deps import Sessions, User
+from api.deps import Sessions, User, rate_limited
 from api.schemas import (
     ApprovalIn,
     ApprovalOut,
@@ -20,11 +20,19 @@ from core.schemas import SessionView
 from services.sessions import PendingTurn, SessionSummary
 
 router = APIRouter(
-    prefix="/v1/sessions", tags=["sessions"], responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+    prefix="/v1/sessions",
+    tags=["sessions"],
+    responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}, 429: {"model": ErrorOut}},
 )
 
 
-@router.post("", status_code=201, response_model=SessionCreated)
+@router.post(
+    "",
+    status_code=201,
+    response_model=SessionCreated,
+    dependencies=[Depends(rate_limited("session"))],
+    responses={409: {"model": ErrorOut, "description": "the caller has too many running sessions"}},
+)
 async def create_session(body: SessionCreate, user: User, sessions: Sessions) -> SessionCreated:
     sid = await sessions.create(user, body.agent)
     return SessionCreated(session_id=sid, agent=body.agent)
@@ -40,10 +48,18 @@ async def get_session(session_id: str, user: User, sessions: Sessions) -> Sessio
     return await sessions.get(user, session_id)
 
 
+@router.delete("/{session_id}", status_code=204)
+async def end_session(session_id: str, user: User, sessions: Sessions) -> Response:
+    """End a session for good (it no longer counts against max_running_sessions_per_user)."""
+    await sessions.end(user, session_id)
+    return Response(status_code=204)
+
+
 @router.post(
     "/{session_id}/messages",
     response_model=TurnOut,
     responses={202: {"model": TurnPending, "description": "the turn is not done yet"}},
+    dependencies=[Depends(rate_limited("message"))],
 )
 async def send_message(
     session_id: str,
