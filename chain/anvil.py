@@ -16,9 +16,9 @@ from pathlib import Path
 
 from chain.client import close_web3, make_web3
 from core.errors import ConfigError
+from core.settings import PROJECT_ROOT
 from devstack.processes import Command, port_open
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 INSTALL_HINT = "install it with: npm --prefix contracts ci"
 
 

@@ -12,8 +12,6 @@ token and price feeds are deployed too, and the vault is funded and given daily 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from chain.nonces import NonceManager
 from chain.tx import transact
 from chain.units import ETH_ADDRESS, checksum_address, to_base_units
 from core.errors import BadInputError, ChainError, ConfigError, PermanentError
+from core.files import write_json_atomic
 
 CREATE2_DEPLOYER = to_checksum_address("0x4e59b44847b379578588920ca78fbf26c0b4956c")
 ERC1967_IMPLEMENTATION_SLOT = 0x360894A13BA1A3210667C828492DB98DCA3E2076CC3735A920A3CA505D382BBC
@@ -129,14 +128,9 @@ def deployment_for(data_dir: Path, chain_id: int) -> dict[str, Any] | None:
 def _write_deployment(data_dir: Path, chain_id: int, record: dict[str, Any]) -> None:
     """Merge one chain's record into deployments.json atomically (temp file + rename)."""
     data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
     all_records = read_deployments(data_dir)
     all_records[str(chain_id)] = record
-    fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".deployments.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(all_records, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, data_dir / DEPLOYMENTS_FILE)
+    write_json_atomic(data_dir / DEPLOYMENTS_FILE, all_records, indent=2, sort_keys=True)
 
 
 async def _require_factory(w3: AsyncWeb3) -> None:

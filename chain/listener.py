@@ -28,8 +28,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import tempfile
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -44,6 +42,7 @@ from chain.artifacts import load_artifact
 from chain.client import chain_errors
 from chain.units import checksum_address
 from core.errors import ConfigError, TransientError
+from core.files import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -210,19 +209,13 @@ class EventListener:
         self._followed = {a: int(b) for a, b in raw.get("followed", {}).items()}
 
     def _save(self) -> None:
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "next_block": self._next_block,
             "hashes": {str(k): v for k, v in sorted(self._hashes.items())},
             "delivered": list(self._delivered),
             "followed": self._followed,
         }
-        fd, tmp = tempfile.mkstemp(dir=self.state_file.parent, prefix=".listener.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.state_file)
+        write_json_atomic(self.state_file, state)
 
     def _mark_delivered(self, key: str) -> None:
         if len(self._delivered) == self._delivered.maxlen:

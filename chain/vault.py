@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +28,7 @@ from chain.nonces import NonceManager
 from chain.tx import raise_if_reverted, transact, wait_for_receipt
 from chain.units import ETH_ADDRESS, checksum_address, from_base_units, to_base_units
 from core.errors import BadInputError, ChainRevertError, ChainUnavailableError, ConfigError
+from core.files import write_json_atomic
 
 
 class TokenStatus(BaseModel):
@@ -366,13 +365,7 @@ class VaultService:
         path = self._pending_path(ref)
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump({"tx_hash": "0x" + tx_hash.hex()}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_json_atomic(path, {"tx_hash": "0x" + tx_hash.hex()})
 
     def _read_pending(self, ref: bytes) -> bytes | None:
         path = self._pending_path(ref)

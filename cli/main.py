@@ -145,7 +145,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _short_lived(command: Callable[[], Awaitable[int]]) -> int:
     """Run a client command; drop the Temporal client before exit (avoids a crash at
-    interpreter shutdown seen with short-lived clients)."""
+    interpreter shutdown seen with short-lived clients, see docs/operations.md)."""
 
     async def wrapper() -> int:
         try:

@@ -1,6 +1,6 @@
 """Secret key files in the data dir (``<data_dir>/keys/``), created on first use.
 
-The API, the workers, the listener and the bots read the same files, so whichever
+The API, the workers and the listener read the same files, so whichever
 process needs a key first creates it; the write is atomic (a private temporary file
 hard-linked into place), so two processes starting at once still agree on one key.
 """

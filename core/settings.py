@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from core.errors import ConfigError
+from core.names import USER_NAME_PATTERN
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config" / "impressox.yaml"
@@ -32,7 +33,7 @@ OFFLINE_MODEL = "offline/impressox-offline-v1"
 class ApiKey(BaseModel):
     """An API key and the user it authenticates."""
 
-    user: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
+    user: str = Field(pattern=USER_NAME_PATTERN)
     key: SecretStr
 
 

@@ -1,4 +1,4 @@
-"""Session service: what the API, the bots and the CLI share to talk to agent sessions.
+"""Session service: what the API and the CLI share to talk to agent sessions.
 
 A session id embeds its platform and owner (``web:<owner>:<suffix>``), so the owner of
 every request is checked without a round trip; a foreign session is reported as unknown.
@@ -7,7 +7,6 @@ every request is checked without a round trip; a foreign session is reported as 
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -26,12 +25,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from core import approvals
 from core.agents import AgentFactory
 from core.errors import BadInputError, ConflictError, NotFoundError, UnavailableError
+from core.names import USER_NAME
 from core.schemas import ApprovalDecision, SessionStart, SessionView, ToolCallRecord, TurnResult, UserMessage
 from core.settings import Settings
 from temporal.search_attributes import session_attributes
 from workflows.agent_session import AgentSessionWorkflow
 
-NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+NAME = USER_NAME  # owners and platforms share the user-name shape
 QUERY_TIMEOUT = timedelta(seconds=5)
 
 

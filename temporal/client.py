@@ -1,4 +1,4 @@
-"""The one Temporal client factory: API, bots, workers, CLI, tests and the replayer use it.
+"""The one Temporal client factory: API, workers, CLI, tests and the replayer use it.
 
 Its data converter is the pydantic converter plus the encrypting payload codec
 (temporal/codec.py), so every payload any process writes to history is encrypted.

@@ -2,7 +2,7 @@
 
 SQLite in WAL mode under the data dir (running workflows survive a restart), our
 search attributes registered, and the history service's queue poll rates raised: the
-dev server's defaults make every task hand-off wait ~50 ms (see PLATFORM-NOTES.md).
+dev server's defaults make every task hand-off wait ~50 ms (see docs/operations.md).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from temporalio.client import Client
 from api.app import create_app
 from core.agents import AgentFactory
 from core.cache import Cache, build_cache
+from core.llm import setup_litellm
 from core.settings import PROJECT_ROOT, Settings, load_settings
 from devstack.processes import find_executable, free_port
 from devstack.redis_server import RedisServer
@@ -34,6 +35,11 @@ PLUGINS = "tests.plugins.test_tools"
 TEST_AGENTS = Path(__file__).parent / "agents.yaml"
 #: one payload codec key for every client and worker (in-process or not) of the test session
 TEST_CODEC_KEYS = [str(CodecKey.generate())]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # the test process's set-up, as a worker's start does it: before any test module imports litellm
+    setup_litellm()
 
 
 @pytest.fixture(scope="session")

@@ -11,20 +11,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import litellm
 from pydantic import SecretStr
 
 from core.cache import Cache, cache_key
 from core.errors import LLMPermanentError, LLMTransientError
-from core.llm import offline
+from core.llm import OFFLINE_PROVIDER, setup_litellm
 from core.schemas import TokenUsage, ToolCallRequest
 
 log = logging.getLogger(__name__)
-
-
-litellm.suppress_debug_info = True
-litellm.telemetry = False
-offline.register()
 
 
 @dataclass
@@ -58,6 +52,7 @@ class LLMReply:
 
 
 def _map_error(exc: Exception) -> Exception:
+    litellm = setup_litellm()
     permanent = (
         litellm.AuthenticationError,
         litellm.BadRequestError,
@@ -83,14 +78,16 @@ class LLMGateway:
         self._api_key = api_key
         self.api_base = api_base
         self.cache_ttl_seconds = cache_ttl_seconds
+        setup_litellm()  # litellm is configured once per process, before its first call
 
     @staticmethod
     def deterministic(model: str) -> bool:
-        return model.startswith(f"{offline.PROVIDER}/")
+        return model.startswith(f"{OFFLINE_PROVIDER}/")
 
     async def complete(
         self, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], timeout: float
     ) -> LLMReply:
+        litellm = setup_litellm()
         key = cache_key("llm", [model, messages, tools]) if self.deterministic(model) else None
         if key and (hit := await self.cache.get(key)):
             return LLMReply.from_json(hit)
