@@ -33,6 +33,14 @@ from workflows.agent_session import AgentSessionWorkflow
 
 NAME = USER_NAME  # owners and platforms share the user-name shape
 QUERY_TIMEOUT = timedelta(seconds=5)
+#: a message's signal is sent again this often when the server is busy (same id: answered once)
+SIGNAL_ATTEMPTS = 3
+_BUSY = (
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.CANCELLED,
+)
 
 
 class PendingTurn(BaseModel):
@@ -110,10 +118,7 @@ class SessionService:
             raise BadInputError(f"text is longer than {self.settings.max_message_chars} characters")
         handle = self._handle(owner, session_id)
         msg = UserMessage(message_id=message_id or uuid.uuid4().hex, text=text, sent_at=datetime.now(UTC))
-        try:
-            await handle.signal(AgentSessionWorkflow.send_message, msg)
-        except RPCError as exc:
-            raise _not_found_or(exc, session_id) from None
+        await self._signal_message(handle, msg, session_id)
         if wait <= 0:
             return PendingTurn(message_id=msg.message_id)
         try:
@@ -128,12 +133,23 @@ class SessionService:
         except WorkflowUpdateFailedError as exc:
             raise ConflictError(f"message {msg.message_id}: {exc.cause or exc}") from None
         except RPCError as exc:
-            if exc.status == RPCStatusCode.RESOURCE_EXHAUSTED:  # too many waiters: the message is queued
+            if exc.status in _BUSY:  # the message is safe in history: busy or slow is not a failure
                 return PendingTurn(message_id=msg.message_id)
             raise _not_found_or(exc, session_id) from None
         if result.status == "queued_behind_approval":
             return PendingTurn(message_id=msg.message_id, status=result.status, turn=result.turn, detail=result.reply)
         return result
+
+    async def _signal_message(self, handle: WorkflowHandle, msg: UserMessage, session_id: str) -> None:
+        """Signal the message; a busy server gets it again (the workflow answers an id once)."""
+        for attempt in range(SIGNAL_ATTEMPTS):
+            try:
+                await handle.signal(AgentSessionWorkflow.send_message, msg)
+                return
+            except RPCError as exc:
+                if exc.status not in _BUSY or attempt == SIGNAL_ATTEMPTS - 1:
+                    raise _not_found_or(exc, session_id) from None
+                await asyncio.sleep(0.2 * (attempt + 1))
 
     # ------------------------------------------------------------------ reads
     async def get(self, owner: str, session_id: str) -> SessionView:
