@@ -11,10 +11,12 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from api import errors
-from api.routers import catalog, notifications, sessions
+from api.routers import alerts, catalog, notifications, schedules, sessions
 from core.agents import AgentFactory
 from core.settings import PROJECT_ROOT, Settings
+from services.alerts import AlertService
 from services.notifications import NotificationService
+from services.schedules import ScheduleService
 from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.client import connect
@@ -34,6 +36,8 @@ def create_app(settings: Settings) -> FastAPI:
         await ensure_registered(client)
         app.state.sessions = SessionService(client, settings, agents)
         app.state.notifications = NotificationService(client, settings)
+        app.state.schedules = ScheduleService(client, settings, agents)
+        app.state.alerts = AlertService(client, settings)
         yield
 
     app = FastAPI(
@@ -49,6 +53,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(sessions.router)
     app.include_router(catalog.router)
     app.include_router(notifications.router)
+    app.include_router(schedules.router)
+    app.include_router(alerts.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

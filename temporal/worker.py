@@ -17,21 +17,31 @@ from temporalio.worker import Worker
 
 from activities.nodes import NodeActivities
 from activities.tools import ToolActivities
+from activities.workers import WorkerActivities
+from core.agents import AgentFactory
 from core.cache import Cache, build_cache
 from core.llm.gateway import LLMGateway
 from core.nodes import LLMNode
 from core.settings import Settings
 from core.tools import ToolRegistry
 from services.chain_access import ChainAccess
+from services.notifications import NotificationService
+from services.schedules import reconcile_periodic_tasks
+from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.client import connect
 from temporal.search_attributes import ensure_registered
+from workers import load_handlers, tasks
+from workers.tasks import TaskContext
 from workflows.agent_session import AgentSessionWorkflow
 from workflows.notifications import NotificationsWorkflow
+from workflows.periodic import PeriodicTaskWorkflow
+from workflows.scheduled_turn import ScheduledTurnWorkflow
+from workflows.watch import WatchWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [AgentSessionWorkflow, NotificationsWorkflow]
+WORKFLOWS = [AgentSessionWorkflow, NotificationsWorkflow, ScheduledTurnWorkflow, WatchWorkflow, PeriodicTaskWorkflow]
 
 
 @dataclass
@@ -42,6 +52,8 @@ class WorkerDeps:
     cache: Cache
     #: the chain (vault service, operator signer), connected on first use; None without a chain
     chain: ChainAccess | None = None
+    #: the Temporal client (schedule and alert tools manage the user's schedules and rules)
+    temporal: Client | None = None
 
 
 def build_worker(
@@ -63,12 +75,21 @@ def build_worker(
         deps = WorkerDeps(
             settings=settings, cache=cache, chain=ChainAccess(settings) if settings.chain_rpc_url else None
         )
+    if deps.temporal is None:
+        deps.temporal = client
     tools = ToolActivities(registry, cache, deps)
+    load_handlers()
+    workers = WorkerActivities(
+        NotificationService(client, settings),
+        SessionService(client, settings, AgentFactory.from_yaml(settings.agents_file, registry, settings)),
+        TaskContext(settings=settings, client=client, deps=deps),
+        tasks.all(),
+    )
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[*nodes.activities(), *tools.activities()],
+        activities=[*nodes.activities(), *tools.activities(), *workers.activities()],
         max_concurrent_activities=200,
     )
 
@@ -81,6 +102,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None, read
     cache = await build_cache(settings.redis_url)
     chain = ChainAccess(settings) if settings.chain_rpc_url else None
     worker = build_worker(client, settings, registry, cache, WorkerDeps(settings=settings, cache=cache, chain=chain))
+    # platform periodic tasks (@tasks.periodic) become Temporal Schedules; idempotent
+    report = await reconcile_periodic_tasks(client, settings, tasks.all())
+    log.info("periodic tasks reconciled: %s", report)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
