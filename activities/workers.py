@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from temporalio import activity
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.errors import permanent_errors_not_retried
 from activities.heartbeat import heartbeating
@@ -63,7 +64,7 @@ class WorkerActivities:
         sid = f"schedule:{req.owner}:{suffix}"
         try:
             await self.sessions.create(req.owner, req.agent, platform="schedule", session_id=suffix)
-        except ConflictError:
+        except (ConflictError, WorkflowAlreadyStartedError):
             pass  # the schedule's session exists: this turn continues it
         async with heartbeating(30):
             turn = await self.sessions.send(
