@@ -271,7 +271,11 @@ class EventListener:
         for w in self._watched.values():
             for item in w.abi:
                 if item.get("type") == "event" and item["name"] in w.handlers:
-                    topics["0x" + event_abi_to_log_topic(item).hex()] = (w, item["name"])
+                    # one signature may be watched on several contracts (e.g. every price feed)
+                    topics.setdefault("0x" + event_abi_to_log_topic(item).hex(), {})[w.address.lower()] = (
+                        w,
+                        item["name"],
+                    )
         logs = []
         if topics:
             logs = await self.w3.eth.get_logs(
@@ -307,11 +311,10 @@ class EventListener:
             delivered.append(event)
         for entry in sorted(logs, key=lambda e: (e["blockNumber"], e["logIndex"])):
             topic0 = _hex(entry["topics"][0])
-            if topic0 not in topics:
-                continue
-            watched, event_name = topics[topic0]
-            if entry["address"].lower() != watched.address.lower():
-                continue  # same event signature on another watched contract
+            found = topics.get(topic0, {}).get(entry["address"].lower())
+            if found is None:
+                continue  # an event of a watched contract nobody handles
+            watched, event_name = found
             key = f"{_hex(entry['transactionHash'])}:{entry['logIndex']}"
             if key in self._delivered_set:
                 continue
