@@ -89,9 +89,10 @@ class AlertService:
         self.client = client
         self.settings = settings
 
-    async def create(self, owner: str, req: AlertCreate) -> AlertCreated:
+    async def create(self, owner: str, req: AlertCreate, suffix: str | None = None) -> AlertCreated:
+        """Add the rule; a ``suffix`` (e.g. from a tool's idempotency key) makes a retry add it once."""
         _checked(owner)
-        suffix = uuid.uuid4().hex[:10]
+        suffix = suffix or uuid.uuid4().hex[:10]
         now = datetime.now(UTC)
         if req.kind == "price":
             symbol = (req.symbol or "").upper()

@@ -20,6 +20,7 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
@@ -98,11 +99,12 @@ class ScheduleService:
         self.settings = settings
         self.agents = agents
 
-    async def create(self, owner: str, req: ScheduleCreate) -> ScheduleCreated:
+    async def create(self, owner: str, req: ScheduleCreate, suffix: str | None = None) -> ScheduleCreated:
+        """Create the schedule; a ``suffix`` (e.g. from a tool's idempotency key) makes a retry find it."""
         if not NAME.match(owner):
             raise BadInputError(f"invalid owner {owner!r}")
         plan = self.agents.build(req.agent)  # unknown agent: an error now, not at the first firing
-        sid = f"schedule:{owner}:{uuid.uuid4().hex[:12]}"
+        sid = f"schedule:{owner}:{suffix or uuid.uuid4().hex[:12]}"
         spec = ScheduleSpec(
             cron_expressions=[req.cron] if req.cron else [],
             intervals=[ScheduleIntervalSpec(every=timedelta(seconds=req.every_seconds))] if req.every_seconds else [],
@@ -147,6 +149,10 @@ class ScheduleService:
         }
         try:
             handle = await self.client.create_schedule(sid, schedule, search_attributes=attrs, memo=memo)
+        except ScheduleAlreadyRunningError:
+            if suffix is None:
+                raise
+            handle = self.client.get_schedule_handle(sid)  # a retried create: the schedule is there
         except RPCError as exc:
             if exc.status == RPCStatusCode.INVALID_ARGUMENT:
                 raise BadInputError(f"invalid schedule: {exc.message}") from None
@@ -297,9 +303,7 @@ async def reconcile_periodic_tasks(client: Client, settings: Settings, registere
             try:
                 await client.create_schedule(sid, _task_schedule(task, settings))
                 report["created"].append(task.name)
-            except Exception as exc:  # noqa: BLE001 - another worker created it first
-                if "already" not in str(exc).lower():
-                    raise
+            except ScheduleAlreadyRunningError:  # another worker created it first
                 report["unchanged"].append(task.name)
         elif not (existing[sid] or "").endswith(f"[{key}]"):
             schedule = _task_schedule(task, settings)

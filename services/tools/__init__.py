@@ -7,7 +7,7 @@ import importlib
 from core.tools import ToolRegistry
 from services.tools.registry import tools
 
-BUILTIN_MODULES = ("services.tools.builtin", "services.tools.chain")
+BUILTIN_MODULES = ("services.tools.builtin", "services.tools.chain", "services.tools.workers")
 
 
 def load_tools(extra_modules: list[str] | tuple[str, ...] = ()) -> ToolRegistry:
