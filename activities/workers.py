@@ -51,7 +51,8 @@ class WorkerActivities:
             async with gate:
                 await self.notifications.notify(item.user, item.notification)
 
-        await asyncio.gather(*(one(i) for i in batch.items))
+        async with heartbeating(10):
+            await asyncio.gather(*(one(i) for i in batch.items))
         return len(batch.items)
 
     @activity.defn(name="schedule.run_turn")

@@ -71,6 +71,7 @@ class ScheduledTurnWorkflow:
             "alerts.notify",
             NotifyBatch(items=[OwnedNotification(user=inp.owner, notification=note)]),
             start_to_close_timeout=timedelta(seconds=60),
+            heartbeat_timeout=timedelta(seconds=10),
             retry_policy=RETRY,
         )
         return result

@@ -46,6 +46,7 @@ SIGNALS_PER_RUN = 500
 SEEN_KEYS = 1000
 #: the price history kept for move rules is also bounded in length
 HISTORY_LIMIT = 5000
+NOTIFY_HEARTBEAT_SECONDS = 10
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
 
 
@@ -79,6 +80,8 @@ class WatchWorkflow:
                         "alerts.notify",
                         NotifyBatch(items=notes),
                         start_to_close_timeout=timedelta(seconds=120),
+                        # a killed worker is noticed in seconds, not at the start-to-close timeout
+                        heartbeat_timeout=timedelta(seconds=NOTIFY_HEARTBEAT_SECONDS),
                         retry_policy=NOTIFY_RETRY,
                     )
                 continue
