@@ -71,6 +71,8 @@ class WatchStart(BaseModel):
     seen_keys: list[str] = Field(default_factory=list)
     last_price: Decimal | None = None
     signals_per_run: int | None = None
+    #: the feed round last evaluated: an older round arriving late (a poll) is stale
+    last_round: int | None = None
 
 
 class AlertView(BaseModel):

@@ -62,6 +62,7 @@ class WatchWorkflow:
         self._seen: deque[str] = deque(start.seen_keys, maxlen=SEEN_KEYS)
         self._seen_set = set(self._seen)
         self._last_price = start.last_price
+        self._last_round = start.last_round
         self._queue: list[PriceUpdate | TransferSeen] = []
         self._signals = 0
 
@@ -100,6 +101,7 @@ class WatchWorkflow:
             seen_keys=list(self._seen),
             last_price=self._last_price,
             signals_per_run=self._start.signals_per_run,
+            last_round=self._last_round,
         )
 
     # ------------------------------------------------------------------ signals
@@ -188,6 +190,9 @@ class WatchWorkflow:
         return self._on_transfer(item)
 
     def _on_price(self, u: PriceUpdate) -> list[OwnedNotification]:
+        if self._last_round is not None and u.round_id < self._last_round:
+            return []  # a poll's late view of an older round: the newer price stands
+        self._last_round = u.round_id
         out = []
         for rule in self._price_rules.values():
             state = self._states.get(rule.alert_id, RuleState())

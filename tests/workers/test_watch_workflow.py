@@ -7,6 +7,7 @@ download happens at run time. The notification inbox is the real NotificationsWo
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -77,9 +78,25 @@ def price(symbol: str, value: str, seconds: float, n: int) -> PriceUpdate:
 
 
 async def settle(env: WorkflowEnvironment, wid: str) -> None:
-    """Let the workflow process what it was sent (a query is answered after pending signals)."""
-    await env.client.get_workflow_handle(wid).query(WatchWorkflow.rule_count)
-    await env.sleep(1)
+    """Let the workflow process what it was sent: queries answer after the pending signals, and
+    the notify activity has run once no activity is pending (a loaded machine may need seconds)."""
+    handle = env.client.get_workflow_handle(wid)
+    await handle.query(WatchWorkflow.rule_count)
+    for _ in range(300):
+        if not (await handle.describe()).raw_description.pending_activities:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)
+
+
+async def alerts_when(notes: NotificationService, owner: str, n: int, timeout: float = 30) -> list:
+    """The owner's alert notifications once there are ``n`` (then a moment more, to catch extras)."""
+    for _ in range(int(timeout * 5)):
+        if len([x for x in await notes.list(owner) if x.kind == "alert"]) >= n:
+            break
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1)
+    return [x for x in await notes.list(owner) if x.kind == "alert"]
 
 
 async def test_cooldown_and_hysteresis_on_one_feed(env: WorkflowEnvironment, running: NotificationService) -> None:
@@ -93,7 +110,7 @@ async def test_cooldown_and_hysteresis_on_one_feed(env: WorkflowEnvironment, run
         await h.signal(WatchWorkflow.price, price(sym, value, at, n))
     await h.signal(WatchWorkflow.price, price(sym, "150", 5000, 3))  # a duplicate key: ignored
     await settle(env, wid)
-    notes = [n for n in await running.list(alice) if n.kind == "alert"]
+    notes = await alerts_when(running, alice, 2)
     assert [n.data["value"] for n in notes] == ["101", "101.6"]
     assert notes[0].text.startswith(f"{sym} above 100: {sym} is now $101.00")
     assert notes[0].data["round_id"] == 1 and notes[0].data["alert_id"] == r.alert_id
@@ -120,7 +137,7 @@ async def test_move_rule_window_and_many_rules_in_one_workflow(
         await h.signal(WatchWorkflow.price, price(sym, value, at, n))
     await settle(env, wid)
     for o in owners:
-        notes = await running.list(o)
+        notes = await alerts_when(running, o, 1)
         assert [n.data["value"] for n in notes] == ["106"]  # 6% within the hour; later moves are small
         assert notes[0].data["reference"] == "100"
     # one workflow for the feed, whatever the number of rules
@@ -155,7 +172,7 @@ async def test_each_owner_sees_and_deletes_only_their_rules(
     await h.signal(WatchWorkflow.transfer, seen)
     await h.signal(WatchWorkflow.transfer, seen)  # delivered twice: counted once
     await settle(env, wid)
-    [note] = await running.list(alice)
+    [note] = await alerts_when(running, alice, 1)
     assert note.text.startswith(f"Incoming transfer: 0.25 ETH to {address}") and note.data["block_number"] == 7
     assert await running.list(bob) == []  # bob watches outgoing transfers only
     assert await h.execute_update(WatchWorkflow.remove_rule, RemoveRule(owner=alice, alert_id="wallet.a.1")) is True
