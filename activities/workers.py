@@ -46,13 +46,17 @@ class WorkerActivities:
     async def notify(self, batch: NotifyBatch) -> int:
         """Hand each notification to its user's inbox (keys make a retried batch harmless)."""
         gate = asyncio.Semaphore(NOTIFY_CONCURRENCY)
+        by_user: dict[str, list[Any]] = {}
+        for item in batch.items:
+            by_user.setdefault(item.user, []).append(item.notification)
 
-        async def one(item: Any) -> None:
+        async def deliver(user: str, notes: list[Any]) -> None:
             async with gate:
-                await self.notifications.notify(item.user, item.notification)
+                for note in notes:  # one user's notifications in their order; users in parallel
+                    await self.notifications.notify(user, note)
 
         async with heartbeating(10):
-            await asyncio.gather(*(one(i) for i in batch.items))
+            await asyncio.gather(*(deliver(u, n) for u, n in by_user.items()))
         return len(batch.items)
 
     @activity.defn(name="schedule.run_turn")
