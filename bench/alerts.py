@@ -12,7 +12,7 @@ chain listener in this process and ``impressox worker`` as a child process (its 
 
 Prints one JSON object.
 
-    .venv/bin/python bench/alerts.py [--rules 1000] [--owners 20] [--n 10]
+    .venv/bin/python bench/alerts.py [--rules 1000] [--owners 100] [--n 10]
 """
 
 from __future__ import annotations
@@ -148,21 +148,21 @@ async def main(rules: int, owners: int, n: int, schedule_seconds: float) -> dict
             while await handle.query(WatchWorkflow.rule_count) < rules:
                 await asyncio.sleep(0.1)
 
-            async def stored() -> int:
+            async def stored(round_id: int) -> int:
                 try:
                     counts = await asyncio.gather(*(notes.list(u) for u in users))
                 except UnavailableError:  # an inbox busy with its signals: not all stored yet
                     return 0
-                return sum(sum(1 for x in c if x.kind == "alert") for c in counts)
+                return sum(sum(1 for x in c if x.kind == "alert" and x.data.get("round_id") == round_id) for c in counts)
 
             latencies, events, activities = [], [], []
             for k in range(n):
                 await set_price(3000)  # back under: re-arms every rule
                 await asyncio.sleep(1.0)
                 before = await history_counts(client, wid)
-                target = (k + 1) * rules
                 mined = await set_price(4000)
-                while await stored() < target:
+                round_id = (await contract.functions.latestRoundData().call())[0]
+                while await stored(round_id) < rules:
                     if time.perf_counter() - mined > 120:
                         raise TimeoutError(f"update {k}: notifications missing after 120 s")
                     await asyncio.sleep(0.02)
@@ -218,7 +218,7 @@ async def main(rules: int, owners: int, n: int, schedule_seconds: float) -> dict
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rules", type=int, default=1000)
-    parser.add_argument("--owners", type=int, default=20)
+    parser.add_argument("--owners", type=int, default=100)
     parser.add_argument("--n", type=int, default=10)
     parser.add_argument("--schedule-seconds", type=float, default=20)
     args = parser.parse_args()
