@@ -9,6 +9,7 @@ checks the owner, and another user's id is reported as not found.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -21,12 +22,13 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from chain.units import checksum_address
-from core.errors import BadInputError, NotFoundError
+from core.errors import BadInputError, NotFoundError, UnavailableError
 from core.settings import Settings
 from workers.models import AddRule, AlertView, RemoveRule, WatchStart, price_watch_id, wallet_watch_id
 from workers.rules import PriceRule, WalletRule
 from workflows.watch import WatchWorkflow
 
+log = logging.getLogger(__name__)
 NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 SYMBOL = r"^[A-Za-z][A-Za-z0-9]{1,9}$"
 QUERY_TIMEOUT = timedelta(seconds=5)
@@ -148,7 +150,7 @@ class AlertService:
             if wf.id not in ids:
                 ids.append(wf.id)
 
-        async def rules_of(wid: str) -> list[AlertView]:
+        async def rules_of(wid: str) -> list[AlertView] | None:
             try:
                 return await self.client.get_workflow_handle(wid).query(
                     WatchWorkflow.rules, owner, rpc_timeout=QUERY_TIMEOUT
@@ -156,10 +158,14 @@ class AlertService:
             except RPCError as exc:
                 if exc.status == RPCStatusCode.NOT_FOUND:
                     return []
-                raise
+                # one unreachable target (e.g. on a task queue nobody polls) must not hide the others
+                log.warning("alerts: %s did not answer: %s", wid, exc)
+                return None
 
         found = await asyncio.gather(*(rules_of(w) for w in ids))
-        return [a for views in found for a in views]
+        if ids and all(f is None for f in found):
+            raise UnavailableError("the watch rules did not answer in time (is a worker running?)")
+        return [a for views in found if views for a in views]
 
     async def get(self, owner: str, alert_id: str) -> AlertView:
         wid = _target_of(alert_id)
