@@ -124,6 +124,16 @@ class Settings(BaseSettings):
     chain_keystore_file: Path | None = None
     chain_keystore_password: SecretStr | None = None
 
+    # Workers (issue 10): watch rules and scheduled agents
+    #: a fired alert re-arms only after this many seconds (and the price's return past the hysteresis)
+    alert_cooldown_seconds: float = Field(default=900.0, ge=0)
+    #: how far (percent of the threshold) the price must go back before an alert re-arms
+    alert_hysteresis_pct: Decimal = Field(default=Decimal("1"), ge=0, le=50)
+    #: a schedule missed during an outage runs once if the outage was shorter than this
+    schedule_catchup_seconds: float = Field(default=3600.0, ge=10)
+    #: seconds a scheduled turn waits for its answer before reporting it as still running
+    schedule_turn_wait_seconds: float = Field(default=600.0, gt=0)
+
     @field_validator("temporal_address")
     @classmethod
     def _host_port(cls, v: str) -> str:

@@ -16,6 +16,8 @@ from temporalio.worker import Worker
 from activities.nodes import NodeActivities
 from activities.tools import ToolActivities
 from activities.vaults import VaultActivities
+from activities.workers import WorkerActivities
+from core.agents import AgentFactory
 from core.approvals import approval_key
 from core.cache import Cache, build_cache
 from core.deps import WorkerDeps
@@ -24,17 +26,32 @@ from core.nodes import LLMNode
 from core.settings import Settings
 from core.tools import ToolRegistry
 from services.chain_access import ChainAccess
+from services.notifications import NotificationService
+from services.schedules import reconcile_periodic_tasks
+from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.client import connect
 from temporal.search_attributes import ensure_registered
 from temporal.shutdown import stop_on_signals
+from workers import load_handlers, tasks
+from workers.tasks import TaskContext
 from workflows.agent_session import AgentSessionWorkflow
 from workflows.notifications import NotificationsWorkflow
+from workflows.periodic import PeriodicTaskWorkflow
+from workflows.scheduled_turn import ScheduledTurnWorkflow
 from workflows.vaults import VaultRegistryWorkflow
+from workflows.watch import WatchWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [AgentSessionWorkflow, NotificationsWorkflow, VaultRegistryWorkflow]
+WORKFLOWS = [
+    AgentSessionWorkflow,
+    NotificationsWorkflow,
+    VaultRegistryWorkflow,
+    ScheduledTurnWorkflow,
+    WatchWorkflow,
+    PeriodicTaskWorkflow,
+]
 
 __all__ = ["WORKFLOWS", "WorkerDeps", "build_worker", "run_worker"]
 
@@ -62,13 +79,22 @@ def build_worker(
     nodes = NodeActivities([LLMNode(gateway, registry)])
     if deps is None:
         deps = WorkerDeps(settings=settings, cache=cache, chain=chain_access(settings))
+    if deps.temporal is None:
+        deps.temporal = client
     tools = ToolActivities(registry, cache, deps, approval_key=approval_key(settings))
     vaults = VaultActivities(deps.chain)
+    load_handlers()
+    workers = WorkerActivities(
+        NotificationService(client, settings),
+        SessionService(client, settings, AgentFactory.from_yaml(settings.agents_file, registry, settings)),
+        TaskContext(settings=settings, client=client, deps=deps),
+        tasks.all(),
+    )
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[*nodes.activities(), *tools.activities(), vaults.register],
+        activities=[*nodes.activities(), *tools.activities(), vaults.register, *workers.activities()],
         max_concurrent_activities=200,
     )
 
@@ -81,6 +107,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None, read
     cache = await build_cache(settings.redis_url)
     chain = chain_access(settings)
     worker = build_worker(client, settings, registry, cache, WorkerDeps(settings=settings, cache=cache, chain=chain))
+    # platform periodic tasks (@tasks.periodic) become Temporal Schedules; idempotent
+    report = await reconcile_periodic_tasks(client, settings, tasks.all())
+    log.info("periodic tasks reconciled: %s", report)
     stop = stop or asyncio.Event()
     log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
     with stop_on_signals(stop):

@@ -28,6 +28,8 @@ _CAPABILITIES = {
     "get_balance": 'balances ("what\'s my balance?")',
     "vault_status": 'your vault\'s limits ("vault status")',
     "transfer": 'transfers from your vault, after your approval ("send 0.05 ETH to 0x...")',
+    "schedule_prompt": 'scheduled prompts ("every day at 9:00 send me the ETH price", "pause my morning report")',
+    "create_alert": 'price and wallet alerts ("tell me when ETH goes above 4,000", "list my alerts")',
 }
 
 
