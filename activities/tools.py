@@ -1,4 +1,8 @@
-"""``tool.<name>`` activities: validate args, consult the cache, run the tool, heartbeat."""
+"""``tool.<name>`` activities: validate args, consult the cache, run the tool, heartbeat.
+
+Each call also appears on the turn's event stream: ``tool_call`` when it starts,
+``tool_result`` when it ends (``error`` for an attempt Temporal will retry).
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,24 @@ from collections.abc import Callable
 from typing import Any
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.errors import permanent_errors_not_retried
 from activities.heartbeat import heartbeating
 from core.cache import Cache, cache_key
 from core.schemas import ToolCheck, ToolInput, ToolOutput
+from core.streams import TurnPublisher, TurnStreams
 from core.tools import Tool, ToolContext, ToolRegistry, ToolResult
 
 
 class ToolActivities:
-    def __init__(self, registry: ToolRegistry, cache: Cache, deps: Any = None) -> None:
+    def __init__(
+        self, registry: ToolRegistry, cache: Cache, deps: Any = None, streams: TurnStreams | None = None
+    ) -> None:
         self.registry = registry
         self.cache = cache
         self.deps = deps
+        self.streams = streams
 
     def activities(self) -> list[Callable[..., Any]]:
         return [self._activity(tool) for tool in self.registry] + [self.check]
@@ -47,7 +56,26 @@ class ToolActivities:
 
     def _activity(self, tool: Tool) -> Callable[..., Any]:
         async def run_tool(inp: ToolInput) -> ToolOutput:
-            return await permanent_errors_not_retried(self.execute(tool, inp))
+            if not (self.streams and inp.message_id):
+                return await permanent_errors_not_retried(self.execute(tool, inp))
+            events = TurnPublisher(self.streams, inp.session_id, inp.message_id)
+            call = {"call_id": inp.call_id, "name": inp.name}
+            attempt = activity.info().attempt
+            if attempt == 1:
+                await events.emit("tool_call", **call, args=inp.args)
+            try:
+                out = await permanent_errors_not_retried(self.execute(tool, inp))
+            except ApplicationError as exc:
+                if exc.non_retryable:
+                    await events.emit("tool_result", **call, status="error", result=f"Error: {exc.message}")
+                else:
+                    await events.emit("error", **call, attempt=attempt, message=exc.message)
+                raise
+            except Exception as exc:
+                await events.emit("error", **call, attempt=attempt, message=str(exc))
+                raise
+            await events.emit("tool_result", **call, status="ok", result=out.output)
+            return out
 
         return activity.defn(name=f"tool.{tool.name}")(run_tool)
 

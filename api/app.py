@@ -14,8 +14,10 @@ from api import errors
 from api.routers import catalog, notifications, sessions
 from core.agents import AgentFactory
 from core.settings import PROJECT_ROOT, Settings
+from core.streams import TurnStreams
 from services.notifications import NotificationService
 from services.sessions import SessionService
+from services.streams import TurnEventService
 from services.tools import load_tools
 from temporal.client import connect
 from temporal.search_attributes import ensure_registered
@@ -34,7 +36,13 @@ def create_app(settings: Settings) -> FastAPI:
         await ensure_registered(client)
         app.state.sessions = SessionService(client, settings, agents)
         app.state.notifications = NotificationService(client, settings)
-        yield
+        streams = TurnStreams.from_settings(settings)
+        app.state.turn_events = TurnEventService(app.state.sessions, streams)
+        try:
+            yield
+        finally:
+            await app.state.turn_events.close()
+            await streams.close()
 
     app = FastAPI(
         title="Impressox Agent API",

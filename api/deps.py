@@ -11,10 +11,15 @@ from core.agents import AgentFactory
 from core.settings import Settings
 from core.tools import ToolRegistry
 from services.sessions import SessionService
+from services.streams import TurnEventService
 
 
 def get_sessions(request: Request) -> SessionService:
     return request.app.state.sessions
+
+
+def get_turn_events(request: Request) -> TurnEventService:
+    return request.app.state.turn_events
 
 
 def get_agents(request: Request) -> AgentFactory:
@@ -46,5 +51,6 @@ def current_user(
 
 User = Annotated[str, Depends(current_user)]
 Sessions = Annotated[SessionService, Depends(get_sessions)]
+TurnEvents = Annotated[TurnEventService, Depends(get_turn_events)]
 Agents = Annotated[AgentFactory, Depends(get_agents)]
 Registry = Annotated[ToolRegistry, Depends(get_registry)]

@@ -175,6 +175,8 @@ class NodeInput(BaseModel):
     #: the recent conversation in OpenAI chat format (bounded by the plan's context window)
     messages: list[dict[str, Any]] = Field(default_factory=list)
     timeout_seconds: float = 60.0
+    #: the message this turn answers: names the turn's event stream (None: nothing is streamed)
+    message_id: str | None = None
 
 
 class NodeOutput(BaseModel):
@@ -194,6 +196,8 @@ class ToolInput(BaseModel):
     owner: str
     #: stable across retries and replays: derived from the workflow id and the call id
     idempotency_key: str
+    #: the message this turn answers: names the turn's event stream (None: nothing is streamed)
+    message_id: str | None = None
 
 
 class ToolOutput(BaseModel):

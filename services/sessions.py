@@ -16,7 +16,9 @@ from temporalio.client import (
     Client,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
@@ -113,6 +115,20 @@ class SessionService:
                 return PendingTurn(message_id=msg.message_id)
             raise _not_found_or(exc, session_id) from None
 
+    async def watch_turn(self, owner: str, session_id: str, message_id: str) -> WorkflowUpdateHandle[TurnResult]:
+        """A ``wait_turn`` update accepted by the session: ``await h.result()`` gives the turn's
+        result (or the provisional one while it awaits an approval). NotFoundError when the
+        session does not know the message."""
+        handle = self._handle(owner, session_id)
+        try:
+            return await handle.start_update(
+                AgentSessionWorkflow.wait_turn, message_id, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+            )
+        except WorkflowUpdateFailedError:
+            raise NotFoundError(f"no message {message_id!r} in session {session_id!r}") from None
+        except RPCError as exc:
+            raise _not_found_or(exc, session_id) from None
+
     # ------------------------------------------------------------------ reads
     async def get(self, owner: str, session_id: str) -> SessionView:
         handle = self._handle(owner, session_id)
@@ -160,9 +176,13 @@ class SessionService:
         except RPCError as exc:
             raise _not_found_or(exc, session_id) from None
 
-    def _handle(self, owner: str, session_id: str) -> WorkflowHandle:
+    def check_owner(self, owner: str, session_id: str) -> None:
+        """NotFoundError unless ``owner`` owns the session (a foreign session looks unknown)."""
         if owner_of(session_id) != owner:
             raise NotFoundError(f"no session {session_id!r}")
+
+    def _handle(self, owner: str, session_id: str) -> WorkflowHandle:
+        self.check_owner(owner, session_id)
         return self.client.get_workflow_handle(session_id)
 
 

@@ -21,6 +21,7 @@ from core.cache import Cache, build_cache
 from core.llm.gateway import LLMGateway
 from core.nodes import LLMNode
 from core.settings import Settings
+from core.streams import TurnStreams
 from core.tools import ToolRegistry
 from services.chain_access import ChainAccess
 from services.tools import load_tools
@@ -51,19 +52,24 @@ def build_worker(
     cache: Cache,
     deps: WorkerDeps | None = None,
     task_queue: str | None = None,
+    streams: TurnStreams | None = None,
 ) -> Worker:
     gateway = LLMGateway(
         cache,
         api_key=settings.llm_api_key,
         api_base=settings.llm_api_base,
         cache_ttl_seconds=settings.llm_cache_ttl_seconds,
+        offline_token_delay_ms=settings.offline_token_delay_ms,
+        offline_first_token_delay_ms=settings.offline_first_token_delay_ms,
     )
-    nodes = NodeActivities([LLMNode(gateway)])
+    if streams is None:
+        streams = TurnStreams.from_settings(settings)
+    nodes = NodeActivities([LLMNode(gateway)], streams)
     if deps is None:
         deps = WorkerDeps(
             settings=settings, cache=cache, chain=ChainAccess(settings) if settings.chain_rpc_url else None
         )
-    tools = ToolActivities(registry, cache, deps)
+    tools = ToolActivities(registry, cache, deps, streams)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -80,7 +86,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None, read
     registry = load_tools(settings.tool_modules)
     cache = await build_cache(settings.redis_url)
     chain = ChainAccess(settings) if settings.chain_rpc_url else None
-    worker = build_worker(client, settings, registry, cache, WorkerDeps(settings=settings, cache=cache, chain=chain))
+    streams = TurnStreams.from_settings(settings)
+    worker = build_worker(
+        client, settings, registry, cache, WorkerDeps(settings=settings, cache=cache, chain=chain), streams=streams
+    )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -92,4 +101,5 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None, read
         await stop.wait()
     if chain:
         await chain.close()
+    await streams.close()
     await cache.close()

@@ -260,6 +260,7 @@ class AgentSessionWorkflow:
                 tools=self._plan.tools,
                 messages=context,
                 timeout_seconds=self._plan.llm_timeout_seconds,
+                message_id=self._current.message_id if self._current else None,
             ),
             result_type=NodeOutput,
             start_to_close_timeout=timedelta(seconds=self._plan.llm_timeout_seconds + 5),
@@ -315,6 +316,7 @@ class AgentSessionWorkflow:
             owner=self._start.owner,
             # stable across retries and replays: the side effect's once-only key
             idempotency_key=f"{workflow.info().workflow_id}/t{turn}/{call.call_id}",
+            message_id=self._current.message_id if self._current else None,
         )
 
     async def _approval(self, call: ToolCallRequest, spec: ToolSpec, turn: int) -> bool | None:
