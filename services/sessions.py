@@ -121,13 +121,19 @@ class SessionService:
         session does not know the message."""
         handle = self._handle(owner, session_id)
         try:
-            return await handle.start_update(
+            update = await handle.start_update(
                 AgentSessionWorkflow.wait_turn, message_id, wait_for_stage=WorkflowUpdateStage.ACCEPTED
             )
+            # a rejected update comes back as a handle with a known (failed) outcome: reading it
+            # costs no round trip then; a running one times out at once and is polled later
+            await update.result(rpc_timeout=timedelta(milliseconds=1))
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            pass
         except WorkflowUpdateFailedError:
             raise NotFoundError(f"no message {message_id!r} in session {session_id!r}") from None
         except RPCError as exc:
             raise _not_found_or(exc, session_id) from None
+        return update
 
     # ------------------------------------------------------------------ reads
     async def get(self, owner: str, session_id: str) -> SessionView:

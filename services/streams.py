@@ -19,6 +19,8 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from temporalio.client import WorkflowUpdateHandle, WorkflowUpdateRPCTimeoutOrCancelledError
+
 from core.errors import NotFoundError
 from core.schemas import TurnResult
 from core.streams import STREAM_ERRORS, TurnEvent, TurnStreams
@@ -68,7 +70,7 @@ class TurnEventService:
         accepted.set_result(None)
         announced: set[str] = set()
         while True:
-            result: TurnResult = await update.result()
+            result = await _result(update)
             if result.status != "awaiting_approval":
                 await self.streams.finish(session_id, message_id, turn_body(result))
                 return result
@@ -154,6 +156,14 @@ class _Watch:
 
     def failed(self) -> bool:
         return self.task.done() and not self.task.cancelled() and self.task.exception() is not None
+
+
+async def _result(update: WorkflowUpdateHandle[TurnResult]) -> TurnResult:
+    while True:  # a turn may outlast one long poll
+        try:
+            return await update.result()
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            await asyncio.sleep(0.1)
 
 
 def _error(exc: BaseException | None) -> TurnEvent:
