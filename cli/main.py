@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--session", help="an existing session id (default: a new session)")
     chat.add_argument("--agent", default="assistant")
     chat.add_argument("--wait", type=float, default=60)
+    chat.add_argument("--no-stream", action="store_true", help="print the reply only when the turn is done")
 
     sub.add_parser("listener", help="follow the chain and turn vault events into notifications")
 
@@ -90,7 +91,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "chat":
         from cli.chat import chat
 
-        return _short_lived(chat(settings, args.text, args.session, args.agent, args.wait))
+        return _short_lived(chat(settings, args.text, args.session, args.agent, args.wait, not args.no_stream))
     if args.command == "listener":
         from services.chain_events import run_listener
 
