@@ -91,6 +91,7 @@ class LLMGateway:
         self._api_key = api_key
         self.api_base = api_base
         self.cache_ttl_seconds = cache_ttl_seconds
+        self._offline = offline.OfflineLLM()
         #: pacing of the offline model's streamed answers (demos and benchmarks)
         self.offline_delays = {
             "offline_token_delay_ms": offline_token_delay_ms,
@@ -128,15 +129,19 @@ class LLMGateway:
         try:
             if on_chunk is None:
                 reply = _reply(await litellm.acompletion(model=model, messages=messages, **kwargs))
+            elif self.deterministic(model):
+                # the offline model runs in this process: its chunks are read straight from it, not
+                # through litellm's stream wrapper, which rebuilds the whole response in a thread and
+                # logs its cost after every call (tens of ms on a busy machine, see bench/README.md)
+                params = {"tools": tools, **self.offline_delays}
+                chunks = self._offline.astreaming(model.split("/", 1)[1], messages, optional_params=params)
+                reply = await _assemble_offline(chunks, on_chunk)
+                reply.model = model
             else:
-                if self.deterministic(model):
-                    kwargs.update(self.offline_delays)
                 stream = await litellm.acompletion(
                     model=model, messages=messages, stream=True, stream_options={"include_usage": True}, **kwargs
                 )
                 reply = await _assemble(stream, on_chunk)
-                if self.deterministic(model):  # chunks name the bare model; keep it marked as offline
-                    reply.model = model
         except Exception as exc:  # litellm raises many types; classify them in one place
             raise _map_error(exc) from None
         if key:
@@ -175,6 +180,21 @@ async def _assemble(stream: Any, on_chunk: OnChunk) -> LLMReply:
     content = "".join(text) or None
     tool_calls = [_tool_call(c["id"] or f"call_{i}", c["name"], c["arguments"]) for i, c in sorted(calls.items())]
     return LLMReply(content=content, tool_calls=tool_calls, model=model, usage=_usage(usage))
+
+
+async def _assemble_offline(chunks: Any, on_chunk: OnChunk) -> LLMReply:
+    """The same for the offline model's own chunks (litellm ``GenericStreamingChunk`` dicts)."""
+    text: list[str] = []
+    calls: list[ToolCallRequest] = []
+    usage = TokenUsage()
+    async for chunk in chunks:
+        if tool := chunk.get("tool_use"):
+            calls.append(_tool_call(tool["id"], tool["function"]["name"], tool["function"]["arguments"]))
+        if chunk.get("usage"):
+            usage = TokenUsage(**{k: chunk["usage"][k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")})
+        text.append(chunk.get("text") or "")
+        await on_chunk(text[-1])
+    return LLMReply(content="".join(text) or None, tool_calls=calls, usage=usage)
 
 
 def _tool_call(call_id: str, name: str, arguments: str | None) -> ToolCallRequest:
