@@ -41,15 +41,18 @@ class NodeActivities:
             )
             attempt = activity.info().attempt
             if events and attempt > 1:
-                await events.emit("reset", step=inp.step, attempt=attempt)
+                events.emit("reset", step=inp.step, attempt=attempt)
             async with heartbeating(NODE_HEARTBEAT_SECONDS):  # LLM calls can take a while
                 try:
                     return await permanent_errors_not_retried(node.run(inp, _on_chunk(events, inp.step)))
                 except Exception as exc:
                     if events:
                         final = isinstance(exc, ApplicationError) and exc.non_retryable
-                        await events.emit("error", step=inp.step, attempt=attempt, message=str(exc), final=final)
+                        events.emit("error", step=inp.step, attempt=attempt, message=str(exc), final=final)
                     raise
+                finally:
+                    if events:
+                        await events.flush()
 
         return activity.defn(name=f"node.{node.name}")(run_node)
 
@@ -63,6 +66,6 @@ def _on_chunk(events: TurnPublisher | None, step: int) -> OnChunk:
         if chunks % HEARTBEAT_EVERY_CHUNKS == 0:
             activity.heartbeat()
         if text and events:
-            await events.emit("token", text=text, step=step)
+            events.emit("token", text=text, step=step)
 
     return on_chunk

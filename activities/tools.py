@@ -62,19 +62,22 @@ class ToolActivities:
             call = {"call_id": inp.call_id, "name": inp.name}
             attempt = activity.info().attempt
             if attempt == 1:
-                await events.emit("tool_call", **call, args=inp.args)
+                events.emit("tool_call", **call, args=inp.args)
             try:
                 out = await permanent_errors_not_retried(self.execute(tool, inp))
             except ApplicationError as exc:
                 if exc.non_retryable:
-                    await events.emit("tool_result", **call, status="error", result=f"Error: {exc.message}")
+                    events.emit("tool_result", **call, status="error", result=f"Error: {exc.message}")
                 else:
-                    await events.emit("error", **call, attempt=attempt, message=exc.message)
+                    events.emit("error", **call, attempt=attempt, message=exc.message)
                 raise
             except Exception as exc:
-                await events.emit("error", **call, attempt=attempt, message=str(exc))
+                events.emit("error", **call, attempt=attempt, message=str(exc))
                 raise
-            await events.emit("tool_result", **call, status="ok", result=out.output)
+            else:
+                events.emit("tool_result", **call, status="ok", result=out.output)
+            finally:
+                await events.flush()
             return out
 
         return activity.defn(name=f"tool.{tool.name}")(run_tool)

@@ -12,6 +12,7 @@ skipped for a few seconds so a dead server does not slow every token down.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -117,18 +118,26 @@ class TurnStreams:
 
     async def publish(self, session_id: str, message_id: str, event: EventKind, data: Mapping[str, Any]) -> str | None:
         """Append one event; its id, or None when Redis is unavailable (the event is dropped)."""
-        if not self._available():
-            return None
+        ids = await self.publish_many(session_id, message_id, [(event, data)])
+        return ids[0] if ids else None
+
+    async def publish_many(
+        self, session_id: str, message_id: str, events: list[tuple[EventKind, Mapping[str, Any]]]
+    ) -> list[str]:
+        """Append events in order, in one round trip; their ids ([] when Redis is unavailable)."""
+        if not self._available() or not events:
+            return []
         key = stream_key(session_id, message_id)
         try:
             async with self.writer.pipeline(transaction=False) as pipe:
-                pipe.xadd(key, {"event": event, "data": json.dumps(data)}, maxlen=self.maxlen, approximate=True)
+                for event, data in events:
+                    pipe.xadd(key, {"event": event, "data": json.dumps(data)}, maxlen=self.maxlen, approximate=True)
                 pipe.expire(key, self.active_ttl)
-                entry_id, _ = await pipe.execute()
+                replies = await pipe.execute()
         except STREAM_ERRORS as exc:
             self._failed("append", exc)
-            return None
-        return _decode(entry_id)
+            return []
+        return [_decode(i) for i in replies[:-1]]
 
     async def finish(self, session_id: str, message_id: str, result: Mapping[str, Any]) -> str | None:
         """Append ``done`` unless the turn already has one; the stream then expires after ``keep_seconds``.
@@ -160,13 +169,29 @@ class TurnStreams:
         return bool(await self.reader.exists(stream_key(session_id, message_id)))
 
 
-@dataclass
 class TurnPublisher:
-    """What an activity needs to emit its events: the streams and the turn it works for."""
+    """An activity's events for one turn. ``emit`` never waits: events queue up and one
+    background flusher appends them in order, many per round trip, while the model goes on
+    streaming. ``flush`` waits until all are appended (before the activity returns, so a
+    turn's events always precede its ``done``)."""
 
-    streams: TurnStreams
-    session_id: str
-    message_id: str
+    def __init__(self, streams: TurnStreams, session_id: str, message_id: str) -> None:
+        self.streams = streams
+        self.session_id = session_id
+        self.message_id = message_id
+        self._pending: list[tuple[EventKind, Mapping[str, Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
-    async def emit(self, event: EventKind, **data: Any) -> str | None:
-        return await self.streams.publish(self.session_id, self.message_id, event, data)
+    def emit(self, event: EventKind, **data: Any) -> None:
+        self._pending.append((event, data))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            await self.streams.publish_many(self.session_id, self.message_id, batch)
+
+    async def flush(self) -> None:
+        if self._flusher is not None:
+            await self._flusher
