@@ -218,3 +218,25 @@ async def test_a_model_stream_that_breaks_off_is_retried_and_clients_are_told_to
     assert shown_text(events[:reset]) == "The calculator says:"
     assert shown_text(events) == events[-1][2]["reply"]  # after the reset, the whole answer once
     assert events[reset][2]["attempt"] == 2
+
+
+async def test_an_approval_request_appears_in_the_stream_and_the_turn_goes_on_once_decided(
+    client: Client, settings: Settings
+) -> None:
+    async with live_stack(client, settings) as http:
+        sid = await new_session(http, "tester")
+        pay = '/tool pay {"amount": "5 USD", "to": "bob"}'
+        async with http.stream(
+            "POST", f"/v1/sessions/{sid}/messages?stream=true", json={"text": pay, "message_id": "m1"}
+        ) as r:
+            lines = r.aiter_lines()
+            [asked] = await read_events(r, 1, lines)
+            assert asked[1] == "approval_required" and asked[2]["status"] == "awaiting_approval"
+            [approval] = asked[2]["approvals"]
+            assert approval["summary"] == "pay 5 USD to bob"
+            decided = await http.post(f"/v1/sessions/{sid}/approvals/{approval['call_id']}", json={"approve": True})
+            assert decided.status_code == 200
+            rest = await read_events(r, None, lines)
+        kinds = [k for _, k, _ in rest]
+        assert kinds[:2] == ["tool_call", "tool_result"] and kinds[-1] == "done"
+        assert rest[-1][2]["reply"] == "paid 5 USD to bob" == shown_text(rest)
