@@ -18,11 +18,15 @@ contracts/node_modules/.installed: contracts/package.json contracts/package-lock
 	npm --prefix contracts ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# what only the tests need: docker-compose validates docker-compose.yml offline
+# what only the tests need: docker-compose validates docker-compose.yml offline; chromium renders
+# the chat page and /docs with the network blocked (driven by playwright, from the dev extra)
 test-setup: setup
 	@command -v docker-compose >/dev/null || { \
 	  echo "installing docker-compose (Debian package) for the compose validation test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium (Debian package) for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 up: setup
 	$(BIN)/impressox up

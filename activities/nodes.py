@@ -15,11 +15,11 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import permanent_errors_not_retried
 from activities.heartbeat import heartbeating
+from core.activity_names import node_activity
 from core.llm.gateway import OnChunk
 from core.nodes import BaseNode
 from core.schemas import NodeInput, NodeOutput
 from core.streams import TurnPublisher, TurnStreams
-from workflows.policies import NODE_HEARTBEAT_SECONDS
 
 #: heartbeat after this many streamed chunks, so a cancel reaches a long streaming call
 #: (the SDK throttles heartbeats, so this costs no round trip per chunk)
@@ -42,7 +42,7 @@ class NodeActivities:
             attempt = activity.info().attempt
             if events and attempt > 1:
                 events.emit("reset", step=inp.step, attempt=attempt)
-            async with heartbeating(NODE_HEARTBEAT_SECONDS):  # LLM calls can take a while
+            async with heartbeating():  # LLM calls can take a while; interval from the activity's timeout
                 try:
                     return await permanent_errors_not_retried(node.run(inp, _on_chunk(events, inp.step)))
                 except Exception as exc:
@@ -54,7 +54,7 @@ class NodeActivities:
                     if events:
                         await events.flush()
 
-        return activity.defn(name=f"node.{node.name}")(run_node)
+        return activity.defn(name=node_activity(node.name))(run_node)
 
 
 def _on_chunk(events: TurnPublisher | None, step: int) -> OnChunk:

@@ -1,12 +1,15 @@
 """``tool.<name>`` activities: validate args, consult the cache, run the tool, heartbeat.
 
+A tool that requires approval runs only with the session service's signature of an
+approving decision over exactly these arguments (core/approvals.py): a decision sent to
+the workflow around the platform (Temporal CLI, Web UI, any client) moves nothing.
+
 Each call also appears on the turn's event stream: ``tool_call`` when it starts,
 ``tool_result`` when it ends (``error`` for an attempt Temporal will retry).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +18,10 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import permanent_errors_not_retried
 from activities.heartbeat import heartbeating
+from core import approvals
+from core.activity_names import TOOL_CHECK, tool_activity
 from core.cache import Cache, cache_key
+from core.deps import WorkerDeps
 from core.schemas import ToolCheck, ToolInput, ToolOutput
 from core.streams import TurnPublisher, TurnStreams
 from core.tools import Tool, ToolContext, ToolRegistry, ToolResult
@@ -23,17 +29,24 @@ from core.tools import Tool, ToolContext, ToolRegistry, ToolResult
 
 class ToolActivities:
     def __init__(
-        self, registry: ToolRegistry, cache: Cache, deps: Any = None, streams: TurnStreams | None = None
+        self,
+        registry: ToolRegistry,
+        cache: Cache,
+        deps: WorkerDeps | None = None,
+        approval_key: bytes | None = None,
+        streams: TurnStreams | None = None,
     ) -> None:
         self.registry = registry
         self.cache = cache
         self.deps = deps
+        #: None: no approval can be verified, so no tool that requires one runs
+        self.approval_key = approval_key
         self.streams = streams
 
     def activities(self) -> list[Callable[..., Any]]:
         return [self._activity(tool) for tool in self.registry] + [self.check]
 
-    @activity.defn(name="tool.check")
+    @activity.defn(name=TOOL_CHECK)
     async def check(self, inp: ToolInput) -> ToolCheck:
         """Validate a call before a human is asked to approve it; returns the normalised args."""
         return await permanent_errors_not_retried(self._check(inp))
@@ -53,6 +66,31 @@ class ToolActivities:
             idempotency_key=inp.idempotency_key,
             deps=self.deps,
         )
+
+    def _verify_approval(self, inp: ToolInput, normalised: dict[str, Any]) -> None:
+        """Before anything is sent: the approval must be the platform's, for exactly this call."""
+        decision = inp.approval
+        signature = decision.signature if decision else None
+        valid = (
+            decision is not None
+            and self.approval_key is not None
+            and decision.approve is True
+            and decision.call_id == inp.call_id
+            # the arguments about to be used, as normalised by tool.check (what the human saw);
+            # the raw arguments are accepted too: they validate to the very same call
+            and any(
+                approvals.verify(self.approval_key, signature, inp.session_id, inp.call_id, args, True)
+                for args in (normalised, inp.args)
+            )
+        )
+        if not valid:
+            activity.logger.warning("refused %s call %s: no valid platform approval", inp.name, inp.call_id)
+            raise ApplicationError(
+                f"the approval of this {inp.name} is not valid (it did not come through the platform's API), "
+                "so nothing was sent",
+                type="ApprovalNotValid",
+                non_retryable=True,
+            )
 
     def _activity(self, tool: Tool) -> Callable[..., Any]:
         async def run_tool(inp: ToolInput) -> ToolOutput:
@@ -80,21 +118,25 @@ class ToolActivities:
                 await events.flush()
             return out
 
-        return activity.defn(name=f"tool.{tool.name}")(run_tool)
+        return activity.defn(name=tool_activity(tool.name))(run_tool)
 
     async def execute(self, tool: Tool, inp: ToolInput) -> ToolOutput:
         args = tool.args_model.model_validate(inp.args)
+        if tool.requires_approval:
+            self._verify_approval(inp, args.model_dump(mode="json"))
         key = None
         if tool.cache_ttl_seconds and not tool.side_effects:
             key = cache_key(f"tool:{tool.name}", args.model_dump(mode="json"))
             if hit := await self.cache.get(key):
-                return ToolOutput(**json.loads(hit), cached=True)
+                # only ``output`` is read: entries written before ``data``/``cached`` were dropped still parse
+                return ToolOutput.model_validate_json(hit)
         ctx = self._context(inp)
-        async with heartbeating(tool.heartbeat_timeout_seconds):
+        async with heartbeating():  # the interval follows the heartbeat timeout the workflow set
             result = await tool.func(args, ctx)
         if isinstance(result, str):
             result = ToolResult(output=result)
-        out = ToolOutput(output=result.output, data=result.data)
+        # ``result.data`` stays in the process (tests, future structured UIs): the workflow only needs the text
+        out = ToolOutput(output=result.output)
         if key:
-            await self.cache.set(key, out.model_dump_json(exclude={"cached"}), tool.cache_ttl_seconds)
+            await self.cache.set(key, out.model_dump_json(), tool.cache_ttl_seconds)
         return out

@@ -1,5 +1,10 @@
 """The API app factory. The lifespan opens the Temporal client; routes only start, signal,
-update or query workflows (the agent never runs inside a request handler)."""
+update or query workflows (the agent never runs inside a request handler).
+
+Requests pass three ASGI middlewares before any route (outermost first): ``FrontDoor`` (loopback
+Host headers in keyless mode, security headers), ``RateLimitMiddleware`` (per user / client IP,
+counted in Redis) and ``BodyGuard`` (size, nesting and JSON checks before anything parses a body).
+"""
 
 from __future__ import annotations
 
@@ -8,34 +13,44 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 
-from api import errors
-from api.routers import catalog, notifications, sessions
+from api import errors, pages
+from api.auth import KeyRing
+from api.bodies import BodyGuard
+from api.ratelimit import RateLimiter, RateLimitMiddleware
+from api.routers import catalog, codec, notifications, sessions, vault
+from api.security import FrontDoor
 from core.agents import AgentFactory
-from core.settings import PROJECT_ROOT, Settings
+from core.runtime import import_web3_with_sane_recursion_limit
+from core.settings import Settings
 from core.streams import TurnStreams
 from services.notifications import NotificationService
 from services.sessions import SessionService
 from services.streams import TurnEventService
 from services.tools import load_tools
+from services.vaults import VaultRegistryService
 from temporal.client import connect
 from temporal.search_attributes import ensure_registered
 
 log = logging.getLogger(__name__)
-WEB_PAGE = PROJECT_ROOT / "web" / "index.html"
 
 
 def create_app(settings: Settings) -> FastAPI:
+    # the chain tools import web3, whose py_ecc raises the recursion limit to 100,000: put it back
+    import_web3_with_sane_recursion_limit()
     registry = load_tools(settings.tool_modules)
     agents = AgentFactory.from_yaml(settings.agents_file, registry, settings)
+    keys = KeyRing(settings.api_keys)
+    limiter = RateLimiter(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await limiter.start()
         client = await connect(settings, wait_seconds=60)
         await ensure_registered(client)
         app.state.sessions = SessionService(client, settings, agents)
         app.state.notifications = NotificationService(client, settings)
+        app.state.vaults = VaultRegistryService(client, settings)
         streams = TurnStreams.from_settings(settings)
         app.state.turn_events = TurnEventService(app.state.sessions, streams)
         try:
@@ -49,23 +64,35 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         description="Durable AI agent sessions: every conversation is a Temporal workflow.",
+        # served by api.pages from packaged assets (the defaults load Swagger UI from a CDN)
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
     app.state.agents = agents
     app.state.registry = registry
+    app.state.keys = keys
+    app.state.limiter = limiter
     errors.install(app)
     app.include_router(sessions.router)
     app.include_router(catalog.router)
     app.include_router(notifications.router)
+    app.include_router(codec.router)
+    pages.install(app)
+    app.include_router(vault.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
-    async def chat_page() -> HTMLResponse:
-        if WEB_PAGE.exists():
-            return HTMLResponse(WEB_PAGE.read_text())
-        return HTMLResponse("<p>Impressox Agent API: see <a href='/docs'>/docs</a></p>")
-
+    # add_middleware wraps what is there: the last added runs first
+    app.add_middleware(
+        BodyGuard,
+        max_bytes=settings.api_max_body_bytes,
+        max_depth=settings.api_max_json_depth,
+        larger={"/codec/": codec.MAX_BODY_BYTES},
+    )
+    app.add_middleware(RateLimitMiddleware, limiter=limiter, keys=keys, local_user=settings.local_user)
+    app.add_middleware(FrontDoor, loopback_only=not keys)
     return app

@@ -1,14 +1,15 @@
-"""Dependencies injected into routes: the caller's identity and the shared services."""
+"""Dependencies injected into routes: the caller's identity, the shared services and per-route rate limits."""
 
 from __future__ import annotations
 
-import hmac
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 
+from api.auth import KeyRing, presented_key
+from api.ratelimit import RateLimiter
 from core.agents import AgentFactory
-from core.settings import Settings
 from core.tools import ToolRegistry
 from services.sessions import SessionService
 from services.streams import TurnEventService
@@ -30,23 +31,29 @@ def get_registry(request: Request) -> ToolRegistry:
     return request.app.state.registry
 
 
-def current_user(
-    request: Request,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
-) -> str:
+def key_ring(request: Request) -> KeyRing:
+    """The app's key ring (create_app builds it; an app assembled from routers alone gets it here)."""
+    state = request.app.state
+    if getattr(state, "keys", None) is None:
+        state.keys = KeyRing(state.settings.api_keys)
+    return state.keys
+
+
+def current_user(request: Request) -> str:
     """The user behind the request. With no API keys configured there is one local user
-    (the API then binds to loopback only, see impressox_cli)."""
-    settings: Settings = request.app.state.settings
-    if not settings.api_keys:
-        return settings.local_user
-    presented = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
-    for key in settings.api_keys:
-        if presented and hmac.compare_digest(presented, key.key.get_secret_value()):
-            return key.user
-    raise HTTPException(
-        401, "missing or invalid API key (send 'Authorization: Bearer <key>')", headers={"WWW-Authenticate": "Bearer"}
-    )
+    (the API then binds to loopback and serves loopback Host headers only)."""
+    keys = key_ring(request)
+    if not keys:
+        return request.app.state.settings.local_user
+    presented = presented_key(request.headers)
+    user = keys.user_for(presented) if presented else None
+    if user is None:
+        raise HTTPException(
+            401,
+            "missing or invalid API key (send 'Authorization: Bearer <key>')",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return user
 
 
 User = Annotated[str, Depends(current_user)]
@@ -54,3 +61,15 @@ Sessions = Annotated[SessionService, Depends(get_sessions)]
 TurnEvents = Annotated[TurnEventService, Depends(get_turn_events)]
 Agents = Annotated[AgentFactory, Depends(get_agents)]
 Registry = Annotated[ToolRegistry, Depends(get_registry)]
+
+
+def rate_limited(rule: str) -> Callable[..., Awaitable[None]]:
+    """A route dependency counting the caller's requests against ``rule`` (e.g. "session")."""
+
+    async def check(request: Request, user: User) -> None:
+        limiter: RateLimiter = request.app.state.limiter
+        refusal = await limiter.hit(rule, f"user:{user}")
+        if refusal is not None:
+            raise HTTPException(429, refusal.message, headers={"Retry-After": str(refusal.retry_after)})
+
+    return check

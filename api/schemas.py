@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from core.schemas import TokenUsage, ToolCallRecord
+from services.sessions import PendingTurn
 
 
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     agent: str = Field(default="assistant", min_length=1, max_length=64)
+    #: the front door the session is made from (the CLI says "cli")
+    platform: Literal["web", "cli"] = "web"
 
 
 class SessionCreated(BaseModel):
@@ -33,15 +38,14 @@ class TurnOut(BaseModel):
     usage: TokenUsage
 
 
-class TurnPending(BaseModel):
-    turn: int | None
-    status: str = "pending"
-    message_id: str
+#: the 202 body: one model with the session service's answer (no copy to keep in step)
+TurnPending = PendingTurn
 
 
 class ApprovalIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    approve: bool
+    # strict: a money-moving decision is a JSON true or false, never "yes", 1, "true" or null
+    model_config = ConfigDict(extra="forbid", strict=True)
+    approve: StrictBool
 
 
 class ApprovalOut(BaseModel):

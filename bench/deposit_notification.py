@@ -1,7 +1,7 @@
 """Benchmark: an outside deposit to the vault -> the owner's notification, end to end.
 
 Starts a Temporal dev server and an anvil on free ports, deploys the vault, runs the chain
-event listener (services.chain_events.run_listener) and a worker with NotificationsWorkflow
+event listener (temporal.listener_main.run_listener) and a worker with NotificationsWorkflow
 in this process, then N times: send 0.01 ETH from anvil account 2 to the vault and time
 until the deposit is listed by NotificationService.list. Latency is dominated by the
 listener's poll interval (--poll-seconds, default: the settings' chain_poll_seconds).
@@ -31,12 +31,12 @@ from chain.accounts import ANVIL_ACCOUNTS  # noqa: E402
 from chain.anvil import Anvil  # noqa: E402
 from chain.client import close_web3, make_web3  # noqa: E402
 from chain.deploy import deploy  # noqa: E402
-from core.processes import free_port  # noqa: E402
 from core.settings import Settings, load_settings  # noqa: E402
-from services.chain_events import run_listener  # noqa: E402
+from devstack.processes import free_port  # noqa: E402
 from services.notifications import NotificationService  # noqa: E402
 from temporal.client import connect  # noqa: E402
 from temporal.devserver import TemporalDevServer  # noqa: E402
+from temporal.listener_main import run_listener  # noqa: E402
 from workflows.notifications import NotificationsWorkflow  # noqa: E402
 
 DEPOSIT_WEI = 10**16

@@ -30,9 +30,9 @@ from chain.deploy import deploy  # noqa: E402
 from chain.vault import VaultService, reference_from_key  # noqa: E402
 from core.agents import AgentFactory  # noqa: E402
 from core.cache import build_cache  # noqa: E402
-from core.processes import free_port  # noqa: E402
-from core.redis_server import RedisServer  # noqa: E402
 from core.settings import load_settings  # noqa: E402
+from devstack.processes import free_port  # noqa: E402
+from devstack.redis_server import RedisServer  # noqa: E402
 from services.sessions import SessionService  # noqa: E402
 from services.tools import load_tools  # noqa: E402
 from temporal.client import connect  # noqa: E402

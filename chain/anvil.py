@@ -11,15 +11,14 @@ import asyncio
 import os
 import platform
 import shutil
-import signal
-import subprocess
 import time
 from pathlib import Path
 
 from chain.client import close_web3, make_web3
 from core.errors import ConfigError
+from core.settings import PROJECT_ROOT
+from devstack.processes import Command, port_open
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 INSTALL_HINT = "install it with: npm --prefix contracts ci"
 
 
@@ -87,7 +86,7 @@ class Anvil:
         self.block_time = block_time
         self.binary = binary
         self.log_file = log_file
-        self._proc: subprocess.Popen[bytes] | None = None
+        self.process: Command | None = None
 
     @property
     def rpc_url(self) -> str:
@@ -110,28 +109,31 @@ class Anvil:
             cmd += ["--block-time", str(self.block_time)]
         return cmd
 
+    def spawn(self, timeout: float = 30.0) -> Command:
+        """Start anvil from a synchronous supervisor (``impressox up``); wait until its port answers."""
+        self.process = Command(self.command(), self.log_file)
+        self.process.spawn(self.process.cmd, lambda: port_open(self.port, self.host), timeout, "anvil")
+        return self.process
+
     async def start(self, timeout: float = 20.0) -> str:
         """Start anvil and wait until eth_chainId answers; return the RPC URL."""
-        cmd = self.command()
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        try:
-            self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        finally:
-            if self.log_file:
-                out.close()  # type: ignore[union-attr]
+        self.process = Command(self.command(), self.log_file)
+        proc = self.process.start()
         w3 = make_web3(self.rpc_url, timeout=1.0)
         deadline = time.monotonic() + timeout
         try:
             while True:
-                if self._proc.poll() is not None:
-                    raise ConfigError(f"anvil exited with code {self._proc.returncode} at start ({' '.join(cmd)})")
+                if proc.poll() is not None:
+                    cmd = " ".join(self.process.cmd)
+                    raise ConfigError(f"anvil exited with code {proc.returncode} at start ({cmd})")
                 try:
                     if await w3.eth.chain_id == self.chain_id:
                         return self.rpc_url
                 except Exception:  # noqa: BLE001 - not listening yet; keep polling until the deadline
                     pass
                 if time.monotonic() > deadline:
-                    self._kill()
+                    self.process.kill()
+                    self.process = None
                     raise ConfigError(f"anvil did not answer on {self.rpc_url} within {timeout:.0f}s")
                 await asyncio.sleep(0.05)
         finally:
@@ -139,25 +141,13 @@ class Anvil:
 
     async def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (anvil then writes its state file), SIGKILL if it does not exit in time."""
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.to_thread(proc.wait, timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            await asyncio.to_thread(proc.wait)
-
-    def _kill(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
-        self._proc = None
+        process, self.process = self.process, None
+        if process is not None:
+            await asyncio.to_thread(process.stop, timeout)
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self.process is not None and self.process.running
 
     async def __aenter__(self) -> Anvil:
         await self.start()

@@ -1,7 +1,7 @@
 """argparse hooks for ``impressox chain deploy|upgrade``: one JSON object on stdout, exit 0;
 on failure one ``error: ...`` line on stderr and a non-zero exit.
 
-impressox_cli.py calls :func:`add_chain_commands` on its subparsers and dispatches
+cli/main.py calls :func:`add_chain_commands` on its subparsers and dispatches
 ``args.command == "chain"`` to :func:`run_chain_command`.
 """
 
@@ -42,6 +42,13 @@ def add_chain_commands(subparsers: Any) -> argparse.ArgumentParser:
         metavar="VAR",
         help="name of an environment variable holding the owner key (non-local chains)",
     )
+    upgrade.add_argument(
+        "--vault",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="also upgrade this vault (e.g. a user's own vault) if the key owns it; repeatable",
+    )
     return chain
 
 
@@ -64,7 +71,7 @@ async def _run(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
     key = _key_from_env(getattr(args, "key_env", None))
     if args.chain_command == "deploy":
         return await deploy(rpc_url, data_dir, deployer_key=key, owner=args.owner, operator=args.operator)
-    return await upgrade(rpc_url, data_dir, owner_key=key)
+    return await upgrade(rpc_url, data_dir, owner_key=key, vaults=args.vault)
 
 
 def run_chain_command(args: argparse.Namespace, settings: Any) -> int:

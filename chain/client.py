@@ -141,6 +141,16 @@ _UNAVAILABLE = (
 )
 
 
+def rpc_message(exc: BaseException) -> str:
+    """The node's own error message of a failed JSON-RPC call (or the exception's text)."""
+    if isinstance(exc, w3x.Web3RPCError):
+        error = (exc.rpc_response or {}).get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        return str(exc.message)
+    return str(exc)
+
+
 def to_domain_error(exc: BaseException, action: str) -> ImpressoxError | None:
     """Map one web3/RPC/transport exception to a domain error; None if it is not one of ours."""
     if isinstance(exc, ImpressoxError):
@@ -152,7 +162,7 @@ def to_domain_error(exc: BaseException, action: str) -> ImpressoxError | None:
         return revert_error(action, info, str(exc.message or ""))
     if isinstance(exc, w3x.Web3RPCError):
         rpc_error = (exc.rpc_response or {}).get("error") or {}
-        message = str(rpc_error.get("message") or exc.message)
+        message = rpc_message(exc)
         if isinstance(rpc_error, dict) and "revert" in message.lower():
             return revert_error(action, decode_revert(rpc_error.get("data")), message)
         if any(h in message.lower() for h in _REJECTION_HINTS):

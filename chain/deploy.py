@@ -12,8 +12,6 @@ token and price feeds are deployed too, and the vault is funded and given daily 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,8 +26,9 @@ from chain.artifacts import Artifact, load_artifact
 from chain.client import chain_errors, close_web3, make_web3
 from chain.nonces import NonceManager
 from chain.tx import transact
-from chain.units import checksum_address, to_base_units
+from chain.units import ETH_ADDRESS, checksum_address, to_base_units
 from core.errors import BadInputError, ChainError, ConfigError, PermanentError
+from core.files import write_json_atomic
 
 CREATE2_DEPLOYER = to_checksum_address("0x4e59b44847b379578588920ca78fbf26c0b4956c")
 ERC1967_IMPLEMENTATION_SLOT = 0x360894A13BA1A3210667C828492DB98DCA3E2076CC3735A920A3CA505D382BBC
@@ -129,14 +128,9 @@ def deployment_for(data_dir: Path, chain_id: int) -> dict[str, Any] | None:
 def _write_deployment(data_dir: Path, chain_id: int, record: dict[str, Any]) -> None:
     """Merge one chain's record into deployments.json atomically (temp file + rename)."""
     data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
     all_records = read_deployments(data_dir)
     all_records[str(chain_id)] = record
-    fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".deployments.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(all_records, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, data_dir / DEPLOYMENTS_FILE)
+    write_json_atomic(data_dir / DEPLOYMENTS_FILE, all_records, indent=2, sort_keys=True)
 
 
 async def _require_factory(w3: AsyncWeb3) -> None:
@@ -302,7 +296,7 @@ async def _deploy_local_extras(w3: AsyncWeb3, signer: Signer, nonces: NonceManag
             action="fund vault with TUSD",
             nonces=nonces,
         )
-        for addr, limit in (("0x" + "00" * 20, LIMIT_ETH), (token, LIMIT_TUSD)):
+        for addr, limit in ((ETH_ADDRESS, LIMIT_ETH), (token, LIMIT_TUSD)):
             await transact(
                 w3,
                 signer,
@@ -324,12 +318,14 @@ async def upgrade(
     *,
     owner_key: SecretStr | None = None,
     implementation: str = "AgentVaultV2",
+    vaults: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Deploy ``implementation`` (CREATE2, idempotent) and point the vault proxy at it.
+    """Deploy ``implementation`` (CREATE2, idempotent) and point the vault proxies this key owns at it.
 
-    The vault is the recorded one for this chain, else the deterministic address ``deploy``
-    would use. Only the owner may upgrade: on the local chain that is anvil account 0; elsewhere
-    pass ``owner_key``. Re-running once upgraded changes nothing.
+    The vaults are the recorded one for this chain (else the deterministic address ``deploy``
+    would use) and ``vaults`` (e.g. users' own vaults). Only a vault's owner may upgrade it: on
+    the local chain the key is anvil account 0; elsewhere pass ``owner_key``. A vault owned by
+    someone else is skipped and listed under ``skipped``. Re-running once upgraded changes nothing.
     """
     w3 = make_web3(rpc_url)
     try:
@@ -348,9 +344,6 @@ async def upgrade(
             raise ConfigError(f"chain {chain_id} is not the local chain: the owner key is required to upgrade")
         await _require_factory(w3)
         nonces = NonceManager(w3)
-        vault = record["vault"]
-        if not await _has_code(w3, vault):
-            raise DeployError(f"no vault at {vault} on chain {chain_id}: run deploy first")
         new_impl, _ = await _create2(
             w3,
             signer,
@@ -359,22 +352,40 @@ async def upgrade(
             load_artifact(implementation).initcode,
             f"{implementation} implementation",
         )
-        before = await _read_vault_state(w3, vault)
-        upgraded = False
-        if before["implementation"] != new_impl:
-            c = _contract(w3, "AgentVault", vault)
-            await transact(
-                w3,
-                signer,
-                {"to": vault, "data": c.encode_abi("upgradeToAndCall", args=[new_impl, b""])},
-                action=f"upgrade vault to {implementation}",
-                nonces=nonces,
-            )
-            upgraded = True
-        record.update(await _read_vault_state(w3, vault))
-        record["previous_implementation"] = before["implementation"]
-        record["upgraded"] = upgraded
-        _write_deployment(Path(data_dir), chain_id, record)
+        results: dict[str, dict[str, Any]] = {}
+        skipped: dict[str, str] = {}
+        for vault in dict.fromkeys([record["vault"], *(checksum_address(v, "vault") for v in vaults or [])]):
+            if not await _has_code(w3, vault):
+                raise DeployError(f"no vault at {vault} on chain {chain_id}: run deploy first")
+            before = await _read_vault_state(w3, vault)
+            if before["owner"] != signer.address:
+                skipped[vault] = f"owned by {before['owner']}, not by {signer.address}"
+                continue
+            upgraded = False
+            if before["implementation"] != new_impl:
+                c = _contract(w3, "AgentVault", vault)
+                await transact(
+                    w3,
+                    signer,
+                    {"to": vault, "data": c.encode_abi("upgradeToAndCall", args=[new_impl, b""])},
+                    action=f"upgrade vault {vault} to {implementation}",
+                    nonces=nonces,
+                )
+                upgraded = True
+            results[vault] = {
+                **await _read_vault_state(w3, vault),
+                "previous_implementation": before["implementation"],
+                "upgraded": upgraded,
+            }
+        if record["vault"] in results:
+            record.update(results[record["vault"]])
+            _write_deployment(Path(data_dir), chain_id, record)
+        else:
+            record["upgraded"] = False
+        if vaults:
+            record["vaults"] = results
+        if skipped:
+            record["skipped"] = skipped
         return record
     finally:
         await close_web3(w3)

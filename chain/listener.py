@@ -28,8 +28,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import tempfile
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -44,6 +42,7 @@ from chain.artifacts import load_artifact
 from chain.client import chain_errors
 from chain.units import checksum_address
 from core.errors import ConfigError, TransientError
+from core.files import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +75,12 @@ class _Watched:
     address: str
     abi: list[dict[str, Any]]
     handlers: dict[str, list[Handler]] = field(default_factory=dict)
+    #: more contracts of the same kind followed since (e.g. every user's vault), see ``follow``
+    more: list[str] = field(default_factory=list)
+
+    @property
+    def addresses(self) -> list[str]:
+        return [self.address, *self.more]
 
 
 def _plain(value: Any) -> Any:
@@ -133,6 +138,10 @@ class EventListener:
         self._delivered_set: set[str] = set()
         self._loaded = False
         self._behind = False  # more confirmed blocks wait beyond the last scanned range
+        #: address -> first block, for followed contracts whose past blocks were scanned (persisted)
+        self._followed: dict[str, int] = {}
+        #: followed contracts whose blocks from their first one still need a scan
+        self._to_catch_up: dict[str, int] = {}
 
     # ---- registration --------------------------------------------------------------------------
 
@@ -152,6 +161,34 @@ class EventListener:
 
         return register
 
+    def follow(self, contract: str, address: str, from_block: int) -> None:
+        """Also deliver ``contract`` events emitted by ``address`` (same ABI and handlers), from
+        ``from_block`` on: a contract followed for the first time makes the next poll rescan from
+        that block (events already delivered are skipped by their keys), so a deposit made right
+        after the contract was created is not missed even if it was added later."""
+        watched = self._watched.get(contract)
+        if watched is None:
+            raise ConfigError(f"unknown contract {contract!r}; known: {', '.join(sorted(self._watched))}")
+        address = checksum_address(address, f"{contract} address")
+        if address in watched.addresses:
+            return
+        watched.more.append(address)
+        self._to_catch_up[address] = from_block
+
+    def _apply_catch_up(self) -> None:
+        """Rewind the cursor for contracts followed since the last poll (once per contract, durably)."""
+        pending = {a: b for a, b in self._to_catch_up.items() if a not in self._followed}
+        self._to_catch_up.clear()
+        if not pending:
+            return
+        self._followed.update(pending)
+        first = min(pending.values())
+        if self._next_block is not None and first < self._next_block:
+            log.info("listener: rescanning from block %s for %s newly followed contract(s)", first, len(pending))
+            self._hashes = {n: h for n, h in self._hashes.items() if n < first}
+            self._next_block = first
+        self._save()
+
     @property
     def next_block(self) -> int | None:
         """The first block not yet scanned (None until the first poll)."""
@@ -169,20 +206,16 @@ class EventListener:
         self._hashes = {int(k): v for k, v in raw.get("hashes", {}).items()}
         self._delivered = deque(raw.get("delivered", []), maxlen=self._keep_delivered)
         self._delivered_set = set(self._delivered)
+        self._followed = {a: int(b) for a, b in raw.get("followed", {}).items()}
 
     def _save(self) -> None:
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "next_block": self._next_block,
             "hashes": {str(k): v for k, v in sorted(self._hashes.items())},
             "delivered": list(self._delivered),
+            "followed": self._followed,
         }
-        fd, tmp = tempfile.mkstemp(dir=self.state_file.parent, prefix=".listener.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.state_file)
+        write_json_atomic(self.state_file, state)
 
     def _mark_delivered(self, key: str) -> None:
         if len(self._delivered) == self._delivered.maxlen:
@@ -233,6 +266,7 @@ class EventListener:
             if self._next_block is None:
                 self._next_block = self.start_block if self.start_block is not None else max(safe + 1, 0)
                 self._save()
+            self._apply_catch_up()
             await self._check_reorg()
             start = self._next_block
             if safe < start:
@@ -257,7 +291,7 @@ class EventListener:
         if topics:
             logs = await self.w3.eth.get_logs(
                 {
-                    "address": [w.address for w in self._watched.values()],
+                    "address": [a for w in self._watched.values() for a in w.addresses],
                     "topics": [list(topics)],
                     "fromBlock": start,
                     "toBlock": end,
@@ -278,7 +312,7 @@ class EventListener:
             if topic0 not in topics:
                 continue
             watched, event_name = topics[topic0]
-            if entry["address"].lower() != watched.address.lower():
+            if entry["address"].lower() not in {a.lower() for a in watched.addresses}:
                 continue  # same event signature on another watched contract
             key = f"{_hex(entry['transactionHash'])}:{entry['logIndex']}"
             if key in self._delivered_set:
@@ -290,7 +324,7 @@ class EventListener:
                 contract=watched.contract,
                 event=event_name,
                 args=_plain(dict(decoded["args"])),
-                address=watched.address,
+                address=checksum_address(entry["address"]),
                 tx_hash=_hex(entry["transactionHash"]),
                 log_index=entry["logIndex"],
                 block_number=entry["blockNumber"],

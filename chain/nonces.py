@@ -21,7 +21,7 @@ from typing import Any
 from web3 import AsyncWeb3
 from web3 import exceptions as w3x
 
-from chain.client import chain_errors
+from chain.client import chain_errors, rpc_message
 from core.errors import ChainUnavailableError
 
 log = logging.getLogger(__name__)
@@ -30,15 +30,6 @@ log = logging.getLogger(__name__)
 _NONCE_CONFLICTS = ("nonce too low", "replacement transaction underpriced", "nonce has already been used")
 # The node already holds this exact signed transaction: it was sent before, which is success.
 _ALREADY_KNOWN = ("already known", "known transaction", "already imported")
-
-
-def _rpc_message(exc: BaseException) -> str:
-    if isinstance(exc, w3x.Web3RPCError):
-        error = (exc.rpc_response or {}).get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"]).lower()
-        return str(exc.message).lower()
-    return str(exc).lower()
 
 
 class NonceManager:
@@ -103,7 +94,7 @@ class NonceManager:
                             try:
                                 await self._w3.eth.send_raw_transaction(raw)
                             except w3x.Web3RPCError as exc:
-                                message = _rpc_message(exc)
+                                message = rpc_message(exc).lower()
                                 if any(k in message for k in _ALREADY_KNOWN):
                                     return tx_hash
                                 if any(k in message for k in _NONCE_CONFLICTS):

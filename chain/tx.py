@@ -15,7 +15,7 @@ from web3 import AsyncWeb3
 from web3 import exceptions as w3x
 
 from chain.accounts import Signer
-from chain.client import chain_errors, decode_revert, revert_error
+from chain.client import chain_errors, revert_error, to_domain_error
 from chain.nonces import NonceManager
 from core.errors import ChainUnavailableError
 
@@ -61,7 +61,7 @@ async def raise_if_reverted(w3: AsyncWeb3, receipt: Any, tx: dict[str, Any], act
     try:
         await w3.eth.call(call, block_identifier=receipt["blockNumber"])
     except w3x.ContractLogicError as exc:
-        raise revert_error(action, decode_revert(exc.data)) from None
+        raise (to_domain_error(exc, action) or revert_error(action, None)) from None  # the one mapping
     except Exception:  # noqa: BLE001 - the replay is only for a better message
         pass
     raise revert_error(action, None, f"transaction 0x{bytes(receipt['transactionHash']).hex()} failed")

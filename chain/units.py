@@ -17,6 +17,8 @@ from core.errors import BadInputError
 #: value passed as a human amount); refusing them beats a confusing on-chain revert.
 MAX_AMOUNT = Decimal(10) ** 15
 UINT256_MAX = 2**256 - 1
+#: The pseudo token address that stands for native ETH (AgentVault.ETH = address(0)).
+ETH_ADDRESS = "0x" + "00" * 20
 
 
 def parse_amount(value: Decimal | str | int) -> Decimal:

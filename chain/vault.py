@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -28,10 +26,9 @@ from chain.client import chain_errors, close_web3, make_web3
 from chain.deploy import deployment_for
 from chain.nonces import NonceManager
 from chain.tx import raise_if_reverted, transact, wait_for_receipt
-from chain.units import checksum_address, from_base_units, to_base_units
+from chain.units import ETH_ADDRESS, checksum_address, from_base_units, to_base_units
 from core.errors import BadInputError, ChainRevertError, ChainUnavailableError, ConfigError
-
-ETH_ADDRESS = "0x" + "00" * 20
+from core.files import write_json_atomic
 
 
 class TokenStatus(BaseModel):
@@ -368,13 +365,7 @@ class VaultService:
         path = self._pending_path(ref)
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump({"tx_hash": "0x" + tx_hash.hex()}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_json_atomic(path, {"tx_hash": "0x" + tx_hash.hex()})
 
     def _read_pending(self, ref: bytes) -> bytes | None:
         path = self._pending_path(ref)

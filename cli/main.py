@@ -1,4 +1,8 @@
-"""``impressox``: up, worker, api, chat (and chain, with the on-chain layer)."""
+"""``impressox``: up, worker, api, listener, chat, approve, reject, sessions, chain.
+
+Every command but ``up`` finds a running ``impressox up`` through the stack file in the data
+dir (``devstack/stackfile.py``) when no address is set in the environment.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +12,33 @@ import gc
 import logging
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from core.errors import ConfigError, ImpressoxError
 from core.settings import Settings, load_settings
 
+#: commands that talk to a stack and exit: quiet logs, one line on failure
+CLIENT_COMMANDS = ("chat", "approve", "reject", "sessions")
+
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="impressox", description="Impressox Agent: durable AI agents on Temporal")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(
+        prog="impressox",
+        description="Impressox Agent: durable AI agents on Temporal",
+        epilog="Settings come from config/impressox.yaml and IMPRESSOX_* environment variables; "
+        "the commands find a running `impressox up` through <data_dir>/stack.json.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = sub.add_parser("up", help="run the whole stack in the foreground on embedded defaults")
-    up.add_argument("--data-dir", type=Path, help="where state lives (default: settings data_dir)")
-    up.add_argument("--api-port", type=int, default=8000)
-    up.add_argument("--temporal-port", type=int, default=7233)
-    up.add_argument("--ui-port", type=int, default=8233)
-    up.add_argument("--chain-port", type=int, default=8545)
+    up.add_argument("--data-dir", type=Path, help="where state and logs live (default: settings data_dir)")
+    up.add_argument("--api-port", type=int, default=8000, help="the API's port (default: %(default)s)")
+    up.add_argument("--temporal-port", type=int, default=7233, help="Temporal's gRPC port (default: %(default)s)")
+    up.add_argument("--ui-port", type=int, default=8233, help="the Temporal Web UI's port (default: %(default)s)")
+    up.add_argument(
+        "--chain-port", type=int, help="the local chain's port (default: 8545, or a free port when 8545 is taken)"
+    )
 
     worker = sub.add_parser("worker", help="run a worker against the configured Temporal server")
     worker.add_argument("--ready-file", type=Path, help="touched once the worker polls (for supervisors)")
@@ -32,27 +47,33 @@ def _parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, help="port (default: settings api_port)")
     api.add_argument("--host", help="bind address (forced to loopback when no API keys are configured)")
 
-    chat = sub.add_parser("chat", help="send one message and print the reply")
-    chat.add_argument("text")
-    chat.add_argument("--session", help="an existing session id (default: a new session)")
-    chat.add_argument("--agent", default="assistant")
-    chat.add_argument("--wait", type=float, default=60)
-    chat.add_argument("--no-stream", action="store_true", help="print the reply only when the turn is done")
-
     sub.add_parser("listener", help="follow the chain and turn vault events into notifications")
 
-    try:
-        from chain.cli import add_chain_commands
-    except ImportError:  # the on-chain layer is optional at import time
-        pass
-    else:
-        add_chain_commands(sub)
+    chat = sub.add_parser("chat", help="send one message and print the reply (and any approval it waits for)")
+    chat.add_argument("text", help="the message")
+    chat.add_argument("--session", help="an existing session id (default: a new session)")
+    chat.add_argument("--agent", default="assistant", help="the agent of a new session (default: %(default)s)")
+    chat.add_argument(
+        "--wait", type=float, default=60, help="seconds to wait for the reply (default: %(default)s, at most 300)"
+    )
+
+    for verb, what in (("approve", "approve (the call runs)"), ("reject", "reject (the call does not run)")):
+        decide = sub.add_parser(verb, help=f"{what} a pending tool call, e.g. a transfer")
+        decide.add_argument("call_id", metavar="CALL_ID", help="the call id `impressox chat` printed")
+        decide.add_argument("--session", help="the session it is pending in (default: found among your sessions)")
+
+    sub.add_parser("sessions", help="list your sessions")
+
+    from chain.cli import add_chain_commands
+
+    add_chain_commands(sub)
     return p
 
 
-def _logging() -> None:
+def _logging(command: str) -> None:
+    default = "WARNING" if command in CLIENT_COMMANDS else "INFO"
     logging.basicConfig(
-        level=os.environ.get("IMPRESSOX_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=os.environ.get("IMPRESSOX_LOG_LEVEL", default), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     for noisy in ("httpx", "LiteLLM", "litellm", "temporalio.activity", "web3.providers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -60,14 +81,14 @@ def _logging() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _logging()
+    _logging(args.command)
     try:
         settings = load_settings()
         return _run(args, settings)
     except ConfigError as exc:
         print(f"impressox: {exc}", file=sys.stderr)
         return 2
-    except ImpressoxError as exc:
+    except (ImpressoxError, ConnectionError) as exc:
         print(f"impressox: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -79,6 +100,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from cli.up import run_stack
 
         return run_stack(args, settings)
+    if args.command == "chain":
+        from chain.cli import run_chain_command
+
+        return run_chain_command(args, settings)
+
+    from devstack.stackfile import with_stack
+
+    settings, stack = with_stack(settings, os.environ)
     if args.command == "worker":
         from temporal.worker import run_worker
 
@@ -88,29 +117,39 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from cli.serve import serve_api
 
         return serve_api(settings, port=args.port, host=args.host)
-    if args.command == "chat":
-        from cli.chat import chat
-
-        return _short_lived(chat(settings, args.text, args.session, args.agent, args.wait, not args.no_stream))
     if args.command == "listener":
-        from services.chain_events import run_listener
+        from temporal.listener_main import run_listener
 
         asyncio.run(run_listener(settings))
         return 0
-    if args.command == "chain":
-        from chain.cli import run_chain_command
 
-        return run_chain_command(args, settings)
-    raise AssertionError(args.command)
+    from cli import approvals, chat
+    from cli.backend import Backend, open_backend
+
+    commands: dict[str, Callable[[Backend], Awaitable[int]]] = {
+        "chat": lambda b: chat.chat(b, args.text, args.session, args.agent, args.wait),
+        "approve": lambda b: approvals.decide(b, args.call_id, True, args.session),
+        "reject": lambda b: approvals.decide(b, args.call_id, False, args.session),
+        "sessions": approvals.list_sessions,
+    }
+
+    async def client_command() -> int:
+        backend = await open_backend(settings, stack.api_url if stack else None)
+        try:
+            return await commands[args.command](backend)
+        finally:
+            await backend.close()
+
+    return _short_lived(client_command)
 
 
-def _short_lived(coro) -> int:  # noqa: ANN001
-    """Run a client coroutine; drop the Temporal client before exit (avoids a crash at
-    interpreter shutdown seen with short-lived clients, see PLATFORM-NOTES.md)."""
+def _short_lived(command: Callable[[], Awaitable[int]]) -> int:
+    """Run a client command; drop the Temporal client before exit (avoids a crash at
+    interpreter shutdown seen with short-lived clients, see docs/operations.md)."""
 
     async def wrapper() -> int:
         try:
-            return await coro
+            return await command()
         finally:
             gc.collect()
 

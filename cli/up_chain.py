@@ -5,32 +5,55 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from chain.anvil import Anvil, find_anvil
 from chain.deploy import deploy
 from core.errors import ConfigError
-from core.processes import free_port, port_open, wait_until
-
-if TYPE_CHECKING:
-    from cli.up import Stack
+from devstack.processes import ManagedProcess, free_port, port_in_use
 
 log = logging.getLogger("impressox.up")
+DEFAULT_PORT = 8545
 
 
-def start_chain(stack: Stack) -> dict[str, str]:
-    rpc = stack.settings.chain_rpc_url
-    if not rpc:  # no chain configured: run the local one
+@dataclass
+class LocalChain:
+    rpc_url: str
+    #: what ``impressox up`` prints
+    urls: dict[str, str]
+    #: what the stack's children need in their environment
+    env: dict[str, str]
+    #: the anvil process when started here (its exit stops the stack); None for a configured chain
+    node: ManagedProcess | None = field(default=None)
+
+
+def start_chain(*, rpc_url: str | None, data_dir: Path, port: int | None, log_dir: Path) -> LocalChain | None:
+    """The configured chain (``rpc_url``), else a local anvil on ``port`` (None: 8545, or a free
+    port when 8545 is taken), with the contracts deployed; None when no chain is available."""
+    node: ManagedProcess | None = None
+    if not rpc_url:  # no chain configured: run the local one
         try:
             binary = find_anvil()
         except ConfigError as exc:
             log.warning("no local chain (on-chain tools disabled): %s", exc)
-            return {}
-        port = stack.args.chain_port if stack.args.chain_port and not port_open(stack.args.chain_port) else free_port()
-        node = Anvil(port, state_file=stack.data_dir / "chain" / "anvil-state.json", binary=binary)
-        proc = stack.spawn("anvil", node.command())
-        wait_until(lambda: port_open(port), 30, "anvil", proc, interval=0.05)
-        rpc = node.rpc_url
-    deployment = asyncio.run(deploy(rpc, stack.data_dir))
-    stack.env["IMPRESSOX_CHAIN_RPC_URL"] = rpc
-    return {"chain_rpc": rpc, "vault": deployment["vault"]}
+            return None
+        if port is None:
+            port = free_port() if port_in_use(DEFAULT_PORT) else DEFAULT_PORT
+        anvil = Anvil(
+            port, state_file=data_dir / "chain" / "anvil-state.json", binary=binary, log_file=log_dir / "anvil.log"
+        )
+        node = anvil.spawn()
+        rpc_url = anvil.rpc_url
+    try:
+        deployment = asyncio.run(deploy(rpc_url, data_dir))
+    except BaseException:
+        if node is not None:
+            node.stop()
+        raise
+    return LocalChain(
+        rpc_url=rpc_url,
+        urls={"chain_rpc": rpc_url, "vault": deployment["vault"]},
+        env={"IMPRESSOX_CHAIN_RPC_URL": rpc_url},
+        node=node,
+    )

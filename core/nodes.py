@@ -10,7 +10,9 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from core.llm.gateway import LLMGateway, LLMReply, OnChunk
-from core.schemas import NodeInput, NodeOutput
+from core.llm.messages import to_openai_messages, to_openai_tools
+from core.schemas import NodeInput, NodeOutput, ToolSpec
+from core.tools import ToolRegistry
 
 
 class BaseNode(ABC):
@@ -37,16 +39,32 @@ class LLMNode(BaseNode):
 
     name = "llm"
 
-    def __init__(self, gateway: LLMGateway) -> None:
+    def __init__(self, gateway: LLMGateway, registry: ToolRegistry) -> None:
         self.gateway = gateway
+        #: the worker's tools: node inputs carry only tool names, the schemas are looked up here
+        self.registry = registry
+        self._spec_cache: dict[str, ToolSpec] = {}
 
     def prepare(self, inp: NodeInput) -> dict[str, Any]:
-        tools = [
-            {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
-            for t in inp.tools
-        ]
-        system = {"role": "system", "content": inp.persona}
-        return {"messages": [system, *inp.messages], "tools": tools}
+        if inp.conversation is None:
+            # an activity task scheduled before typed conversations (still in flight after a deploy)
+            system = {"role": "system", "content": inp.persona}
+            return {"messages": [system, *inp.messages], "tools": to_openai_tools(inp.tools)}
+        return {
+            "messages": to_openai_messages(inp.persona, inp.conversation),
+            "tools": to_openai_tools(self._specs(inp.tool_names)),
+        }
+
+    def _specs(self, names: list[str]) -> list[ToolSpec]:
+        # a tool this worker lacks is left out: the model cannot call it (and the workflow
+        # would answer such a call with an error anyway)
+        return [self._spec(n) for n in names if n in self.registry]
+
+    def _spec(self, name: str) -> ToolSpec:
+        # a JSON schema is rebuilt on every ``spec()``; tools do not change while a worker runs
+        if name not in self._spec_cache:
+            self._spec_cache[name] = self.registry.get(name).spec()
+        return self._spec_cache[name]
 
     async def execute(self, inp: NodeInput, request: dict[str, Any], on_chunk: OnChunk | None = None) -> LLMReply:
         return await self.gateway.complete(

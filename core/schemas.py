@@ -6,13 +6,14 @@ These are persisted in Temporal history: evolve them by adding optional fields o
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 Role = Literal["user", "assistant", "tool", "system"]
 ToolStatus = Literal["ok", "error", "rejected", "expired", "awaiting_approval"]
-TurnStatus = Literal["done", "awaiting_approval", "failed"]
+#: "queued_behind_approval": the message waits in the inbox while an earlier turn awaits a human
+TurnStatus = Literal["done", "awaiting_approval", "failed", "queued_behind_approval"]
 
 
 class TokenUsage(BaseModel):
@@ -36,6 +37,35 @@ class ToolCallRequest(BaseModel):
     args: dict[str, Any] = Field(default_factory=dict)
 
 
+class UserPrompt(BaseModel):
+    """Conversation message: what the user said."""
+
+    kind: Literal["user"] = "user"
+    content: str
+
+
+class AssistantReply(BaseModel):
+    """Conversation message: what the model answered, text and/or tool calls."""
+
+    kind: Literal["assistant"] = "assistant"
+    content: str | None = None
+    tool_calls: list[ToolCallRequest] = Field(default_factory=list)
+
+
+class ToolReturn(BaseModel):
+    """Conversation message: a tool call's result, for the call with ``call_id``."""
+
+    kind: Literal["tool_result"] = "tool_result"
+    call_id: str
+    name: str
+    content: str
+
+
+#: provider-neutral conversation (pydantic-ai's ModelMessage is the model); the LLM node
+#: turns it into the provider's wire format, the workflow never builds provider dicts
+ModelMessage = Annotated[UserPrompt | AssistantReply | ToolReturn, Field(discriminator="kind")]
+
+
 class ToolCallRecord(BaseModel):
     """A tool call as the session remembers it (what the user sees)."""
 
@@ -53,6 +83,8 @@ class ChatMessage(BaseModel):
     message_id: str | None = None
     at: datetime | None = None
     tool_calls: list[ToolCallRecord] = Field(default_factory=list)
+    #: how the turn ended (assistant messages; None in transcripts recorded before it was kept)
+    status: TurnStatus | None = None
 
 
 class ToolSpec(BaseModel):
@@ -77,7 +109,6 @@ class AgentPlan(BaseModel):
     persona: str
     model: str
     tools: list[ToolSpec] = Field(default_factory=list)
-    nodes: list[str] = Field(default_factory=lambda: ["llm"])
     max_steps: int = 6
     context_messages: int = 20
     approval_timeout_seconds: float = 3600.0
@@ -123,6 +154,9 @@ class ApprovalDecision(BaseModel):
     call_id: str
     approve: bool
     decided_by: str | None = None
+    #: the session service's HMAC of this decision (core/approvals.py); a money-moving
+    #: tool refuses to run without a valid one, so decisions sent around the API move nothing
+    signature: str | None = None
 
 
 class SessionState(BaseModel):
@@ -133,7 +167,9 @@ class SessionState(BaseModel):
     messages: list[ChatMessage] = Field(default_factory=list)
     inbox: list[UserMessage] = Field(default_factory=list)
     results: list[TurnResult] = Field(default_factory=list)
-    runs: int = 1
+    #: message id -> turn of every answered message still indexed (bounded, oldest dropped):
+    #: a late ``wait_turn`` for one whose full result was dropped is answered from this
+    answered: dict[str, int] = Field(default_factory=dict)
 
 
 class SessionStart(BaseModel):
@@ -171,12 +207,17 @@ class NodeInput(BaseModel):
     step: int
     model: str
     persona: str
-    tools: list[ToolSpec] = Field(default_factory=list)
-    #: the recent conversation in OpenAI chat format (bounded by the plan's context window)
-    messages: list[dict[str, Any]] = Field(default_factory=list)
+    #: names of the tools the model may call; the node looks their schemas up in the worker's registry
+    tool_names: list[str] = Field(default_factory=list)
+    #: the recent conversation, typed and provider-neutral (bounded by the plan's context window)
+    conversation: list[ModelMessage] | None = None
     timeout_seconds: float = 60.0
     #: the message this turn answers: names the turn's event stream (None: nothing is streamed)
     message_id: str | None = None
+    #: before typed conversations: full tool specs and OpenAI wire dicts. Only read for activity
+    #: tasks scheduled by an older worker and still in flight; never sent any more.
+    tools: list[ToolSpec] = Field(default_factory=list)
+    messages: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class NodeOutput(BaseModel):
@@ -198,12 +239,12 @@ class ToolInput(BaseModel):
     idempotency_key: str
     #: the message this turn answers: names the turn's event stream (None: nothing is streamed)
     message_id: str | None = None
+    #: the signed human decision that allowed this call (tools that require approval)
+    approval: ApprovalDecision | None = None
 
 
 class ToolOutput(BaseModel):
     output: str
-    data: dict[str, Any] = Field(default_factory=dict)
-    cached: bool = False
 
 
 class ToolCheck(BaseModel):

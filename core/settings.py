@@ -7,9 +7,11 @@ environment on its own. A bad value fails start-up with a message naming the fie
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import yaml
+from limits import parse_many
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -20,6 +22,7 @@ from pydantic_settings import (
 )
 
 from core.errors import ConfigError
+from core.names import USER_NAME_PATTERN
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config" / "impressox.yaml"
@@ -30,7 +33,7 @@ OFFLINE_MODEL = "offline/impressox-offline-v1"
 class ApiKey(BaseModel):
     """An API key and the user it authenticates."""
 
-    user: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
+    user: str = Field(pattern=USER_NAME_PATTERN)
     key: SecretStr
 
 
@@ -48,6 +51,15 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "impressox-agent"
+    #: encrypt every payload in history (temporal/codec.py); off only for tests and benches
+    codec_enabled: bool = True
+    #: codec keys "<id>:<base64 AES key>", the first encrypts, all decrypt (rotation);
+    #: empty: one key in <data_dir>/keys/codec.key, created on first use
+    codec_keys: list[SecretStr] = Field(default_factory=list)
+    #: the Web UI's port and origin, the only origin allowed to call /codec (CORS);
+    #: no origin set: http://127.0.0.1:<port> and http://localhost:<port>
+    temporal_ui_port: int = Field(default=8233, ge=0, le=65535)
+    temporal_ui_origin: str | None = None
 
     # Redis: cache, streams, rate limits. Unreachable -> in-memory cache, warning logged.
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -84,11 +96,36 @@ class Settings(BaseSettings):
     #: empty: the API binds to loopback only and serves one local user
     api_keys: list[ApiKey] = Field(default_factory=list)
     local_user: str = "local"
+    #: users (of api_keys) who may decode history through /codec; with keys configured, only they
+    operator_users: list[str] = Field(default_factory=list)
+    #: signs approval decisions (core/approvals.py); empty: <data_dir>/keys/approval.key
+    approval_key: SecretStr | None = None
+    #: request bodies larger than this are refused (413) before anything parses them
+    api_max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    #: JSON bodies nested deeper than this are refused (400) before anything parses them
+    api_max_json_depth: int = Field(default=64, ge=4, le=512)
+
+    # Rate limits ("N/second|minute|hour|day", several joined with ";"), kept in Redis so every API
+    # process of one deployment shares them (in memory, per process, while Redis is unreachable).
+    #: every request of one user (or, without a key, of one client IP); /healthz is never limited
+    rate_limit: str = "1200/minute"
+    #: creating sessions, per user
+    rate_limit_sessions: str = "60/minute"
+    #: sending messages, per user
+    rate_limit_messages: str = "600/minute"
+    #: requests presenting a wrong API key, per client IP (guessing keys)
+    rate_limit_bad_keys: str = "30/minute"
+    #: running sessions one user may have at once (creating one more answers 409)
+    max_running_sessions_per_user: int = Field(default=100, ge=1)
 
     # Chain (issue: on-chain layer). Empty rpc url: chain tools answer that no chain is configured.
     chain_rpc_url: str | None = None
     #: the platform user who owns the deployed vault (sees its balance, may ask for transfers)
     chain_vault_user: str = "local"
+    #: daily spend limits (whole units per token symbol) a newly registered user vault starts with
+    chain_vault_daily_limits: dict[str, Decimal] = Field(
+        default_factory=lambda: {"ETH": Decimal(1), "TUSD": Decimal(1000)}
+    )
     chain_confirmations: int = Field(default=1, ge=0, le=64)
     chain_poll_seconds: float = Field(default=0.5, gt=0)
     #: the operator (agent signer) key; prefer chain_keystore_file in production
@@ -102,6 +139,15 @@ class Settings(BaseSettings):
         host, _, port = v.rpartition(":")
         if not host or not port.isdigit():
             raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:7233")
+        return v
+
+    @field_validator("rate_limit", "rate_limit_sessions", "rate_limit_messages", "rate_limit_bad_keys")
+    @classmethod
+    def _rate(cls, v: str) -> str:
+        try:
+            parse_many(v)
+        except ValueError:
+            raise ValueError("must look like 120/minute (several joined with ';', e.g. 10/second;300/hour)") from None
         return v
 
     @field_validator("redis_url")
@@ -126,8 +172,10 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
 
     @property
-    def api_keys_by_secret(self) -> dict[str, str]:
-        return {k.key.get_secret_value(): k.user for k in self.api_keys}
+    def codec_cors_origins(self) -> list[str]:
+        if self.temporal_ui_origin:
+            return [self.temporal_ui_origin.rstrip("/")]
+        return [f"http://127.0.0.1:{self.temporal_ui_port}", f"http://localhost:{self.temporal_ui_port}"]
 
 
 def load_settings(**overrides: object) -> Settings:

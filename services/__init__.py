@@ -1,1 +1,1 @@
-"""Backend service layer shared by api/, bots/ and the workers (see README.md)."""
+"""Backend service layer shared by the API, the CLI and the workers (see README.md)."""

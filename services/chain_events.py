@@ -1,12 +1,15 @@
-"""The chain event listener process: turn confirmed vault events into user notifications.
-
-    impressox listener            # runs run_listener(settings) until SIGTERM/SIGINT
+"""Chain events to user notifications: what the listener process (``impressox listener``,
+:func:`temporal.listener_main.run_listener`) runs on every confirmed vault event.
 
 It follows ``settings.chain_rpc_url`` with :class:`chain.listener.EventListener` (confirmed,
 reorg-safe, each log once across restarts, cursor under ``settings.data_dir``) and hands each
-``AgentVault.Deposited`` to the vault owner's inbox with a signal-with-start keyed by
+``AgentVault.Deposited`` to the inbox of the vault's user with a signal-with-start keyed by
 ``txHash:logIndex``, so a log delivered twice (a crash between signal and cursor save) is
 still shown once. A failed signal stops the poll at that log and the next poll retries it.
+
+Vaults followed: the platform deployment's vault (user ``chain_vault_user``) and every vault in
+the registry (VaultRegistryWorkflow), re-read every REGISTRY_REFRESH_SECONDS so a vault
+registered while the listener runs is followed from its creation block on.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,19 +27,20 @@ from web3 import AsyncWeb3
 from web3 import exceptions as w3x
 
 from chain.artifacts import load_artifact
-from chain.client import chain_errors, close_web3, make_web3
+from chain.client import chain_errors
 from chain.deploy import deployment_for
 from chain.listener import ChainEvent, EventListener
-from chain.units import checksum_address, from_base_units
-from core.errors import ChainRevertError, ConfigError, TransientError
+from chain.units import ETH_ADDRESS, checksum_address, from_base_units
+from core.errors import ChainRevertError, TransientError
 from core.notifications import Notification
 from core.settings import Settings
+from core.vaults import UserVault
 from services.notifications import NotificationService
-from temporal.client import connect
+from services.vaults import VaultRegistryService
 
 log = logging.getLogger(__name__)
 
-ETH_ADDRESS = "0x" + "00" * 20
+REGISTRY_REFRESH_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,8 @@ async def _optional_call(call: Any, action: str) -> Any:
 
 
 class DepositNotifier:
-    """Listener handler: an ``AgentVault.Deposited`` event becomes a notification to ``user``."""
+    """Listener handler: an ``AgentVault.Deposited`` event becomes a notification to the vault's user
+    (``user`` for the platform deployment's vault, ``users[address]`` for registered user vaults)."""
 
     def __init__(
         self, w3: AsyncWeb3, deployment: dict[str, Any], notifications: NotificationService, user: str
@@ -75,6 +79,8 @@ class DepositNotifier:
         self.deployment = deployment
         self.notifications = notifications
         self.user = user
+        #: vault address (lower case) -> the platform user it belongs to
+        self.users: dict[str, str] = {str(deployment["vault"]).lower(): user}
         self._tokens: dict[str, TokenInfo] = {ETH_ADDRESS: TokenInfo("ETH", 18)}
         self._known_symbols = {a.lower(): s.upper() for s, a in (deployment.get("tokens") or {}).items()}
         self._erc20_abi = load_artifact("TestToken").abi
@@ -119,14 +125,26 @@ class DepositNotifier:
         )
 
     async def handle(self, event: ChainEvent) -> None:
+        user = self.users.get(event.address.lower())
+        if user is None:  # cannot happen for followed vaults; never notify a guessed user
+            log.warning("deposit %s to %s: no user has this vault; not notified", event.key, event.address)
+            return
         note = await self.notification(event)
-        await self.notifications.notify(self.user, note)
-        log.info("deposit %s: notified %s: %s", event.key, self.user, note.text)
+        await self.notifications.notify(user, note)
+        log.info("deposit %s: notified %s: %s", event.key, user, note.text)
+
+    def follow(self, listener: EventListener, vaults: list[UserVault]) -> None:
+        """Follow each registered vault and notify its user (new ones from their creation block)."""
+        for vault in vaults:
+            if vault.chain_id != self.deployment.get("chain_id"):
+                continue
+            self.users[vault.address.lower()] = vault.user
+            listener.follow("AgentVault", vault.address, vault.from_block)
 
 
 def build_listener(
     w3: AsyncWeb3, deployment: dict[str, Any], settings: Settings, notifications: NotificationService
-) -> EventListener:
+) -> tuple[EventListener, DepositNotifier]:
     """The platform's listener with its built-in subscriptions registered."""
     listener = EventListener(
         w3,
@@ -135,9 +153,22 @@ def build_listener(
         confirmations=settings.chain_confirmations,
         poll_seconds=settings.chain_poll_seconds,
     )
-    owner = settings.chain_vault_user
-    listener.on("AgentVault", "Deposited")(DepositNotifier(w3, deployment, notifications, owner).handle)
-    return listener
+    deposits = DepositNotifier(w3, deployment, notifications, settings.chain_vault_user)
+    listener.on("AgentVault", "Deposited")(deposits.handle)
+    return listener, deposits
+
+
+async def follow_registry(
+    listener: EventListener, deposits: DepositNotifier, registry: VaultRegistryService, stop: asyncio.Event
+) -> None:
+    """Keep following every registered vault until ``stop`` (the registry is re-read periodically)."""
+    while not stop.is_set():
+        try:
+            deposits.follow(listener, await registry.list())
+        except Exception as exc:  # noqa: BLE001 - Temporal away for a moment: keep the vaults we have
+            log.warning("listener: cannot read the vault registry (%s); retrying", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=REGISTRY_REFRESH_SECONDS)
 
 
 async def _wait_for_deployment(w3: AsyncWeb3, settings: Settings, stop: asyncio.Event) -> dict[str, Any] | None:
@@ -159,48 +190,3 @@ async def _wait_for_deployment(w3: AsyncWeb3, settings: Settings, stop: asyncio.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=max(settings.chain_poll_seconds, 0.5))
     return None
-
-
-async def run_listener(
-    settings: Settings, stop_event: asyncio.Event | None = None, *, ready: asyncio.Event | None = None
-) -> None:
-    """Run the chain event listener until SIGTERM/SIGINT or ``stop_event``.
-
-    ``ready`` is set once the listener has fixed its cursor: events in later blocks will be delivered.
-    """
-    if not settings.chain_rpc_url:
-        raise ConfigError("chain_rpc_url is not set: the listener has no chain to follow")
-    stop = stop_event or asyncio.Event()
-    client = await connect(settings, wait_seconds=60)
-    loop = asyncio.get_running_loop()
-    handled: list[signal.Signals] = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-            handled.append(sig)
-        except (RuntimeError, ValueError):  # not the main thread: the caller stops us with stop_event
-            pass
-    w3 = make_web3(settings.chain_rpc_url)
-    try:
-        deployment = await _wait_for_deployment(w3, settings, stop)
-        if deployment is None:
-            return
-        listener = build_listener(w3, deployment, settings, NotificationService(client, settings))
-        try:
-            await listener.poll_once()
-        except Exception:  # the run loop below logs and retries the same way
-            log.warning("listener: first poll failed; retrying", exc_info=True)
-        log.info(
-            "listener following vault %s on chain %s from block %s",
-            deployment["vault"],
-            deployment.get("chain_id"),
-            listener.next_block,
-        )
-        if ready is not None:
-            ready.set()
-        await listener.run(stop)
-    finally:
-        await close_web3(w3)
-        for sig in handled:
-            loop.remove_signal_handler(sig)
-        log.info("listener stopped")

@@ -6,7 +6,6 @@ notification creates the inbox and a repeated one (same key) is stored once.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -14,11 +13,12 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.errors import BadInputError, UnavailableError
+from core.names import USER_NAME
 from core.notifications import Notification, NotificationsStart
 from core.settings import Settings
 from workflows.notifications import NotificationsWorkflow, notifications_workflow_id
 
-USER = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+USER = USER_NAME
 QUERY_TIMEOUT = timedelta(seconds=5)
 _UNAVAILABLE = (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE, RPCStatusCode.CANCELLED)
 

@@ -1,4 +1,4 @@
-"""Session service: what the API, the bots and the CLI share to talk to agent sessions.
+"""Session service: what the API and the CLI share to talk to agent sessions.
 
 A session id embeds its platform and owner (``web:<owner>:<suffix>``), so the owner of
 every request is checked without a round trip; a foreign session is reported as unknown.
@@ -7,9 +7,10 @@ every request is checked without a round trip; a foreign session is reported as 
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Literal
 
 from pydantic import BaseModel
 from temporalio.client import (
@@ -23,21 +24,31 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from core import approvals
 from core.agents import AgentFactory
 from core.errors import BadInputError, ConflictError, NotFoundError, UnavailableError
+from core.names import USER_NAME
 from core.schemas import ApprovalDecision, SessionStart, SessionView, ToolCallRecord, TurnResult, UserMessage
 from core.settings import Settings
 from temporal.search_attributes import session_attributes
 from workflows.agent_session import AgentSessionWorkflow
 
-NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+NAME = USER_NAME  # owners and platforms share the user-name shape
 QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 class PendingTurn(BaseModel):
+    """A message accepted (durable in the session) whose turn has no reply yet: the API's 202 body.
+
+    ``pending``: not answered within the wait; ``queued_behind_approval``: an earlier turn
+    awaits a human's approval and this message is answered after it.
+    """
+
     message_id: str
+    status: Literal["pending", "queued_behind_approval"] = "pending"
+    #: the turn that will answer it, when the session said (queued behind an approval)
     turn: int | None = None
-    status: str = "pending"
+    detail: str | None = None
 
 
 class SessionSummary(BaseModel):
@@ -65,6 +76,7 @@ class SessionService:
             if not NAME.match(value):
                 raise BadInputError(f"invalid {label} {value!r}")
         plan = self.agents.build(agent)
+        await self._check_running_cap(owner)
         sid = f"{platform}:{owner}:{session_id or uuid.uuid4().hex[:12]}"
         start = SessionStart(session_id=sid, owner=owner, platform=platform, agent=plan, created_at=datetime.now(UTC))
         try:
@@ -87,7 +99,12 @@ class SessionService:
     async def send(
         self, owner: str, session_id: str, text: str, wait: float, message_id: str | None = None
     ) -> TurnResult | PendingTurn:
-        """Durably enqueue a message (a signal), then wait up to ``wait`` seconds for its turn."""
+        """Durably enqueue a message (a signal), then wait up to ``wait`` seconds for its turn.
+
+        The wait is the ``send_and_wait`` update carrying the message itself: Temporal may
+        deliver an update ahead of a signal sent just before it, so a wait by id alone could
+        be refused as unknown; this one is not.
+        """
         text = text.strip()
         if not text:
             raise BadInputError("text must not be empty")
@@ -102,8 +119,10 @@ class SessionService:
         if wait <= 0:
             return PendingTurn(message_id=msg.message_id)
         try:
-            return await asyncio.wait_for(
-                handle.execute_update(AgentSessionWorkflow.wait_turn, msg.message_id), timeout=wait
+            result = await asyncio.wait_for(
+                # the message again, as an update: answered whether or not its signal is in yet
+                handle.execute_update(AgentSessionWorkflow.send_and_wait, msg),
+                timeout=wait,
             )
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             # the message is safe in history; its reply will appear in the session
@@ -114,6 +133,9 @@ class SessionService:
             if exc.status == RPCStatusCode.RESOURCE_EXHAUSTED:  # too many waiters: the message is queued
                 return PendingTurn(message_id=msg.message_id)
             raise _not_found_or(exc, session_id) from None
+        if result.status == "queued_behind_approval":
+            return PendingTurn(message_id=msg.message_id, status=result.status, turn=result.turn, detail=result.reply)
+        return result
 
     async def watch_turn(self, owner: str, session_id: str, message_id: str) -> WorkflowUpdateHandle[TurnResult]:
         """A ``wait_turn`` update accepted by the session: ``await h.result()`` gives the turn's
@@ -168,9 +190,17 @@ class SessionService:
     async def decide(
         self, owner: str, session_id: str, call_id: str, approve: bool, wait: float = 60
     ) -> ToolCallRecord | None:
-        """Approve or reject a pending tool call; returns its outcome (None if still running)."""
+        """Approve or reject a pending tool call; returns its outcome (None if still running).
+
+        The decision is signed over the call's arguments as the session shows them; the
+        tool verifies that signature over the arguments it is about to use.
+        """
         handle = self._handle(owner, session_id)
-        decision = ApprovalDecision(call_id=call_id, approve=approve, decided_by=owner)
+        pending = next((p for p in (await self.get(owner, session_id)).pending_approvals if p.call_id == call_id), None)
+        if pending is None:
+            raise NotFoundError(f"no pending approval with call id {call_id!r}")
+        signature = approvals.sign(self._approval_key, session_id, call_id, pending.args, approve)
+        decision = ApprovalDecision(call_id=call_id, approve=approve, decided_by=owner, signature=signature)
         try:
             return await asyncio.wait_for(
                 handle.execute_update(AgentSessionWorkflow.decide_approval, decision), timeout=wait
@@ -184,6 +214,39 @@ class SessionService:
 
     def check_owner(self, owner: str, session_id: str) -> None:
         """NotFoundError unless ``owner`` owns the session (a foreign session looks unknown)."""
+    @cached_property
+    def _approval_key(self) -> bytes:
+        return approvals.approval_key(self.settings)
+
+    # ------------------------------------------------------------------ limits
+    async def running_count(self, owner: str) -> int:
+        """How many sessions of ``owner`` run on this deployment's task queue (visibility count)."""
+        if not NAME.match(owner):
+            raise BadInputError(f"invalid owner {owner!r}")
+        query = (
+            f"WorkflowType='AgentSessionWorkflow' AND ImpressoxOwner='{owner}' "
+            f"AND ExecutionStatus='Running' AND TaskQueue='{self.settings.task_queue}'"
+        )
+        return (await self.client.count_workflows(query)).count
+
+    async def _check_running_cap(self, owner: str) -> None:
+        cap = self.settings.max_running_sessions_per_user
+        running = await self.running_count(owner)
+        if running >= cap:
+            raise ConflictError(
+                f"{owner} already has {running} running sessions, the most one user may have ({cap}); "
+                "end one first (DELETE /v1/sessions/{id})"
+            )
+
+    async def end(self, owner: str, session_id: str) -> None:
+        """End a session for good (its history stays readable in Temporal)."""
+        handle = self._handle(owner, session_id)
+        try:
+            await handle.terminate(reason=f"ended by {owner}")
+        except RPCError as exc:
+            raise _not_found_or(exc, session_id) from None
+
+    def _handle(self, owner: str, session_id: str) -> WorkflowHandle:
         if owner_of(session_id) != owner:
             raise NotFoundError(f"no session {session_id!r}")
 

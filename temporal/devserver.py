@@ -2,7 +2,7 @@
 
 SQLite in WAL mode under the data dir (running workflows survive a restart), our
 search attributes registered, and the history service's queue poll rates raised: the
-dev server's defaults make every task hand-off wait ~50 ms (see PLATFORM-NOTES.md).
+dev server's defaults make every task hand-off wait ~50 ms (see docs/operations.md).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from core.processes import ManagedProcess, find_executable
+from devstack.processes import ManagedProcess, find_executable
 from temporal import search_attributes
 
 LOW_LATENCY_CONFIG = (
@@ -24,9 +24,16 @@ LOW_LATENCY_CONFIG = (
 
 class TemporalDevServer(ManagedProcess):
     def __init__(
-        self, port: int, db_file: Path | None, ui_port: int | None = None, log_file: Path | None = None
+        self,
+        port: int,
+        db_file: Path | None,
+        ui_port: int | None = None,
+        log_file: Path | None = None,
+        codec_endpoint: str | None = None,
     ) -> None:
         self.port = port
+        #: the API's /codec: the Web UI decrypts payloads there, in the operator's browser
+        self.codec_endpoint = codec_endpoint
         self.ui_port = ui_port
         self.db_file = db_file
         self.log_file = log_file
@@ -62,6 +69,8 @@ class TemporalDevServer(ManagedProcess):
             ]
         if self.ui_port:
             cmd += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
+            if self.codec_endpoint:
+                cmd += ["--ui-codec-endpoint", self.codec_endpoint]
         else:
             cmd += ["--headless"]
         for value in LOW_LATENCY_CONFIG:

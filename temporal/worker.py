@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
-from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client
@@ -17,7 +15,10 @@ from temporalio.worker import Worker
 
 from activities.nodes import NodeActivities
 from activities.tools import ToolActivities
+from activities.vaults import VaultActivities
+from core.approvals import approval_key
 from core.cache import Cache, build_cache
+from core.deps import WorkerDeps
 from core.llm.gateway import LLMGateway
 from core.nodes import LLMNode
 from core.settings import Settings
@@ -27,22 +28,22 @@ from services.chain_access import ChainAccess
 from services.tools import load_tools
 from temporal.client import connect
 from temporal.search_attributes import ensure_registered
+from temporal.shutdown import stop_on_signals
 from workflows.agent_session import AgentSessionWorkflow
 from workflows.notifications import NotificationsWorkflow
+from workflows.vaults import VaultRegistryWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [AgentSessionWorkflow, NotificationsWorkflow]
+WORKFLOWS = [AgentSessionWorkflow, NotificationsWorkflow, VaultRegistryWorkflow]
+
+__all__ = ["WORKFLOWS", "WorkerDeps", "build_worker", "run_worker"]
 
 
-@dataclass
-class WorkerDeps:
-    """Services tools may use (``ToolContext.deps``). Built once per worker process."""
-
-    settings: Settings
-    cache: Cache
-    #: the chain (vault service, operator signer), connected on first use; None without a chain
-    chain: ChainAccess | None = None
+def chain_access(settings: Settings) -> ChainAccess | None:
+    """The worker's one ChainAccess (None without a chain). It connects to Redis itself on first
+    use (settings.redis_url), so the cross-process nonce lock of chain/nonces.py is active."""
+    return ChainAccess(settings) if settings.chain_rpc_url else None
 
 
 def build_worker(
@@ -64,17 +65,16 @@ def build_worker(
     )
     if streams is None:
         streams = TurnStreams.from_settings(settings)
-    nodes = NodeActivities([LLMNode(gateway)], streams)
+    nodes = NodeActivities([LLMNode(gateway, registry)], streams)
     if deps is None:
-        deps = WorkerDeps(
-            settings=settings, cache=cache, chain=ChainAccess(settings) if settings.chain_rpc_url else None
-        )
-    tools = ToolActivities(registry, cache, deps, streams)
+        deps = WorkerDeps(settings=settings, cache=cache, chain=chain_access(settings))
+    tools = ToolActivities(registry, cache, deps, approval_key=approval_key(settings), streams=streams)
+    vaults = VaultActivities(deps.chain)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[*nodes.activities(), *tools.activities()],
+        activities=[*nodes.activities(), *tools.activities(), vaults.register],
         max_concurrent_activities=200,
     )
 
@@ -85,20 +85,18 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None, read
     await ensure_registered(client)
     registry = load_tools(settings.tool_modules)
     cache = await build_cache(settings.redis_url)
-    chain = ChainAccess(settings) if settings.chain_rpc_url else None
+    chain = chain_access(settings)
     streams = TurnStreams.from_settings(settings)
     worker = build_worker(
         client, settings, registry, cache, WorkerDeps(settings=settings, cache=cache, chain=chain), streams=streams
     )
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
-    async with worker:
-        if ready_file:
-            ready_file.write_text(str(os.getpid()))
-        await stop.wait()
+    with stop_on_signals(stop):
+        async with worker:
+            if ready_file:
+                ready_file.write_text(str(os.getpid()))
+            await stop.wait()
     if chain:
         await chain.close()
     await streams.close()

@@ -19,18 +19,27 @@ from temporalio.client import Client
 from api.app import create_app
 from core.agents import AgentFactory
 from core.cache import Cache, build_cache
-from core.processes import find_executable, free_port
-from core.redis_server import RedisServer
+from core.llm import setup_litellm
 from core.settings import PROJECT_ROOT, Settings, load_settings
+from devstack.processes import find_executable, free_port
+from devstack.redis_server import RedisServer
 from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.client import connect
+from temporal.codec import CodecKey, EncryptionCodec, decode_history_json
 from temporal.devserver import TemporalDevServer
 from temporal.search_attributes import ensure_registered
 from temporal.worker import build_worker
 
 PLUGINS = "tests.plugins.test_tools"
 TEST_AGENTS = Path(__file__).parent / "agents.yaml"
+#: one payload codec key for every client and worker (in-process or not) of the test session
+TEST_CODEC_KEYS = [str(CodecKey.generate())]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # the test process's set-up, as a worker's start does it: before any test module imports litellm
+    setup_litellm()
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +59,7 @@ def redis_server() -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="session")
 async def client(temporal_server: TemporalDevServer) -> Client:
-    settings = load_settings(temporal_address=temporal_server.address)
+    settings = load_settings(temporal_address=temporal_server.address, codec_keys=TEST_CODEC_KEYS)
     c = await connect(settings, wait_seconds=10)
     await ensure_registered(c)
     return c
@@ -64,6 +73,7 @@ def make_settings(temporal: TemporalDevServer, redis_url: str, data_dir: Path, *
         task_queue=f"test-{uuid.uuid4().hex[:10]}",
         tool_modules=[PLUGINS],
         agents_file=TEST_AGENTS,
+        codec_keys=TEST_CODEC_KEYS,
     )
     values.update(overrides)
     return load_settings(**values)
@@ -99,7 +109,7 @@ async def api(settings: Settings, worker: None) -> AsyncIterator[httpx.AsyncClie
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=60) as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=60) as http:
             yield http
 
 
@@ -114,6 +124,8 @@ def worker_process(settings: Settings, ready: Path) -> subprocess.Popen:
         IMPRESSOX_DATA_DIR=str(settings.data_dir),
         IMPRESSOX_AGENTS_FILE=str(settings.agents_file),
         IMPRESSOX_TOOL_MODULES=json.dumps(settings.tool_modules),
+        IMPRESSOX_CODEC_KEYS=json.dumps([k.get_secret_value() for k in settings.codec_keys]),
+        IMPRESSOX_CODEC_ENABLED=json.dumps(settings.codec_enabled),
     )
     if settings.chain_rpc_url:
         env["IMPRESSOX_CHAIN_RPC_URL"] = settings.chain_rpc_url
@@ -129,7 +141,8 @@ def worker_process(settings: Settings, ready: Path) -> subprocess.Popen:
 
 
 def decoded_payloads(history_json: str) -> str:
-    """Every payload of a history, base64-decoded, as one text."""
+    """Every payload of a history, decrypted with the test codec and base64-decoded, as one text."""
+    history_json = decode_history_json(EncryptionCodec([CodecKey.parse(k) for k in TEST_CODEC_KEYS]), history_json)
     out: list[str] = []
 
     def walk(node: Any) -> None:

@@ -162,3 +162,13 @@ async def test_the_chat_page_is_served(api: httpx.AsyncClient) -> None:
     r = await api.get("/")
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]
     assert "Impressox Agent" in r.text and "/v1/sessions" in r.text
+
+
+async def test_a_session_says_the_front_door_it_was_made_from(api: httpx.AsyncClient) -> None:
+    r = await api.post("/v1/sessions", json={"agent": "assistant", "platform": "cli"})
+    assert r.status_code == 201, r.text
+    sid = r.json()["session_id"]
+    assert sid.startswith("cli:local:") and (await api.get(f"/v1/sessions/{sid}")).json()["platform"] == "cli"
+    assert (await new_session(api)).startswith("web:local:")
+    r = await api.post("/v1/sessions", json={"agent": "assistant", "platform": "telegram"})
+    assert r.status_code == 422  # bots name their platform themselves, through the service

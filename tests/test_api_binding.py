@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core.processes import find_executable, free_port, port_open, stop_process, wait_until
 from core.settings import PROJECT_ROOT
+from devstack.processes import find_executable, free_port, port_open, stop_process, wait_until
 from temporal.devserver import TemporalDevServer
 
 

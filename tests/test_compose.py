@@ -128,7 +128,8 @@ def test_api_listens_on_all_interfaces_and_requires_keys(config: dict, monkeypat
     env = _env(api)
     assert env.get("IMPRESSOX_API_KEYS") == API_KEYS, "the API keys are not taken from the environment"
     monkeypatch.setenv("IMPRESSOX_API_KEYS", env["IMPRESSOX_API_KEYS"])
-    assert load_settings().api_keys_by_secret == {"test-key-0123456789": "alice"}
+    keys = load_settings().api_keys
+    assert [(k.user, k.key.get_secret_value()) for k in keys] == [("alice", "test-key-0123456789")]
 
 
 def test_compose_refuses_to_run_without_api_keys(tmp_path: Path) -> None:

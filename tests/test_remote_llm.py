@@ -18,9 +18,9 @@ from temporalio.client import Client
 
 from core.agents import AgentFactory
 from core.cache import Cache
-from core.processes import free_port, port_open, wait_until
 from core.schemas import TurnResult
 from core.settings import Settings
+from devstack.processes import free_port, port_open, wait_until
 from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.worker import build_worker

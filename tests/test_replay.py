@@ -3,6 +3,7 @@ running sessions (non-determinism) fails here, before a deploy."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -10,14 +11,21 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
 from services.sessions import SessionService
-from temporal.client import DATA_CONVERTER
+from temporal.client import with_codec
+from temporal.codec import ENCODING, CodecKey, EncryptionCodec
 from temporal.worker import WORKFLOWS
+from tests.histories.record import RECORDING_CODEC_KEY
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+#: decrypts the histories recorded with the codec; older plain ones pass through it unchanged
+DATA_CONVERTER = with_codec(EncryptionCodec([CodecKey.parse(RECORDING_CODEC_KEY)]))
 
 
 def test_there_are_recorded_histories() -> None:
     assert len(HISTORIES) >= 4, "record them with: .venv/bin/python -m tests.histories.record"
+    encrypted = base64.b64encode(ENCODING).decode()
+    assert any(encrypted in p.read_text() for p in HISTORIES), "no history recorded with the payload codec"
+    assert any(encrypted not in p.read_text() for p in HISTORIES), "the plain (pre-codec) histories must stay"
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
@@ -36,4 +44,4 @@ async def test_a_fresh_history_replays(client: Client, sessions: SessionService,
     [p] = (await sessions.get("local", sid)).pending_approvals
     await sessions.decide("local", sid, p.call_id, approve=True)
     history = await client.get_workflow_handle(sid).fetch_history()
-    await Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER).replay_workflow(history)
+    await Replayer(workflows=WORKFLOWS, data_converter=client.data_converter).replay_workflow(history)

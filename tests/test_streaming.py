@@ -16,8 +16,8 @@ from temporalio.client import Client
 
 from api.app import create_app
 from core.cache import build_cache
-from core.processes import free_port
-from core.redis_server import RedisServer
+from devstack.processes import free_port
+from devstack.redis_server import RedisServer
 from core.settings import ApiKey, Settings
 from core.streams import TurnStreams
 from services.tools import load_tools

@@ -10,7 +10,6 @@ a compact state so no run's history grows without bound.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import timedelta
 
@@ -18,10 +17,14 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from core.activity_names import TOOL_CHECK, node_activity, tool_activity
+    from core.policies import CHECK_ATTEMPTS, NODE_HEARTBEAT_SECONDS, NODE_RETRY, retry_policy
     from core.schemas import (
         AgentPlan,
         ApprovalDecision,
+        AssistantReply,
         ChatMessage,
+        ModelMessage,
         NodeInput,
         NodeOutput,
         PendingApproval,
@@ -34,14 +37,20 @@ with workflow.unsafe.imports_passed_through():
         ToolCheck,
         ToolInput,
         ToolOutput,
+        ToolReturn,
         ToolSpec,
         TurnResult,
         UserMessage,
+        UserPrompt,
     )
-    from workflows.policies import NODE_HEARTBEAT_SECONDS, NODE_RETRY, tool_retry
 
-#: results kept for late ``wait_turn`` callers (older ones are in the transcript)
+#: full results kept for late ``wait_turn`` callers (the reply of an older one is in the transcript)
 RESULTS_KEPT = 50
+#: answered message ids indexed (id -> turn), carried across continue-as-new: a caller may
+#: wait for any of these, however late its wait arrives (~50 bytes each in the compact state)
+ANSWERED_KEPT = 5000
+#: patch: a wait for a message queued behind a turn that awaits approval answers at once
+QUEUED_BEHIND_APPROVAL = "queued-behind-approval"
 
 
 def _error_text(err: BaseException) -> str:
@@ -61,6 +70,8 @@ class AgentSessionWorkflow:
         self._current_calls: list[ToolCallRecord] = []
         self._pending: dict[str, PendingApproval] = {}
         self._decisions: dict[str, bool] = {}
+        #: the decisions as sent (with their signatures), handed to the tool that moves money
+        self._signed: dict[str, ApprovalDecision] = {}
         self._finished_calls: dict[str, ToolCallRecord] = {}
         self._turns_this_run = 0
 
@@ -88,7 +99,6 @@ class AgentSessionWorkflow:
             update={
                 "messages": self._state.messages[-self._plan.transcript_window :],
                 "results": list(self._results.values())[-RESULTS_KEPT:],
-                "runs": self._state.runs + 1,
             }
         )
         return self._start.model_copy(update={"state": state})
@@ -102,12 +112,37 @@ class AgentSessionWorkflow:
         self._state.inbox.append(message)
 
     @workflow.update
+    async def send_and_wait(self, message: UserMessage) -> TurnResult:
+        """Deliver a message and wait for its turn: what a waiting caller sends after the signal.
+
+        The caller signals first (durable even with no worker running), then sends the same
+        message with this update. Whichever arrives first enqueues it, the other is a duplicate,
+        so the order in which Temporal delivers them never matters: a wait for an id it has
+        not seen yet (the update ahead of its signal) cannot happen.
+        """
+        self.send_message(message)
+        return await self._wait(message.message_id)
+
+    @workflow.update
     async def wait_turn(self, message_id: str) -> TurnResult:
-        """Wait for the answer to a message (or for it to need an approval)."""
-        await workflow.wait_condition(lambda: message_id in self._results or self._awaiting_approval(message_id))
-        if message_id in self._results:
-            return self._results[message_id]
-        return self._provisional_result()
+        """Wait for the answer to a message the session already has (or for it to need an
+        approval, or to be queued behind another turn's approval)."""
+        return await self._wait(message_id)
+
+    async def _wait(self, message_id: str) -> TurnResult:
+        early = workflow.patched(QUEUED_BEHIND_APPROVAL)
+        await workflow.wait_condition(
+            lambda: (
+                self._answered_result(message_id) is not None
+                or self._awaiting_approval(message_id)
+                or (early and self._queued_behind_approval(message_id))
+            )
+        )
+        if (result := self._answered_result(message_id)) is not None:
+            return result
+        if self._awaiting_approval(message_id):
+            return self._provisional_result()
+        return self._queued_result(message_id)
 
     @wait_turn.validator
     def _validate_wait_turn(self, message_id: str) -> None:
@@ -118,6 +153,7 @@ class AgentSessionWorkflow:
     async def decide_approval(self, decision: ApprovalDecision) -> ToolCallRecord:
         """A human approves or rejects a pending tool call; returns the call's outcome."""
         self._decisions[decision.call_id] = decision.approve
+        self._signed[decision.call_id] = decision
         message_id = self._current.message_id if self._current else ""
         # answer once the turn has its reply (or stops at another approval)
         await workflow.wait_condition(
@@ -155,12 +191,51 @@ class AgentSessionWorkflow:
     def _known(self, message_id: str) -> bool:
         return (
             message_id in self._results
+            or message_id in self._state.answered
             or any(m.message_id == message_id for m in self._state.inbox)
             or (self._current is not None and self._current.message_id == message_id)
         )
 
     def _awaiting_approval(self, message_id: str) -> bool:
         return bool(self._pending) and self._current is not None and self._current.message_id == message_id
+
+    def _answered_result(self, message_id: str) -> TurnResult | None:
+        """The result of an answered message: kept in full, or rebuilt from the transcript."""
+        if message_id in self._results:
+            return self._results[message_id]
+        turn = self._state.answered.get(message_id)
+        if turn is None:
+            return None
+        reply = next(
+            (m for m in reversed(self._state.messages) if m.role == "assistant" and m.message_id == message_id), None
+        )
+        if reply is None:  # older than the transcript this run keeps
+            return TurnResult(message_id=message_id, turn=turn, reply="(answered; the reply is no longer kept)")
+        return TurnResult(
+            message_id=message_id,
+            turn=turn,
+            reply=reply.content,
+            status=reply.status or "done",
+            tool_calls=reply.tool_calls,
+        )
+
+    def _queued_behind_approval(self, message_id: str) -> bool:
+        return (
+            bool(self._pending)
+            and (self._current is None or self._current.message_id != message_id)
+            and any(m.message_id == message_id for m in self._state.inbox)
+        )
+
+    def _queued_result(self, message_id: str) -> TurnResult:
+        position = next(i for i, m in enumerate(self._state.inbox) if m.message_id == message_id)
+        asks = "; ".join(p.summary for p in self._pending.values())
+        return TurnResult(
+            message_id=message_id,
+            # each message in the inbox takes the next turn in order
+            turn=self._state.turn_count + 1 + position,
+            reply=f"Queued behind a turn that awaits your approval: {asks}.",
+            status="queued_behind_approval",
+        )
 
     def _provisional_result(self) -> TurnResult:
         assert self._current is not None
@@ -177,12 +252,12 @@ class AgentSessionWorkflow:
     async def _take_turn(self, message: UserMessage) -> None:
         self._current, self._current_calls = message, []
         turn = self._state.turn_count + 1
-        context = [*self._context(), {"role": "user", "content": message.text}]
+        conversation: list[ModelMessage] = [*self._conversation(), UserPrompt(content=message.text)]
         self._state.messages.append(
             ChatMessage(role="user", content=message.text, turn=turn, message_id=message.message_id, at=workflow.now())
         )
         try:
-            reply, usage = await self._answer(turn, context)
+            reply, usage = await self._answer(turn, conversation)
             status = "done"
         except ActivityError as err:
             reply, usage, status = f"Sorry, this turn failed: {_error_text(err)}", TokenUsage(), "failed"
@@ -199,11 +274,11 @@ class AgentSessionWorkflow:
             ),
         )
 
-    async def _answer(self, turn: int, context: list[dict]) -> tuple[str, TokenUsage]:
+    async def _answer(self, turn: int, conversation: list[ModelMessage]) -> tuple[str, TokenUsage]:
         """LLM steps and tool calls until the model answers (or the step budget runs out)."""
         usage = TokenUsage()
         for step in range(1, self._plan.max_steps + 1):
-            out = await self._node("llm", turn, step, context)
+            out = await self._node("llm", turn, step, conversation)
             usage = usage + out.usage
             if not out.tool_calls:
                 return out.content or "", usage
@@ -212,12 +287,12 @@ class AgentSessionWorkflow:
                 # must never match a new call, so ids are made unique within the session
                 calls = [c.model_copy(update={"call_id": f"t{turn}s{step}-{c.call_id}"}) for c in out.tool_calls]
                 out = out.model_copy(update={"tool_calls": calls})
-            context.append(_assistant_tool_message(out))
+            conversation.append(AssistantReply(content=out.content, tool_calls=out.tool_calls))
             for call in out.tool_calls:
                 record = await self._tool(call, turn)
                 self._current_calls.append(record)
                 self._finished_calls[record.call_id] = record
-                context.append({"role": "tool", "tool_call_id": call.call_id, "content": record.result or ""})
+                conversation.append(ToolReturn(call_id=call.call_id, name=call.name, content=record.result or ""))
         return f"I stopped after {self._plan.max_steps} steps without a final answer.", usage
 
     def _finish_turn(self, message: UserMessage, turn: int, result: TurnResult) -> None:
@@ -229,6 +304,7 @@ class AgentSessionWorkflow:
                 message_id=message.message_id,
                 at=workflow.now(),
                 tool_calls=result.tool_calls,
+                status=result.status,
             )
         )
         # keep the transcript bounded inside a run too
@@ -241,24 +317,35 @@ class AgentSessionWorkflow:
         self._results[message.message_id] = result
         while len(self._results) > RESULTS_KEPT:
             self._results.pop(next(iter(self._results)))
+        self._state.answered[message.message_id] = turn
+        while len(self._state.answered) > ANSWERED_KEPT:
+            self._state.answered.pop(next(iter(self._state.answered)))
         self._current, self._current_calls = None, []
         self._turns_this_run += 1
 
-    def _context(self) -> list[dict]:
+    def _conversation(self) -> list[ModelMessage]:
+        """The recent transcript as the model sees it (tool calls of past turns left out)."""
         recent = self._state.messages[-self._plan.context_messages :]
-        return [{"role": m.role, "content": m.content} for m in recent if m.role in ("user", "assistant")]
+        return [
+            UserPrompt(content=m.content) if m.role == "user" else AssistantReply(content=m.content)
+            for m in recent
+            if m.role in ("user", "assistant")
+        ]
 
-    async def _node(self, name: str, turn: int, step: int, context: list[dict]) -> NodeOutput:
+    async def _node(self, name: str, turn: int, step: int, conversation: list[ModelMessage]) -> NodeOutput:
+        # the input shape changed (typed conversation, tool names) but the command did not:
+        # the same activity type is scheduled, so no patch is needed; old in-flight tasks
+        # still carry ``messages``/``tools`` and the node reads those
         return await workflow.execute_activity(
-            f"node.{name}",
+            node_activity(name),
             NodeInput(
                 session_id=self._start.session_id,
                 turn=turn,
                 step=step,
                 model=self._plan.model,
                 persona=self._plan.persona,
-                tools=self._plan.tools,
-                messages=context,
+                tool_names=[t.name for t in self._plan.tools],
+                conversation=list(conversation),
                 timeout_seconds=self._plan.llm_timeout_seconds,
                 message_id=self._current.message_id if self._current else None,
             ),
@@ -274,40 +361,42 @@ class AgentSessionWorkflow:
         if spec is None:
             record.status, record.result = "error", f"Error: this agent has no tool named {call.name!r}."
             return record
+        approval: ApprovalDecision | None = None
         try:
             if spec.requires_approval:
                 # validate first, so nobody is asked to approve a call that cannot succeed
                 if workflow.patched("check-before-approval"):
                     checked = await workflow.execute_activity(
-                        "tool.check",
+                        TOOL_CHECK,
                         self._tool_input(call, turn),
                         result_type=ToolCheck,
                         start_to_close_timeout=timedelta(seconds=30),
-                        retry_policy=tool_retry(3),
+                        retry_policy=retry_policy(CHECK_ATTEMPTS),
                     )
                     call = call.model_copy(update={"args": checked.args})
                     record.args = checked.args
                 approved = await self._approval(call, spec, turn)
+                approval = self._signed.pop(call.call_id, None)
                 if approved is not True:
                     record.status = "rejected" if approved is False else "expired"
                     record.result = f"The {call.name} was not approved ({record.status}); nothing was done."
                     return record
             out = await workflow.execute_activity(
-                f"tool.{call.name}",
-                self._tool_input(call, turn),
+                tool_activity(call.name),
+                self._tool_input(call, turn, approval),
                 result_type=ToolOutput,
                 start_to_close_timeout=timedelta(seconds=spec.timeout_seconds),
                 heartbeat_timeout=(
                     timedelta(seconds=spec.heartbeat_timeout_seconds) if spec.heartbeat_timeout_seconds else None
                 ),
-                retry_policy=tool_retry(spec.max_attempts),
+                retry_policy=retry_policy(spec.max_attempts),
             )
             record.result = out.output
         except ActivityError as err:
             record.status, record.result = "error", f"Error: {_error_text(err)}"
         return record
 
-    def _tool_input(self, call: ToolCallRequest, turn: int) -> ToolInput:
+    def _tool_input(self, call: ToolCallRequest, turn: int, approval: ApprovalDecision | None = None) -> ToolInput:
         return ToolInput(
             call_id=call.call_id,
             name=call.name,
@@ -317,6 +406,8 @@ class AgentSessionWorkflow:
             # stable across retries and replays: the side effect's once-only key
             idempotency_key=f"{workflow.info().workflow_id}/t{turn}/{call.call_id}",
             message_id=self._current.message_id if self._current else None,
+            # the tool verifies its signature before it sends anything
+            approval=approval,
         )
 
     async def _approval(self, call: ToolCallRequest, spec: ToolSpec, turn: int) -> bool | None:
@@ -340,17 +431,6 @@ class AgentSessionWorkflow:
             return None
         finally:
             self._pending.pop(call.call_id, None)
-
-
-def _assistant_tool_message(out: NodeOutput) -> dict:
-    return {
-        "role": "assistant",
-        "content": out.content,
-        "tool_calls": [
-            {"id": c.call_id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.args)}}
-            for c in out.tool_calls
-        ],
-    }
 
 
 def _summary(spec: ToolSpec, call: ToolCallRequest) -> str:

@@ -6,11 +6,11 @@ import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.deps import Sessions, TurnEvents, User
+from api.deps import Sessions, TurnEvents, User, rate_limited
 from api.schemas import (
     ApprovalIn,
     ApprovalOut,
@@ -33,13 +33,21 @@ STREAM_DOC = (
 )
 
 router = APIRouter(
-    prefix="/v1/sessions", tags=["sessions"], responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+    prefix="/v1/sessions",
+    tags=["sessions"],
+    responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}, 429: {"model": ErrorOut}},
 )
 
 
-@router.post("", status_code=201, response_model=SessionCreated)
+@router.post(
+    "",
+    status_code=201,
+    response_model=SessionCreated,
+    dependencies=[Depends(rate_limited("session"))],
+    responses={409: {"model": ErrorOut, "description": "the caller has too many running sessions"}},
+)
 async def create_session(body: SessionCreate, user: User, sessions: Sessions) -> SessionCreated:
-    sid = await sessions.create(user, body.agent)
+    sid = await sessions.create(user, body.agent, platform=body.platform)
     return SessionCreated(session_id=sid, agent=body.agent)
 
 
@@ -53,6 +61,13 @@ async def get_session(session_id: str, user: User, sessions: Sessions) -> Sessio
     return await sessions.get(user, session_id)
 
 
+@router.delete("/{session_id}", status_code=204)
+async def end_session(session_id: str, user: User, sessions: Sessions) -> Response:
+    """End a session for good (it no longer counts against max_running_sessions_per_user)."""
+    await sessions.end(user, session_id)
+    return Response(status_code=204)
+
+
 @router.post(
     "/{session_id}/messages",
     response_model=TurnOut,
@@ -60,6 +75,7 @@ async def get_session(session_id: str, user: User, sessions: Sessions) -> Sessio
         202: {"model": TurnPending, "description": "the turn is not done yet"},
         200: {"content": {"text/event-stream": {}}, "description": f"with `stream=true`: {STREAM_DOC}"},
     },
+    dependencies=[Depends(rate_limited("message"))],
 )
 async def send_message(
     session_id: str,
@@ -76,8 +92,7 @@ async def send_message(
         return _sse(events.follow(user, session_id, queued.message_id))
     result = await sessions.send(user, session_id, body.text, wait, message_id=body.message_id)
     if isinstance(result, PendingTurn):
-        pending = TurnPending(turn=result.turn, message_id=result.message_id)
-        return JSONResponse(pending.model_dump(), status_code=202)
+        return JSONResponse(result.model_dump(exclude_none=True), status_code=202)
     return TurnOut(
         reply=result.reply,
         tool_calls=result.tool_calls,

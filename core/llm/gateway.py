@@ -13,12 +13,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import litellm
 from pydantic import SecretStr
 
 from core.cache import Cache, cache_key
 from core.errors import LLMPermanentError, LLMTransientError
-from core.llm import offline
+from core.llm import OFFLINE_PROVIDER, setup_litellm
 from core.schemas import TokenUsage, ToolCallRequest
 
 log = logging.getLogger(__name__)
@@ -26,11 +25,6 @@ log = logging.getLogger(__name__)
 #: called with each streamed chunk's text ("" for chunks that carry no text, e.g. tool-call
 #: fragments), so the caller can publish tokens and heartbeat while the model streams
 OnChunk = Callable[[str], Awaitable[None]]
-
-
-litellm.suppress_debug_info = True
-litellm.telemetry = False
-offline.register()
 
 
 @dataclass
@@ -64,6 +58,7 @@ class LLMReply:
 
 
 def _map_error(exc: Exception) -> Exception:
+    litellm = setup_litellm()
     permanent = (
         litellm.AuthenticationError,
         litellm.BadRequestError,
@@ -91,7 +86,10 @@ class LLMGateway:
         self._api_key = api_key
         self.api_base = api_base
         self.cache_ttl_seconds = cache_ttl_seconds
-        self._offline = offline.OfflineLLM()
+        setup_litellm()  # litellm is configured once per process, before its first call
+        from core.llm.offline import OfflineLLM  # imports litellm: only once it is set up
+
+        self._offline = OfflineLLM()
         #: pacing of the offline model's streamed answers (demos and benchmarks)
         self.offline_delays = {
             "offline_token_delay_ms": offline_token_delay_ms,
@@ -100,7 +98,7 @@ class LLMGateway:
 
     @staticmethod
     def deterministic(model: str) -> bool:
-        return model.startswith(f"{offline.PROVIDER}/")
+        return model.startswith(f"{OFFLINE_PROVIDER}/")
 
     async def complete(
         self,
@@ -112,6 +110,7 @@ class LLMGateway:
     ) -> LLMReply:
         """The model's next message; with ``on_chunk`` the call streams and each chunk's text is
         handed over as it arrives (the full reply is still returned, assembled here)."""
+        litellm = setup_litellm()
         key = cache_key("llm", [model, messages, tools]) if self.deterministic(model) else None
         if key and (hit := await self.cache.get(key)):
             reply = LLMReply.from_json(hit)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import AsyncIterator
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from litellm import CustomLLM, ModelResponse
@@ -24,9 +25,10 @@ from litellm.types.utils import (
     Usage,
 )
 
-from core.llm.offline_intents import parse_intent
+from core.llm import OFFLINE_PROVIDER
+from core.llm.offline_intents import Intent, parse_conversion, parse_intent, small_talk
 
-PROVIDER = "offline"
+PROVIDER = OFFLINE_PROVIDER
 
 _CAPABILITIES = {
     "calculator": 'arithmetic ("what is 17 * 23?")',
@@ -35,6 +37,12 @@ _CAPABILITIES = {
     "get_balance": 'balances ("what\'s my balance?")',
     "vault_status": 'your vault\'s limits ("vault status")',
     "transfer": 'transfers from your vault, after your approval ("send 0.05 ETH to 0x...")',
+}
+
+
+_SMALL_TALK = {
+    "greeting": 'Hello! I am the offline model. Ask me for a price, your balance or a sum, or say "help".',
+    "thanks": "You're welcome!",
 }
 
 
@@ -52,28 +60,57 @@ def _tool_names(tools: list[dict[str, Any]] | None) -> set[str]:
     return {t["function"]["name"] for t in tools or [] if t.get("type") == "function"}
 
 
-def respond(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Message:
-    """The offline model's next assistant message for a conversation."""
-    last = messages[-1] if messages else {"role": "user", "content": ""}
-    if last.get("role") == "tool":
-        # answer from the tool results of the latest assistant step, in call order
-        results = []
-        for m in reversed(messages):
-            if m.get("role") != "tool":
-                break
-            results.append(_text(m.get("content")))
-        return Message(role="assistant", content=" ".join(reversed(results)))
+def _field(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
-    text = _text(last.get("content"))
-    available = _tool_names(tools)
-    intent = parse_intent(text, available)
-    if intent is None:
-        can = [desc for name, desc in _CAPABILITIES.items() if name in available]
-        offer = "; ".join(can) if can else "chat, with no tools attached to this agent"
-        return Message(
-            role="assistant",
-            content=f"I am the offline model (no network LLM is configured). I can help with: {offer}.",
-        )
+
+def _turn(messages: list[dict[str, Any]]) -> tuple[str, list[tuple[str, str]]]:
+    """The latest user text and the (tool name, result) pairs answered since, in call order."""
+    start = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    user = _text(messages[start].get("content")) if start >= 0 else ""
+    names: dict[str, str] = {}
+    results: list[tuple[str, str]] = []
+    for m in messages[start + 1 :]:
+        for call in m.get("tool_calls") or []:
+            names[str(_field(call, "id"))] = str(_field(_field(call, "function"), "name"))
+        if m.get("role") == "tool":
+            results.append((names.get(str(m.get("tool_call_id")), ""), _text(m.get("content"))))
+    return user, results
+
+
+def _capabilities(available: set[str]) -> str:
+    can = [desc for name, desc in _CAPABILITIES.items() if name in available]
+    return "; ".join(can) if can else "chat, with no tools attached to this agent"
+
+
+def _dollars(text: str, pattern: str) -> Decimal | None:
+    m = re.search(pattern, text)
+    try:
+        return Decimal(m.group(1).replace(",", "")) if m else None
+    except InvalidOperation:
+        return None
+
+
+def _conversion_step(user: str, results: list[tuple[str, str]], available: set[str]) -> Intent | str | None:
+    """Next step of "convert 2 ETH to USD": the calculator on the price, then the answer in words."""
+    conversion = parse_conversion(user)
+    prices = [r for name, r in results if name == "get_token_price"]
+    price = _dollars(prices[-1], r"\$([\d,]+(?:\.\d+)?)") if conversion and prices else None
+    if conversion is None or price is None or "calculator" not in available:
+        return None
+    done = [r for name, r in results if name == "calculator"]
+    if not done:
+        return Intent("calculator", {"expression": f"{conversion.amount} * {price}"})
+    value = _dollars(done[-1], r"=\s*(-?[\d,]+(?:\.\d+)?)\s*$")
+    if value is None:
+        return done[-1]
+    return (
+        f"{conversion.amount} {conversion.symbol} is ${value:,.2f} "
+        f"(at ${price:,.2f} per {conversion.symbol}, on-chain price feed)."
+    )
+
+
+def _call(messages: list[dict[str, Any]], text: str, intent: Intent) -> Message:
     # a deterministic call id: same conversation, same id (replays and caches agree)
     digest = hashlib.sha256(json.dumps([len(messages), text, intent.tool]).encode()).hexdigest()[:12]
     call = ChatCompletionMessageToolCall(
@@ -82,6 +119,47 @@ def respond(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) 
         function=Function(name=intent.tool, arguments=json.dumps(intent.args)),
     )
     return Message(role="assistant", content=None, tool_calls=[call])
+
+
+def respond(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Message:
+    """The offline model's next assistant message for a conversation."""
+    available = _tool_names(tools)
+    last = messages[-1] if messages else {"role": "user", "content": ""}
+    if last.get("role") == "tool":
+        user, results = _turn(messages)
+        step = _conversion_step(user, results, available)
+        if isinstance(step, Intent):
+            return _call(messages, user, step)
+        if step is not None:
+            return Message(role="assistant", content=step)
+        # answer from the tool results of the latest assistant step, in call order
+        latest = []
+        for m in reversed(messages):
+            if m.get("role") != "tool":
+                break
+            latest.append(_text(m.get("content")))
+        return Message(role="assistant", content=" ".join(reversed(latest)))
+
+    text = _text(last.get("content"))
+    intent = parse_intent(text, available)
+    if intent is not None:
+        return _call(messages, text, intent)
+    kind = small_talk(text)
+    if kind is not None and kind in _SMALL_TALK:
+        return Message(role="assistant", content=_SMALL_TALK[kind])
+    offer = _capabilities(available)
+    if kind == "help":
+        return Message(
+            role="assistant",
+            content=f"I am the offline model (no network LLM is configured). I can help with: {offer}.",
+        )
+    return Message(
+        role="assistant",
+        content=(
+            "Sorry, I did not understand that: I am the offline model (no network LLM is configured) and "
+            f'follow only simple requests. I can help with: {offer}. Say "help" to see this again.'
+        ),
+    )
 
 
 class OfflineLLM(CustomLLM):

@@ -47,12 +47,69 @@ _OPERATOR_WORDS = [
 _EXPR_CHARS = re.compile(r"^[\d\s.+\-*/^%()]+$")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}\b")
 _AMOUNT_TOKEN = re.compile(r"(-?\d+(?:\.\d+)?(?:e\d+)?)\s*([A-Za-z][A-Za-z0-9]{1,10})", re.I)
+#: names people use for a token -> its symbol
+SYMBOL_ALIASES = {"bitcoin": "BTC", "bitcoins": "BTC", "xbt": "BTC", "ether": "ETH", "ethereum": "ETH", "eth": "ETH"}
+_ALIAS_WORD = re.compile(rf"\b({'|'.join(SYMBOL_ALIASES)})\b", re.I)
+# "2 eth in usd", "convert 0.5 bitcoin to dollars", "how much are 3 ETH worth"
+_CONVERSION = re.compile(
+    r"(?P<amount>\d+(?:\.\d+)?)\s*(?P<symbol>[a-z][a-z0-9]{1,9})\b(?:\s+(?:is|are))?\s*"
+    r"(?:(?:to|in|into)\s+(?:usd|us\s+dollars?|dollars?)\b|(?:to|in|into)\s+\$|worth\b)",
+    re.I,
+)
+_GREETING = re.compile(
+    r"^(hi|hello|hey|hiya|howdy|yo|greetings|good\s+(morning|afternoon|evening|day))\b(\s+there)?[\s!.,]*$", re.I
+)
+_HELP = re.compile(
+    r"^(help|what\s+can\s+(you|i)\s+(do|ask)|what\s+do\s+you\s+do|who\s+are\s+you|what\s+are\s+you|"
+    r"commands|how\s+does\s+this\s+work)\b[\s?!.]*(for\s+me)?[\s?!.]*$",
+    re.I,
+)
+_THANKS = re.compile(r"^(thanks|thank\s+you|thx|ty|cheers|much\s+appreciated)\b", re.I)
 
 
 @dataclass(frozen=True)
 class Intent:
     tool: str
     args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """A request to value an amount of a token in USD: the price tool, then the calculator."""
+
+    amount: str
+    symbol: str
+
+
+def normalize_symbol(word: str) -> str:
+    """The token symbol for a name people use (bitcoin -> BTC, ether -> ETH), else the word upper-cased."""
+    return SYMBOL_ALIASES.get(word.lower(), word.upper())
+
+
+def parse_conversion(text: str) -> Conversion | None:
+    """``"convert 2 eth to usd"``, ``"what is 2 eth in usd?"`` -> Conversion("2", "ETH")."""
+    m = _CONVERSION.search(text)
+    if not m or m.group("symbol").lower() in ("usd", "dollars", "dollar"):
+        return None
+    return Conversion(m.group("amount"), normalize_symbol(m.group("symbol")))
+
+
+def small_talk(text: str) -> str | None:
+    """``"greeting"``, ``"help"`` or ``"thanks"`` for the small talk the offline model answers in kind."""
+    t = text.strip()
+    if _GREETING.match(t):
+        return "greeting"
+    if _HELP.match(t):
+        return "help"
+    if _THANKS.match(t):
+        return "thanks"
+    return None
+
+
+def _price_symbol(text: str) -> str | None:
+    named = re.search(r"\b(?:of|for)\s+(?:an?\s+|one\s+)?([A-Za-z]{2,10})\b", text)
+    found = named or _ALIAS_WORD.search(text) or re.search(r"\b([A-Z]{2,10})\b", text)
+    return normalize_symbol(found.group(1)) if found else None
 
 
 def _arithmetic(text: str) -> str | None:
@@ -93,7 +150,8 @@ def _transfer(text: str) -> Intent | None:
     to = re.search(r"\bto\s+(\S+)", rest, re.I)
     if not am or not to or am.group(2).lower() == "to":  # "send 5 to 0x..." names no token
         return None
-    return Intent("transfer", {"to": to.group(1).rstrip(".,!?"), "amount": am.group(1), "token": am.group(2).upper()})
+    to_address = to.group(1).rstrip(".,!?")
+    return Intent("transfer", {"to": to_address, "amount": am.group(1), "token": normalize_symbol(am.group(2))})
 
 
 def parse_intent(text: str, available: set[str]) -> Intent | None:
@@ -109,10 +167,11 @@ def parse_intent(text: str, available: set[str]) -> Intent | None:
     lowered = text.lower()
     if "transfer" in available and (intent := _transfer(text)):
         return intent
+    if "get_token_price" in available and (conversion := parse_conversion(text)):
+        return Intent("get_token_price", {"symbol": conversion.symbol})
     if "get_token_price" in available and re.search(r"\bprice\b|\bworth\b|\bcost\b", lowered):
-        sym = re.search(r"\b(?:of|for)\s+([A-Za-z]{2,10})\b", text) or re.search(r"\b([A-Z]{2,10})\b", text)
-        if sym:
-            return Intent("get_token_price", {"symbol": sym.group(1).upper()})
+        if sym := _price_symbol(text):
+            return Intent("get_token_price", {"symbol": sym})
     if "vault_status" in available and re.search(
         r"\bvault\b.*\b(status|limit|limits)\b|\bspent today\b|"
         r"\bspend(ing)? limits?\b",

@@ -1,8 +1,9 @@
-"""The platform's tools. ``load_tools`` imports every tool module so their decorators run."""
+"""The platform's tools. ``load_tools`` builds a registry from the tool modules it is given."""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 
 from core.tools import ToolRegistry
 from services.tools.registry import tools
@@ -10,11 +11,16 @@ from services.tools.registry import tools
 BUILTIN_MODULES = ("services.tools.builtin", "services.tools.chain")
 
 
-def load_tools(extra_modules: list[str] | tuple[str, ...] = ()) -> ToolRegistry:
-    """Import the built-in tool modules and any plugin modules (settings.tool_modules)."""
-    for module in (*BUILTIN_MODULES, *extra_modules):
+def load_tools(extra_modules: Iterable[str] = ()) -> ToolRegistry:
+    """A fresh registry of the built-in tools and those of the plugin modules (settings.tool_modules).
+
+    Importing a module runs its ``@tools.register`` declarations (once per process); only the
+    modules named here are served, whatever else the process has imported.
+    """
+    modules = (*BUILTIN_MODULES, *extra_modules)
+    for module in modules:
         importlib.import_module(module)
-    return tools
+    return tools.registry(modules)
 
 
-__all__ = ["load_tools", "tools"]
+__all__ = ["BUILTIN_MODULES", "load_tools", "tools"]

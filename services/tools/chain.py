@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from chain.units import MAX_AMOUNT, checksum_address, parse_amount
 from chain.vault import VaultService, reference_from_key
-from core.errors import BadInputError, PermanentError
+from core.errors import BadInputError, ChainRevertError, ImpressoxError, PermanentError
 from core.tools import ToolContext, ToolResult
 from services.tools.registry import tools
 
@@ -24,13 +24,23 @@ class NoVaultError(PermanentError):
     """The caller owns no vault on this platform."""
 
 
+NO_VAULT = (
+    "register one with POST /v1/vault "
+    '{"owner_address": "0x<your wallet address>"} (your wallet owns it; the agent may only spend within its limits)'
+)
+
+
 async def _vault(ctx: ToolContext, *, own: bool = True) -> VaultService:
-    access = getattr(ctx.deps, "chain", None)
+    """The caller's own vault (``own``), or any vault service for reads that are not about a vault."""
+    access = ctx.deps.chain if ctx.deps else None
     if access is None:
         raise PermanentError("no chain is configured for this platform")
-    if own and ctx.owner != access.settings.chain_vault_user:
-        raise NoVaultError(f"user {ctx.owner!r} has no vault on this platform")
-    return await access.vault()
+    if not own:
+        return await access.vault()
+    vault = await access.vault_of(ctx.owner)
+    if vault is None:
+        raise NoVaultError(f"user {ctx.owner!r} has no vault on this platform yet: {NO_VAULT}")
+    return vault
 
 
 def _amount(value: Decimal) -> str:
@@ -120,6 +130,35 @@ class TransferArgs(BaseModel):
         return v.upper()
 
 
+#: the vault contract's custom errors, in the words a user reads (the raw revert stays in the logs)
+REFUSALS = {
+    "LimitExceeded": "that is over today's limit",
+    "InsufficientBalance": "there are not enough funds in the vault",
+    "NotOperator": "the platform's key is not this vault's operator",
+    "ReferenceUsed": "this transfer was already made",
+    "ZeroAddress": "the recipient is the zero address",
+    "ZeroAmount": "the amount is zero",
+    "EthTransferFailed": "the recipient does not accept ETH",
+}
+
+
+async def _refused(vault: VaultService, args: TransferArgs, exc: ChainRevertError) -> ChainRevertError:
+    """The vault's on-chain refusal of a transfer, told in words (never ``LimitExceeded(0x…, 6e17, 3e17)``)."""
+    name = exc.error_name or ""
+    reason = REFUSALS.get(name, "the vault contract refused it")
+    try:
+        token = next(t for t in (await vault.status()).tokens if t.symbol == args.token)
+        if name == "LimitExceeded":
+            reason += f" ({_amount(token.remaining_today)} {args.token} left today)"
+        elif name == "InsufficientBalance":
+            reason += f" (it holds {_amount(token.balance)} {args.token})"
+    except (ImpressoxError, StopIteration):
+        pass  # the words alone still say why
+    refused = ChainRevertError(f"The vault refused to send {args.amount} {args.token}: {reason}.")
+    refused.error_name = name or None
+    return refused
+
+
 async def _check_transfer(args: TransferArgs, ctx: ToolContext) -> None:
     """Before asking for approval: the token exists and the amount fits today's limit and balance."""
     vault = await _vault(ctx)
@@ -148,7 +187,10 @@ async def transfer(args: TransferArgs, ctx: ToolContext) -> ToolResult:
     """Send ETH or an ERC-20 token from your vault to an address. Needs your approval; the vault's
     daily limit applies on-chain."""
     vault = await _vault(ctx)
-    result = await vault.spend(reference_from_key(ctx.idempotency_key), args.token, args.to, args.amount)
+    try:
+        result = await vault.spend(reference_from_key(ctx.idempotency_key), args.token, args.to, args.amount)
+    except ChainRevertError as exc:
+        raise await _refused(vault, args, exc) from exc
     return ToolResult(
         output=(
             f"Sent {args.amount} {args.token} from your vault to {args.to}: "

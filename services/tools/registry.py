@@ -1,5 +1,9 @@
-"""The registry every platform tool registers on (plugins too: ``@tools.register(...)``)."""
+"""Where every platform tool is declared (plugins too: ``@tools.register(...)``).
 
-from core.tools import ToolRegistry
+Declaring is all a decorator does; ``services.tools.load_tools`` builds the registry a
+process serves from the modules it names.
+"""
 
-tools = ToolRegistry()
+from core.tools import ToolDeclarations
+
+tools = ToolDeclarations()

@@ -16,7 +16,7 @@ from chain.anvil import Anvil, find_anvil
 from chain.client import close_web3, make_web3
 from chain.deploy import deploy
 from core.errors import ConfigError
-from core.processes import free_port
+from devstack.processes import free_port
 
 
 @pytest.fixture(scope="module")

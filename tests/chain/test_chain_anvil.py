@@ -17,7 +17,7 @@ from chain.client import close_web3, make_web3
 from chain.deploy import deploy
 from chain.vault import VaultService, reference_from_key
 from core.errors import ConfigError
-from core.processes import free_port
+from devstack.processes import free_port
 
 
 async def test_state_file_keeps_the_deployment_across_restarts(tmp_path: Path) -> None:

@@ -33,8 +33,8 @@ from chain.artifacts import load_artifact
 from chain.units import to_base_units
 from core.notifications import Notification, NotificationsStart
 from core.settings import ApiKey, Settings
-from services.chain_events import run_listener
 from services.notifications import NotificationService
+from temporal.listener_main import run_listener
 from workflows.notifications import KEEP, NotificationsWorkflow, notifications_workflow_id
 
 OUTSIDER = ANVIL_ACCOUNTS[2].address  # not the vault's owner nor its operator

@@ -4,6 +4,9 @@ Run after a deliberate, compatible workflow change:
     .venv/bin/python -m tests.histories.record PREFIX
 Each scenario's history is written to tests/histories/PREFIX-<scenario>-<run>.json. Keep the
 old files: they stand for the sessions already running in production.
+
+Payloads are encrypted by the codec, as in production, with RECORDING_CODEC_KEY: a fixed,
+public test key, committed so the replay test can decrypt them (never use it for real data).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 
 from core.agents import AgentFactory
 from core.cache import MemoryCache
-from core.processes import free_port
+from devstack.processes import free_port
 from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.client import connect
@@ -27,12 +30,16 @@ from temporal.worker import build_worker
 from tests.conftest import make_settings
 
 HERE = Path(__file__).parent
+#: the fixed test key of the recorded (encrypted) histories; public, for tests only
+RECORDING_CODEC_KEY = "recording-test:0dMFl5BsQAhTYzQIjmK/6hvdCv01ePEfkhc5xUnManY="
 
 
 async def record(prefix: str) -> None:
     tmp = Path(tempfile.mkdtemp())
     server = TemporalDevServer(free_port(), tmp / "t.db").start()
-    settings = make_settings(server, "redis://127.0.0.1:1/0", tmp, continue_as_new_after_turns=3)
+    settings = make_settings(
+        server, "redis://127.0.0.1:1/0", tmp, continue_as_new_after_turns=3, codec_keys=[RECORDING_CODEC_KEY]
+    )
     client = await connect(settings)
     await ensure_registered(client)
     registry = load_tools(settings.tool_modules)
@@ -47,6 +54,8 @@ async def record(prefix: str) -> None:
             sid = await sessions.create("local", "tester", session_id="replay-approval")
             for approve in (True, False):
                 await sessions.send("local", sid, '/tool pay {"amount": "1", "to": "bob"}', wait=30)
+                # queued behind the approval: answered at once (v3+), taken after the decision
+                await sessions.send("local", sid, "what is 1 + 1?", wait=30)
                 [p] = (await sessions.get("local", sid)).pending_approvals
                 await sessions.decide("local", sid, p.call_id, approve)
             await _save(client, sid, prefix + "-approvals")

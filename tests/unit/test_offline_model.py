@@ -7,9 +7,8 @@ import json
 
 import pytest
 
-# the gateway sets LITELLM_LOCAL_MODEL_COST_MAP before litellm is imported: import it first
-from core.llm.gateway import LLMGateway  # isort: skip
 from core.cache import MemoryCache
+from core.llm.gateway import LLMGateway
 from core.llm.offline import respond
 from core.llm.offline_intents import Intent, parse_intent
 from core.settings import OFFLINE_MODEL
@@ -129,12 +128,112 @@ def test_respond_answers_from_tool_results_in_call_order() -> None:
     assert respond(messages, tool_defs("calculator")).content == "17 * 23 = 391 It is 09:00 in UTC."
 
 
-def test_respond_to_small_talk_says_it_is_offline_and_what_it_can_do() -> None:
-    message = respond([{"role": "user", "content": "hello"}], tool_defs("calculator", "current_time"))
+@pytest.mark.parametrize("text", ["hi", "Hello", "hello there!", "hey", "good morning"])
+def test_a_greeting_gets_a_short_greeting(text: str) -> None:
+    message = respond([{"role": "user", "content": text}], tool_defs("calculator", "current_time"))
+    assert not message.tool_calls
+    assert message.content.startswith("Hello!") and "offline model" in message.content and '"help"' in message.content
+
+
+@pytest.mark.parametrize("text", ["help", "Help!", "what can you do?", "What can you do for me?", "who are you?"])
+def test_help_lists_what_the_agents_tools_can_do(text: str) -> None:
+    message = respond([{"role": "user", "content": text}], tool_defs("calculator", "current_time"))
     assert not message.tool_calls
     assert "offline model" in message.content
     assert "arithmetic" in message.content and "the time anywhere" in message.content
     assert "transfers" not in message.content  # not offered: the agent has no transfer tool
+
+
+@pytest.mark.parametrize("text", ["thanks", "Thank you!", "thx", "thanks a lot"])
+def test_thanks_gets_you_are_welcome(text: str) -> None:
+    assert respond([{"role": "user", "content": text}], tool_defs("calculator")).content == "You're welcome!"
+
+
+def test_greeting_help_thanks_and_gibberish_are_four_different_answers() -> None:
+    answers = {
+        respond([{"role": "user", "content": t}], tool_defs("calculator")).content
+        for t in ("hi", "help", "thanks", "tell me a joke")
+    }
+    assert len(answers) == 4
+
+
+def test_what_it_does_not_understand_says_so_and_how_to_get_help() -> None:
+    message = respond([{"role": "user", "content": "tell me a joke"}], tool_defs("calculator"))
+    assert message.content.startswith("Sorry, I did not understand that")
+    assert "arithmetic" in message.content and '"help"' in message.content
+
+
+@pytest.mark.parametrize(
+    ("text", "symbol"),
+    [
+        ("what is the price of bitcoin?", "BTC"),
+        ("how much is bitcoin worth?", "BTC"),
+        ("price of ether", "ETH"),
+        ("ethereum price", "ETH"),
+        ("what's the price of Ethereum?", "ETH"),
+    ],
+)
+def test_token_names_become_symbols(text: str, symbol: str) -> None:
+    assert parse_intent(text, ALL_TOOLS) == Intent("get_token_price", {"symbol": symbol})
+
+
+def test_a_transfer_in_ether_is_in_eth() -> None:
+    assert parse_intent(f"send 0.05 ether to {ADDRESS}", ALL_TOOLS) == Intent(
+        "transfer", {"to": ADDRESS, "amount": "0.05", "token": "ETH"}
+    )
+
+
+def _call_and_result(call_id: str, name: str, args: dict, result: str) -> list[dict]:
+    return [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": call_id, "content": result},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "amount", "symbol"),
+    [
+        ("convert 2 eth to usd", "2", "ETH"),
+        ("what is 2 eth in usd?", "2", "ETH"),
+        ("How much is 0.5 bitcoin in dollars?", "0.5", "BTC"),
+        ("what are 3 ETH worth?", "3", "ETH"),
+    ],
+)
+def test_a_conversion_asks_the_price_then_the_calculator_then_answers_with_the_number(
+    text: str, amount: str, symbol: str
+) -> None:
+    tools = tool_defs("calculator", "get_token_price")
+    messages: list[dict] = [{"role": "user", "content": text}]
+
+    first = respond(messages, tools)
+    (call,) = first.tool_calls
+    assert (call.function.name, json.loads(call.function.arguments)) == ("get_token_price", {"symbol": symbol})
+
+    messages += _call_and_result(call.id, "get_token_price", {"symbol": symbol}, f"{symbol} is $3,000.50 (on-chain).")
+    second = respond(messages, tools)
+    (call,) = second.tool_calls
+    assert call.function.name == "calculator"
+    expression = json.loads(call.function.arguments)["expression"]
+    assert expression == f"{amount} * 3000.50"
+
+    value = evaluate(expression)
+    messages += _call_and_result(call.id, "calculator", {"expression": expression}, f"{expression} = {value}")
+    answer = respond(messages, tools)
+    assert not answer.tool_calls
+    assert answer.content == f"{amount} {symbol} is ${value:,.2f} (at $3,000.50 per {symbol}, on-chain price feed)."
+
+
+def test_a_conversion_whose_price_failed_reports_the_failure() -> None:
+    tools = tool_defs("calculator", "get_token_price")
+    messages = [{"role": "user", "content": "convert 2 doge to usd"}]
+    messages += _call_and_result("c1", "get_token_price", {"symbol": "DOGE"}, "Error: no price feed for 'DOGE'")
+    assert respond(messages, tools).content == "Error: no price feed for 'DOGE'"
 
 
 def test_respond_without_tools_says_so() -> None:

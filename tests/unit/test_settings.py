@@ -60,7 +60,7 @@ def test_env_overrides_the_yaml(yaml_file: Path, monkeypatch: pytest.MonkeyPatch
     assert s.data_dir == Path("/var/lib/impressox")
     assert s.api_host == "0.0.0.0"
     assert s.api_port == 9000  # from the YAML, not overridden
-    assert s.api_keys_by_secret == {"k-alice": "alice", "k-bob": "bob"}
+    assert [(k.user, k.key.get_secret_value()) for k in s.api_keys] == [("alice", "k-alice"), ("bob", "k-bob")]
 
 
 @pytest.mark.parametrize(
@@ -72,6 +72,10 @@ def test_env_overrides_the_yaml(yaml_file: Path, monkeypatch: pytest.MonkeyPatch
         ("IMPRESSOX_API_PORT", "not-a-port", "api_port"),
         ("IMPRESSOX_LLM_TIMEOUT_SECONDS", "-1", "llm_timeout_seconds"),
         ("IMPRESSOX_API_KEYS", '[{"user": "no spaces allowed", "key": "k"}]', "api_keys"),
+        ("IMPRESSOX_RATE_LIMIT", "lots", "rate_limit"),
+        ("IMPRESSOX_RATE_LIMIT_MESSAGES", "5 per fortnight", "rate_limit_messages"),
+        ("IMPRESSOX_MAX_RUNNING_SESSIONS_PER_USER", "0", "max_running_sessions_per_user"),
+        ("IMPRESSOX_API_MAX_JSON_DEPTH", "100000", "api_max_json_depth"),
     ],
 )
 def test_bad_value_names_the_field(monkeypatch: pytest.MonkeyPatch, var: str, value: str, field: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, Field
 
-from core.tools import ToolContext, ToolRegistry, ToolResult
+from core.tools import ToolContext, ToolDeclarations, ToolRegistry, ToolResult
 
 
 class EchoArgs(BaseModel):
@@ -164,3 +164,41 @@ def test_cached_tool_that_requires_approval_is_refused() -> None:
         async def transfer(args: TransferArgs, ctx: ToolContext) -> str:
             """Move money."""
             return "sent"
+
+
+def test_declarations_build_a_fresh_registry_per_call_from_the_modules_asked_for() -> None:
+    from services.tools import load_tools
+
+    plain = load_tools()
+    with_plugin = load_tools(["tests.plugins.test_tools"])
+    again = load_tools()
+    # the test plugin's tools are served only where the plugin module is named
+    assert "slow_note" in with_plugin and "slow_note" not in plain and "slow_note" not in again
+    assert {"calculator", "current_time", "transfer"} <= set(plain.names())
+    assert plain is not again and plain.names() == again.names()
+
+
+def test_a_declaration_is_recorded_under_its_module_only() -> None:
+    declarations = ToolDeclarations()
+
+    @declarations.register()
+    async def echo(args: EchoArgs, ctx: ToolContext) -> str:
+        """Say it."""
+        return args.text
+
+    assert [t.name for t in declarations.declared_in(__name__)] == ["echo"]
+    assert declarations.registry(["some.other.module"]).names() == []
+    assert declarations.registry([__name__, __name__]).names() == ["echo"]  # a module named twice counts once
+
+
+def test_the_same_tool_name_twice_in_one_registry_is_refused() -> None:
+    declarations = ToolDeclarations()
+
+    @declarations.register()
+    async def echo(args: EchoArgs, ctx: ToolContext) -> str:
+        """Say it."""
+        return args.text
+
+    (tool,) = declarations.declared_in(__name__)
+    with pytest.raises(ValueError, match="'echo' is registered twice"):
+        ToolRegistry([tool, tool])

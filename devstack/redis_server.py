@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.processes import ManagedProcess, find_executable, free_port, port_open
+from devstack.processes import ManagedProcess, find_executable, free_port, port_open
 
 
 class RedisServer(ManagedProcess):

@@ -1,0 +1,144 @@
+"""How the CLI talks to agent sessions: through the API of a running stack, else directly.
+
+``impressox up`` records its API URL in the stack file; the CLI then goes through the API like
+any other front door (so whatever the API adds to a decision, e.g. its approval signature,
+applies). Without a stack file the CLI uses the session service on the configured Temporal
+server itself. Both sides answer with the same models.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import httpx
+from pydantic import BaseModel
+
+from core.agents import AgentFactory
+from core.errors import BadInputError, ConflictError, ImpressoxError, NotFoundError, UnavailableError
+from core.schemas import SessionView, TurnResult
+from core.settings import Settings
+from services.sessions import PendingTurn, SessionService, SessionSummary
+from services.tools import load_tools
+from temporal.client import connect
+
+PLATFORM = "cli"
+#: how long to wait for a stack that does not answer before saying so
+CONNECT_SECONDS = 3.0
+
+
+class Decision(BaseModel):
+    """The outcome of an approve/reject: the call's status and result once it has run."""
+
+    call_id: str
+    approved: bool
+    status: str
+    result: str | None = None
+
+
+class Backend(Protocol):
+    where: str
+
+    async def create(self, agent: str) -> str: ...
+    async def send(self, session_id: str, text: str, wait: float) -> TurnResult | PendingTurn: ...
+    async def view(self, session_id: str) -> SessionView: ...
+    async def sessions(self) -> list[SessionSummary]: ...
+    async def decide(self, session_id: str, call_id: str, approve: bool) -> Decision: ...
+    async def close(self) -> None: ...
+
+
+class ApiBackend:
+    """The API of a running stack (keyless loopback mode: the API's one local user)."""
+
+    def __init__(self, api_url: str) -> None:
+        self.where = api_url
+        self.http = httpx.AsyncClient(
+            base_url=api_url, timeout=httpx.Timeout(330, connect=CONNECT_SECONDS), trust_env=False
+        )
+
+    async def create(self, agent: str) -> str:
+        r = await self._call("POST", "/v1/sessions", json={"agent": agent, "platform": PLATFORM})
+        return r.json()["session_id"]
+
+    async def send(self, session_id: str, text: str, wait: float) -> TurnResult | PendingTurn:
+        r = await self._call(
+            "POST", f"/v1/sessions/{session_id}/messages", json={"text": text}, params={"wait": min(wait, 300)}
+        )
+        if r.status_code == 202:  # accepted, not answered yet
+            return PendingTurn.model_validate(r.json())
+        return TurnResult.model_validate(r.json())
+
+    async def view(self, session_id: str) -> SessionView:
+        return SessionView.model_validate((await self._call("GET", f"/v1/sessions/{session_id}")).json())
+
+    async def sessions(self) -> list[SessionSummary]:
+        return [SessionSummary.model_validate(s) for s in (await self._call("GET", "/v1/sessions")).json()]
+
+    async def decide(self, session_id: str, call_id: str, approve: bool) -> Decision:
+        r = await self._call("POST", f"/v1/sessions/{session_id}/approvals/{call_id}", json={"approve": approve})
+        return Decision.model_validate(r.json())
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            r = await self.http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise UnavailableError(
+                f"the API at {self.where} does not answer ({type(exc).__name__}); is `impressox up` running?"
+            ) from None
+        if r.status_code < 400:
+            return r
+        try:
+            said = r.json().get("error") or r.text
+        except (ValueError, AttributeError):
+            said = r.text
+        kind = {404: NotFoundError, 409: ConflictError, 422: BadInputError, 503: UnavailableError}.get(
+            r.status_code, ImpressoxError
+        )
+        raise kind(f"the API answered {r.status_code}: {said}")
+
+
+class DirectBackend:
+    """The session service on the configured Temporal server, as the configured local user."""
+
+    def __init__(self, sessions: SessionService, user: str) -> None:
+        self.sessions_service = sessions
+        self.user = user
+        self.where = sessions.settings.temporal_address
+
+    async def create(self, agent: str) -> str:
+        return await self.sessions_service.create(self.user, agent, platform=PLATFORM)
+
+    async def send(self, session_id: str, text: str, wait: float) -> TurnResult | PendingTurn:
+        return await self.sessions_service.send(self.user, session_id, text, wait)
+
+    async def view(self, session_id: str) -> SessionView:
+        return await self.sessions_service.get(self.user, session_id)
+
+    async def sessions(self) -> list[SessionSummary]:
+        return await self.sessions_service.list(self.user)
+
+    async def decide(self, session_id: str, call_id: str, approve: bool) -> Decision:
+        record = await self.sessions_service.decide(self.user, session_id, call_id, approve)
+        if record is None:
+            return Decision(call_id=call_id, approved=approve, status="running")
+        return Decision(call_id=call_id, approved=approve, status=record.status, result=record.result)
+
+    async def close(self) -> None:
+        pass
+
+
+async def open_backend(settings: Settings, api_url: str | None) -> Backend:
+    """The API when a stack gave its URL, else the session service over a Temporal client."""
+    if api_url:
+        return ApiBackend(api_url)
+    try:
+        client = await connect(settings, wait_seconds=CONNECT_SECONDS)
+    except ConnectionError:
+        raise UnavailableError(
+            f"cannot reach Temporal at {settings.temporal_address} and no running stack is recorded in "
+            f"{settings.data_dir} (start one with `impressox up`)"
+        ) from None
+    agents = AgentFactory.from_yaml(settings.agents_file, load_tools(settings.tool_modules), settings)
+    return DirectBackend(SessionService(client, settings, agents), settings.local_user)

@@ -1,0 +1,1 @@
+"""Shared building blocks: settings, schemas, registries, the LLM gateway, cache, errors."""

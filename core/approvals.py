@@ -1,0 +1,59 @@
+"""Signed approvals: only the platform's own front doors (the session service) can approve.
+
+A decision is signed with HMAC-SHA256 over the session id, the call id, the call's
+normalised arguments (canonical JSON) and the verdict, with the approval key. The key
+comes from settings (``IMPRESSOX_APPROVAL_KEY``) or ``<data_dir>/keys/approval.key``; it
+never enters workflow history. The tool activity that moves money verifies the signature
+over the very arguments it is about to use, so a decision sent straight through Temporal
+(CLI, Web UI, any client without the key) moves nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from typing import Any
+
+from core.keys import key_file, read_or_create
+from core.settings import Settings
+
+VERSION = "v1"
+
+
+def approval_key(settings: Settings) -> bytes:
+    """The approval key: from settings, else from the key file (created on first use)."""
+    if settings.approval_key is not None:
+        return settings.approval_key.get_secret_value().encode()
+    text = read_or_create(
+        key_file(settings.data_dir, "approval.key"), lambda: base64.b64encode(secrets.token_bytes(32)).decode() + "\n"
+    )
+    return text.strip().encode()
+
+
+def canonical_args(args: dict[str, Any]) -> str:
+    """One spelling of a call's arguments: sorted keys, no spaces, non-ASCII kept as is."""
+    return json.dumps(args, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _message(session_id: str, call_id: str, args: dict[str, Any], approve: bool) -> bytes:
+    # a JSON array, so no field can bleed into the next (no separator ambiguity)
+    fields = [VERSION, session_id, call_id, canonical_args(args), bool(approve)]
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sign(key: bytes, session_id: str, call_id: str, args: dict[str, Any], approve: bool) -> str:
+    digest = hmac.new(key, _message(session_id, call_id, args, approve), hashlib.sha256).hexdigest()
+    return f"{VERSION}:{digest}"
+
+
+def verify(
+    key: bytes, signature: str | None, session_id: str, call_id: str, args: dict[str, Any], approve: bool
+) -> bool:
+    """Whether ``signature`` is the platform's signature of exactly this decision (constant time)."""
+    if not signature:
+        return False
+    expected = sign(key, session_id, call_id, args, approve)
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", errors="replace"))

@@ -1,0 +1,22 @@
+"""WorkerDeps: the services a worker process gives its tools (``ToolContext.deps``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.cache import Cache
+from core.settings import Settings
+
+if TYPE_CHECKING:  # services build on core; the name is only needed for the type
+    from services.chain_access import ChainAccess
+
+
+@dataclass
+class WorkerDeps:
+    """Services tools may use. Built once per worker process (see temporal/worker.py)."""
+
+    settings: Settings
+    cache: Cache
+    #: the chain (vault service, operator signer), connected on first use; None without a chain
+    chain: ChainAccess | None = None

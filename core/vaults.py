@@ -1,0 +1,36 @@
+"""User vaults: the registry's records and requests (persisted in Temporal history: evolve these
+models by adding optional fields only)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+#: the activity that deploys a user vault (run by workers, called by VaultRegistryWorkflow)
+REGISTER_ACTIVITY = "vault.register"
+
+
+class UserVault(BaseModel):
+    """A user's registered vault."""
+
+    user: str
+    address: str
+    owner: str
+    operator: str
+    chain_id: int
+    #: the block from which the vault's events must be followed (its creation block)
+    from_block: int
+    #: True when this registration deployed the proxy (False: it was found on chain)
+    created: bool = False
+
+
+class VaultRegistration(BaseModel):
+    """Register ``user``'s vault, owned by ``owner`` (a checksummed address)."""
+
+    user: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
+    owner: str
+
+
+class VaultRegistryStart(BaseModel):
+    """Workflow input of VaultRegistryWorkflow; ``vaults`` carries the registry across continue-as-new."""
+
+    vaults: list[UserVault] | None = None

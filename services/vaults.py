@@ -1,0 +1,124 @@
+"""Vault service: register a user's own vault and read it back (API, CLI; later the bots).
+
+Registrations live in the VaultRegistryWorkflow (durable, shared by every process); the
+vault itself is deployed by a worker (``vault.register``), which holds the operator key.
+Reads go straight to the chain without any key.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.service import RPCError, RPCStatusCode
+
+from chain.client import close_web3, make_web3
+from chain.deploy import deployment_for
+from chain.units import checksum_address
+from chain.vault import VaultService, VaultStatus
+from core.errors import BadInputError, ConflictError, NotFoundError, PermanentError, UnavailableError
+from core.settings import Settings
+from core.vaults import UserVault, VaultRegistration, VaultRegistryStart
+from workflows.vaults import VaultRegistryWorkflow, registry_workflow_id
+
+QUERY_TIMEOUT = timedelta(seconds=5)
+NO_VAULT = 'you have no vault yet: register one with POST /v1/vault {"owner_address": "0x<your wallet address>"}'
+_ERRORS = {"ConflictError": ConflictError, "BadInputError": BadInputError, "NotFoundError": NotFoundError}
+
+
+class VaultRegistryService:
+    def __init__(self, client: Client, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self.registry_id = registry_workflow_id(settings.task_queue)
+
+    async def register(self, user: str, owner_address: str) -> UserVault:
+        """Deploy (or find) ``user``'s vault owned by ``owner_address``; the same vault every time."""
+        request = VaultRegistration(user=user, owner=checksum_address(owner_address, "owner_address"))
+        if not self.settings.chain_rpc_url:
+            raise PermanentError("no chain is configured for this platform")
+        try:
+            handle = await self.client.start_workflow(
+                VaultRegistryWorkflow.run,
+                VaultRegistryStart(),
+                id=self.registry_id,
+                task_queue=self.settings.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                static_summary="registry of user vaults",
+            )
+            return await handle.execute_update(VaultRegistryWorkflow.register, request)
+        except WorkflowUpdateFailedError as exc:
+            raise _domain_error(exc) from None
+
+    async def get(self, user: str) -> UserVault | None:
+        """``user``'s registered vault; the platform deployment's vault for ``chain_vault_user``."""
+        try:
+            found = await self.client.get_workflow_handle(self.registry_id).query(
+                VaultRegistryWorkflow.vault, user, rpc_timeout=QUERY_TIMEOUT
+            )
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise UnavailableError(f"the vault registry did not answer ({exc.message})") from None
+            found = None
+        if found is None and user == self.settings.chain_vault_user:
+            return await self._platform_vault(user)
+        return found
+
+    async def list(self) -> list[UserVault]:
+        """Every registered vault (the listener follows them)."""
+        try:
+            return await self.client.get_workflow_handle(self.registry_id).query(
+                VaultRegistryWorkflow.vaults, rpc_timeout=QUERY_TIMEOUT
+            )
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return []
+            raise UnavailableError(f"the vault registry did not answer ({exc.message})") from None
+
+    async def status(self, user: str) -> VaultStatus:
+        """Balances, limits and today's spending of ``user``'s own vault; NotFoundError without one."""
+        vault = await self.get(user)
+        if vault is None:
+            raise NotFoundError(NO_VAULT)
+        return await self._read(vault.address)
+
+    async def _platform_vault(self, user: str) -> UserVault | None:
+        if not self.settings.chain_rpc_url:
+            return None
+        w3 = make_web3(self.settings.chain_rpc_url)
+        try:
+            deployment = deployment_for(self.settings.data_dir, await w3.eth.chain_id)
+        except Exception:  # noqa: BLE001 - no chain: no vault to show
+            return None
+        finally:
+            await close_web3(w3)
+        if deployment is None:
+            return None
+        return UserVault(
+            user=user,
+            address=deployment["vault"],
+            owner=deployment.get("owner", ""),
+            operator=deployment.get("operator", ""),
+            chain_id=deployment["chain_id"],
+            from_block=int(deployment.get("deployed_block", 0)),
+        )
+
+    async def _read(self, address: str) -> VaultStatus:
+        if not self.settings.chain_rpc_url:
+            raise PermanentError("no chain is configured for this platform")
+        service = await VaultService.connect(self.settings.chain_rpc_url, self.settings.data_dir)
+        try:
+            return await VaultService(service.w3, {**service.deployment, "vault": address}).status()
+        finally:
+            await service.close()
+
+
+def _domain_error(exc: WorkflowUpdateFailedError) -> Exception:
+    cause: BaseException | None = exc.cause
+    while isinstance(cause, FailureError) and not isinstance(cause, ApplicationError):
+        cause = cause.cause  # ActivityError -> the activity's ApplicationError
+    if isinstance(cause, ApplicationError):
+        return _ERRORS.get(cause.type or "", PermanentError)(cause.message)
+    return PermanentError(str(exc.cause or exc))
