@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bare_workflow import BareUpdateWorkflow, noop  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
-from devstack.processes import find_executable, free_port, port_open, wait_until  # noqa: E402
 from core.settings import load_settings  # noqa: E402
+from devstack.processes import find_executable, free_port, port_open, wait_until  # noqa: E402
 from temporal.client import connect  # noqa: E402
 
 FIRST_TOKEN_DELAY_MS = 200.0

@@ -212,8 +212,6 @@ class SessionService:
         except RPCError as exc:
             raise _not_found_or(exc, session_id) from None
 
-    def check_owner(self, owner: str, session_id: str) -> None:
-        """NotFoundError unless ``owner`` owns the session (a foreign session looks unknown)."""
     @cached_property
     def _approval_key(self) -> bytes:
         return approvals.approval_key(self.settings)
@@ -246,7 +244,8 @@ class SessionService:
         except RPCError as exc:
             raise _not_found_or(exc, session_id) from None
 
-    def _handle(self, owner: str, session_id: str) -> WorkflowHandle:
+    def check_owner(self, owner: str, session_id: str) -> None:
+        """NotFoundError unless ``owner`` owns the session (a foreign session looks unknown)."""
         if owner_of(session_id) != owner:
             raise NotFoundError(f"no session {session_id!r}")
 

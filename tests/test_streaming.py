@@ -16,10 +16,10 @@ from temporalio.client import Client
 
 from api.app import create_app
 from core.cache import build_cache
-from devstack.processes import free_port
-from devstack.redis_server import RedisServer
 from core.settings import ApiKey, Settings
 from core.streams import TurnStreams
+from devstack.processes import free_port
+from devstack.redis_server import RedisServer
 from services.tools import load_tools
 from temporal.worker import build_worker
 from tests.conftest import make_settings
