@@ -23,10 +23,12 @@ from api.security import FrontDoor
 from core.agents import AgentFactory
 from core.runtime import import_web3_with_sane_recursion_limit
 from core.settings import Settings
+from core.streams import TurnStreams
 from services.alerts import AlertService
 from services.notifications import NotificationService
 from services.schedules import ScheduleService
 from services.sessions import SessionService
+from services.streams import TurnEventService
 from services.tools import load_tools
 from services.vaults import VaultRegistryService
 from temporal.client import connect
@@ -53,7 +55,13 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.vaults = VaultRegistryService(client, settings)
         app.state.schedules = ScheduleService(client, settings, agents)
         app.state.alerts = AlertService(client, settings)
-        yield
+        streams = TurnStreams.from_settings(settings)
+        app.state.turn_events = TurnEventService(app.state.sessions, streams)
+        try:
+            yield
+        finally:
+            await app.state.turn_events.close()
+            await streams.close()
 
     app = FastAPI(
         title="Impressox Agent API",

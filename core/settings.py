@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_api_base: str | None = None
     llm_cache_ttl_seconds: int = Field(default=24 * 3600, ge=0)
+    #: pacing of the offline model's streamed answers, for demos and benchmarks (0: as fast as it can)
+    offline_token_delay_ms: float = Field(default=0.0, ge=0, le=10_000)
+    offline_first_token_delay_ms: float = Field(default=0.0, ge=0, le=60_000)
     agents_file: Path = PROJECT_ROOT / "config" / "agents.yaml"
     #: extra modules whose import registers more tools (plugins), e.g. "mycompany.tools"
     tool_modules: list[str] = Field(default_factory=list)
@@ -80,6 +83,12 @@ class Settings(BaseSettings):
     #: messages kept in a session's state (older ones stay in earlier runs' histories)
     transcript_window: int = Field(default=200, ge=10)
     approval_timeout_seconds: float = Field(default=3600.0, gt=0)
+
+    # Streaming: one Redis Stream of events per turn
+    #: how long a turn's events stay readable after the turn ended
+    stream_keep_seconds: int = Field(default=3600, ge=1)
+    #: events kept per turn (approximate trim); a longer answer loses its first tokens on replay
+    stream_max_events: int = Field(default=10_000, ge=100)
 
     # API
     api_host: str = "127.0.0.1"

@@ -17,7 +17,9 @@ from temporalio.client import (
     Client,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
@@ -151,6 +153,26 @@ class SessionService:
                     raise _not_found_or(exc, session_id) from None
                 await asyncio.sleep(0.2 * (attempt + 1))
 
+    async def watch_turn(self, owner: str, session_id: str, message_id: str) -> WorkflowUpdateHandle[TurnResult]:
+        """A ``wait_turn`` update accepted by the session: ``await h.result()`` gives the turn's
+        result (or the provisional one while it awaits an approval). NotFoundError when the
+        session does not know the message."""
+        handle = self._handle(owner, session_id)
+        try:
+            update = await handle.start_update(
+                AgentSessionWorkflow.wait_turn, message_id, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+            )
+            # a rejected update comes back as a handle with a known (failed) outcome: reading it
+            # costs no round trip then; a running one times out at once and is polled later
+            await update.result(rpc_timeout=timedelta(milliseconds=1))
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            pass
+        except WorkflowUpdateFailedError:
+            raise NotFoundError(f"no message {message_id!r} in session {session_id!r}") from None
+        except RPCError as exc:
+            raise _not_found_or(exc, session_id) from None
+        return update
+
     # ------------------------------------------------------------------ reads
     async def get(self, owner: str, session_id: str) -> SessionView:
         handle = self._handle(owner, session_id)
@@ -238,9 +260,13 @@ class SessionService:
         except RPCError as exc:
             raise _not_found_or(exc, session_id) from None
 
-    def _handle(self, owner: str, session_id: str) -> WorkflowHandle:
+    def check_owner(self, owner: str, session_id: str) -> None:
+        """NotFoundError unless ``owner`` owns the session (a foreign session looks unknown)."""
         if owner_of(session_id) != owner:
             raise NotFoundError(f"no session {session_id!r}")
+
+    def _handle(self, owner: str, session_id: str) -> WorkflowHandle:
+        self.check_owner(owner, session_id)
         return self.client.get_workflow_handle(session_id)
 
 

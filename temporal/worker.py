@@ -24,6 +24,7 @@ from core.deps import WorkerDeps
 from core.llm.gateway import LLMGateway
 from core.nodes import LLMNode
 from core.settings import Settings
+from core.streams import TurnStreams
 from core.tools import ToolRegistry
 from services.chain_access import ChainAccess
 from services.notifications import NotificationService
@@ -69,19 +70,24 @@ def build_worker(
     cache: Cache,
     deps: WorkerDeps | None = None,
     task_queue: str | None = None,
+    streams: TurnStreams | None = None,
 ) -> Worker:
     gateway = LLMGateway(
         cache,
         api_key=settings.llm_api_key,
         api_base=settings.llm_api_base,
         cache_ttl_seconds=settings.llm_cache_ttl_seconds,
+        offline_token_delay_ms=settings.offline_token_delay_ms,
+        offline_first_token_delay_ms=settings.offline_first_token_delay_ms,
     )
-    nodes = NodeActivities([LLMNode(gateway, registry)])
+    if streams is None:
+        streams = TurnStreams.from_settings(settings)
+    nodes = NodeActivities([LLMNode(gateway, registry)], streams)
     if deps is None:
         deps = WorkerDeps(settings=settings, cache=cache, chain=chain_access(settings))
     if deps.temporal is None:
         deps.temporal = client
-    tools = ToolActivities(registry, cache, deps, approval_key=approval_key(settings))
+    tools = ToolActivities(registry, cache, deps, approval_key=approval_key(settings), streams=streams)
     vaults = VaultActivities(deps.chain)
     load_handlers()
     workers = WorkerActivities(
@@ -106,7 +112,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None, read
     registry = load_tools(settings.tool_modules)
     cache = await build_cache(settings.redis_url)
     chain = chain_access(settings)
-    worker = build_worker(client, settings, registry, cache, WorkerDeps(settings=settings, cache=cache, chain=chain))
+    streams = TurnStreams.from_settings(settings)
+    worker = build_worker(
+        client, settings, registry, cache, WorkerDeps(settings=settings, cache=cache, chain=chain), streams=streams
+    )
     # platform periodic tasks (@tasks.periodic) become Temporal Schedules; idempotent
     report = await reconcile_periodic_tasks(client, settings, tasks.all())
     log.info("periodic tasks reconciled: %s", report)
@@ -119,4 +128,5 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None, read
             await stop.wait()
     if chain:
         await chain.close()
+    await streams.close()
     await cache.close()
