@@ -101,7 +101,7 @@ async def _measure(settings, anvil: Anvil, n: int) -> dict:  # noqa: ANN001
     finally:
         await direct.close()
         await cache.close()
-        sessions = client = None
+        del sessions, client  # drop client references before exit
         gc.collect()
     return {
         "n": n,

@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bare_workflow import BareWorkflow, noop  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
+from bench.bare_workflow import BareWorkflow, noop  # noqa: E402
 from core.agents import AgentFactory  # noqa: E402
 from core.cache import build_cache  # noqa: E402
 from core.settings import load_settings  # noqa: E402
@@ -112,7 +112,8 @@ async def measure(settings) -> dict:  # noqa: ANN001
             out["throughput_ratio"] = round(out["bare_workflows_per_s"] / out["turns_per_s"], 3)
     finally:
         await cache.close()
-        sessions = agent_worker = bare_worker = None  # drop client references before exit
+        # drop client references before exit (None, not del: the closures above name `sessions`)
+        sessions = agent_worker = bare_worker = None  # type: ignore[assignment]
         gc.collect()
     return out
 

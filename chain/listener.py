@@ -32,8 +32,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from eth_typing import ABIEvent, ChecksumAddress
 from eth_utils import event_abi_to_log_topic
 from web3 import AsyncWeb3
 from web3 import exceptions as w3x
@@ -72,14 +73,14 @@ Handler = Callable[[ChainEvent], Awaitable[None]]
 @dataclass
 class _Watched:
     contract: str
-    address: str
+    address: ChecksumAddress
     abi: list[dict[str, Any]]
     handlers: dict[str, list[Handler]] = field(default_factory=dict)
     #: more contracts of the same kind followed since (e.g. every user's vault), see ``follow``
-    more: list[str] = field(default_factory=list)
+    more: list[ChecksumAddress] = field(default_factory=list)
 
     @property
-    def addresses(self) -> list[str]:
+    def addresses(self) -> list[ChecksumAddress]:
         return [self.address, *self.more]
 
 
@@ -286,7 +287,7 @@ class EventListener:
         for w in self._watched.values():
             for item in w.abi:
                 if item.get("type") == "event" and item["name"] in w.handlers:
-                    topics["0x" + event_abi_to_log_topic(item).hex()] = (w, item["name"])
+                    topics["0x" + event_abi_to_log_topic(cast(ABIEvent, item)).hex()] = (w, item["name"])
         logs = []
         if topics:
             logs = await self.w3.eth.get_logs(
@@ -299,7 +300,7 @@ class EventListener:
             )
         canonical: dict[int, str | None] = {}
         for entry in logs:
-            n = entry["blockNumber"]
+            n: int = entry["blockNumber"]
             if n not in canonical:
                 canonical[n] = await self._hash_of(n)
             if _hex(entry["blockHash"]) != canonical[n]:

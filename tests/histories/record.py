@@ -65,7 +65,7 @@ async def record(prefix: str) -> None:
             await sessions.send("local", sid, '/tool flaky {"fail_times": 1}', wait=30)
             await _save(client, sid, prefix + "-concurrent-and-retry")
     finally:
-        sessions = client = None
+        del sessions, client  # drop client references before exit
         gc.collect()
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
