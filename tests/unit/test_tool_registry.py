@@ -83,7 +83,7 @@ def test_sync_function_is_refused() -> None:
     registry = ToolRegistry()
     with pytest.raises(TypeError, match="'echo' must be an async function"):
 
-        @registry.register()
+        @registry.register()  # type: ignore[type-var]  # a wrong declaration, on purpose
         def echo(args: EchoArgs, ctx: ToolContext) -> str:
             """Say it."""
             return args.text
@@ -106,7 +106,7 @@ def test_tool_without_parameters_is_refused() -> None:
     registry = ToolRegistry()
     with pytest.raises(TypeError, match="first parameter must be annotated with a pydantic model"):
 
-        @registry.register()
+        @registry.register()  # type: ignore[type-var]  # a wrong declaration, on purpose
         async def echo() -> str:
             """Say it."""
             return ""
