@@ -153,7 +153,7 @@ async def test_a_message_sent_with_no_worker_is_answered_when_one_starts(
     assert view.messages[-1].content == "6 * 7 = 42"
 
 
-def _agents(settings: Settings, registry):  # noqa: ANN001, ANN202
+def _agents(settings: Settings, registry):
     from core.agents import AgentFactory
 
     return AgentFactory.from_yaml(settings.agents_file, registry, settings)

@@ -100,7 +100,7 @@ class LLMGateway:
             kwargs["api_base"] = self.api_base
         try:
             response = await litellm.acompletion(model=model, messages=messages, **kwargs)
-        except Exception as exc:  # litellm raises many types; classify them in one place
+        except Exception as exc:  # noqa: BLE001 - litellm raises many types; classify them in one place
             raise _map_error(exc) from None
         reply = _reply(response)
         if key:

@@ -93,7 +93,7 @@ def test_sync_function_is_refused() -> None:
 def test_first_argument_must_be_a_pydantic_model(annotation: type) -> None:
     registry = ToolRegistry()
 
-    async def echo(args, ctx) -> str:  # noqa: ANN001
+    async def echo(args, ctx) -> str:
         """Say it."""
         return str(args)
 
