@@ -27,7 +27,6 @@ class LLMReply:
     tool_calls: list[ToolCallRequest] = field(default_factory=list)
     usage: TokenUsage = field(default_factory=TokenUsage)
     model: str | None = None
-    cached: bool = False
 
     def to_json(self) -> str:
         return json.dumps(
@@ -47,7 +46,6 @@ class LLMReply:
             model=d["model"],
             usage=TokenUsage(**d["usage"]),
             tool_calls=[ToolCallRequest(**c) for c in d["tool_calls"]],
-            cached=True,
         )
 
 

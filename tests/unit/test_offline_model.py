@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import litellm
 import pytest
 from litellm.types.utils import ChatCompletionMessageToolCall, Message
 
@@ -258,20 +259,29 @@ def test_respond_without_tools_says_so() -> None:
     assert "offline model" in text_of(message) and "no tools" in text_of(message)
 
 
-async def test_through_litellm_with_cache() -> None:
+async def test_through_litellm_with_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = 0
+    real_acompletion = litellm.acompletion
+
+    async def counting(**kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return await real_acompletion(**kwargs)
+
+    monkeypatch.setattr(litellm, "acompletion", counting)
     gateway = LLMGateway(MemoryCache())
     messages = [{"role": "user", "content": "what is 17 * 23?"}]
     tools = tool_defs("calculator", "current_time")
 
     first = await gateway.complete(OFFLINE_MODEL, messages, tools, timeout=5)
-    assert first.cached is False
+    assert calls == 1
     assert first.content is None
     assert [(c.name, c.args) for c in first.tool_calls] == [("calculator", {"expression": "17 * 23"})]
     assert first.model and "offline" in first.model
     assert first.usage.total_tokens > 0
 
     second = await gateway.complete(OFFLINE_MODEL, messages, tools, timeout=5)
-    assert second.cached is True
+    assert calls == 1  # served from the cache
     assert second.tool_calls == first.tool_calls
     assert second.content == first.content
 
