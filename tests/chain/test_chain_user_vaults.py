@@ -152,9 +152,8 @@ async def test_the_tools_act_on_the_callers_own_vault_only(access, vaults, w3) -
     moved = {a: await w3.eth.get_balance(a) - before[a] for a in before}
     assert moved == {alice: -(10**16), bob: 0, PAYEE: 10**16}
     # bob's transfer comes from bob's (empty) vault, never alice's
-    with pytest.raises(ChainRevertError, match=r"not enough funds in the vault \(it holds 0 ETH\)") as refused:
+    with pytest.raises(ChainRevertError, match="InsufficientBalance"):
         await transfer_tool.func(args, ctx(access, "bob", key="bob-transfer-1"))
-    assert refused.value.error_name == "InsufficientBalance"
     assert await w3.eth.get_balance(alice) == before[alice] - 10**16
 
 
