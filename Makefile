@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: setup test-setup up test lint format bench contracts clean
+.PHONY: setup test-setup up test lint typecheck format bench contracts clean
 
 setup: $(VENV)/.installed contracts/node_modules/.installed
 
@@ -31,11 +31,19 @@ test-setup: setup
 up: setup
 	$(BIN)/impressox up
 
+# lint and type check first: seconds, before minutes of tests
 test: test-setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(PY) -m pytest -q
 
 lint:
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# mypy over every package and the tests ([tool.mypy] in pyproject.toml)
+typecheck: setup
+	$(BIN)/mypy
 
 format:
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

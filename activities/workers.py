@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from temporalio import activity
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from activities.errors import permanent_errors_not_retried
 from activities.heartbeat import heartbeating
@@ -86,6 +86,8 @@ class WorkerActivities:
 
     def _task_activity(self, task: PeriodicTask) -> Callable[..., Any]:
         async def run_task(inp: PeriodicTaskInput) -> str | None:
+            if self.task_context is None:
+                raise ApplicationError("periodic tasks need a task context on this worker", non_retryable=True)
             return await task.func(self.task_context)
 
         return activity.defn(name=f"task.{task.name}")(run_task)

@@ -32,25 +32,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from chain.accounts import ANVIL_ACCOUNTS  # noqa: E402
-from chain.anvil import Anvil  # noqa: E402
-from chain.artifacts import load_artifact  # noqa: E402
-from chain.client import close_web3, make_web3  # noqa: E402
-from chain.deploy import deploy  # noqa: E402
-from core.agents import AgentFactory  # noqa: E402
-from core.errors import UnavailableError  # noqa: E402
-from core.settings import PROJECT_ROOT, load_settings  # noqa: E402
-from devstack.processes import find_executable, free_port  # noqa: E402
-from services.alerts import AlertCreate, AlertService  # noqa: E402
-from services.notifications import NotificationService  # noqa: E402
-from services.schedules import ScheduleCreate, ScheduleService  # noqa: E402
-from services.tools import load_tools  # noqa: E402
-from temporal.client import connect  # noqa: E402
-from temporal.devserver import TemporalDevServer  # noqa: E402
-from temporal.listener_main import run_listener  # noqa: E402
-from temporal.search_attributes import ensure_registered  # noqa: E402
-from workers.models import price_watch_id  # noqa: E402
-from workflows.watch import WatchWorkflow  # noqa: E402
+from chain.accounts import ANVIL_ACCOUNTS
+from chain.anvil import Anvil
+from chain.artifacts import load_artifact
+from chain.client import close_web3, make_web3
+from chain.deploy import deploy
+from core.agents import AgentFactory
+from core.errors import UnavailableError
+from core.settings import PROJECT_ROOT, load_settings
+from devstack.processes import find_executable, free_port
+from services.alerts import AlertCreate, AlertService
+from services.notifications import NotificationService
+from services.schedules import ScheduleCreate, ScheduleService
+from services.tools import load_tools
+from temporal.client import connect
+from temporal.devserver import TemporalDevServer
+from temporal.listener_main import run_listener
+from temporal.search_attributes import ensure_registered
+from workers.models import price_watch_id
+from workflows.watch import WatchWorkflow
 
 FEED_OWNER = ANVIL_ACCOUNTS[0].address
 

@@ -25,19 +25,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from temporalio.worker import Worker  # noqa: E402
+from temporalio.worker import Worker
 
-from chain.accounts import ANVIL_ACCOUNTS  # noqa: E402
-from chain.anvil import Anvil  # noqa: E402
-from chain.client import close_web3, make_web3  # noqa: E402
-from chain.deploy import deploy  # noqa: E402
-from core.settings import Settings, load_settings  # noqa: E402
-from devstack.processes import free_port  # noqa: E402
-from services.notifications import NotificationService  # noqa: E402
-from temporal.client import connect  # noqa: E402
-from temporal.devserver import TemporalDevServer  # noqa: E402
-from temporal.listener_main import run_listener  # noqa: E402
-from workflows.notifications import NotificationsWorkflow  # noqa: E402
+from chain.accounts import ANVIL_ACCOUNTS
+from chain.anvil import Anvil
+from chain.client import close_web3, make_web3
+from chain.deploy import deploy
+from core.settings import Settings, load_settings
+from devstack.processes import free_port
+from services.notifications import NotificationService
+from temporal.client import connect
+from temporal.devserver import TemporalDevServer
+from temporal.listener_main import run_listener
+from workflows.notifications import NotificationsWorkflow
 
 DEPOSIT_WEI = 10**16
 

@@ -34,12 +34,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bare_workflow import BareUpdateWorkflow, noop  # noqa: E402
-from temporalio.worker import Worker  # noqa: E402
+from temporalio.worker import Worker
 
-from core.settings import load_settings  # noqa: E402
-from devstack.processes import find_executable, free_port, port_open, wait_until  # noqa: E402
-from temporal.client import connect  # noqa: E402
+from bench.bare_workflow import BareUpdateWorkflow, noop
+from core.settings import load_settings
+from devstack.processes import find_executable, free_port, port_open, wait_until
+from temporal.client import connect
 
 FIRST_TOKEN_DELAY_MS = 200.0
 TOKEN_DELAY_MS = 10.0
@@ -123,7 +123,7 @@ async def api_turn_vs_bare_update(api: str, temporal_address: str) -> dict:
                 updates.append(await update())
             await bare.signal(BareUpdateWorkflow.stop)
     finally:
-        client = None
+        client = None  # type: ignore[assignment]  # drop the client before exit (see temporal/README.md)
         gc.collect()
     t, u = statistics.median(turns), statistics.median(updates)
     return {"api_turn_p50_ms": round(t, 2), "bare_update_p50_ms": round(u, 2), "api_turn_ratio": round(t / u, 3)}

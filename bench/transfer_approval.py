@@ -24,21 +24,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from chain.accounts import ANVIL_ACCOUNTS, anvil_signer  # noqa: E402
-from chain.anvil import Anvil  # noqa: E402
-from chain.deploy import deploy  # noqa: E402
-from chain.vault import VaultService, reference_from_key  # noqa: E402
-from core.agents import AgentFactory  # noqa: E402
-from core.cache import build_cache  # noqa: E402
-from core.settings import load_settings  # noqa: E402
-from devstack.processes import free_port  # noqa: E402
-from devstack.redis_server import RedisServer  # noqa: E402
-from services.sessions import SessionService  # noqa: E402
-from services.tools import load_tools  # noqa: E402
-from temporal.client import connect  # noqa: E402
-from temporal.devserver import TemporalDevServer  # noqa: E402
-from temporal.search_attributes import ensure_registered  # noqa: E402
-from temporal.worker import build_worker  # noqa: E402
+from chain.accounts import ANVIL_ACCOUNTS, anvil_signer
+from chain.anvil import Anvil
+from chain.deploy import deploy
+from chain.vault import VaultService, reference_from_key
+from core.agents import AgentFactory
+from core.cache import build_cache
+from core.settings import load_settings
+from devstack.processes import free_port
+from devstack.redis_server import RedisServer
+from services.sessions import SessionService
+from services.tools import load_tools
+from temporal.client import connect
+from temporal.devserver import TemporalDevServer
+from temporal.search_attributes import ensure_registered
+from temporal.worker import build_worker
 
 TO = ANVIL_ACCOUNTS[3].address
 
@@ -70,7 +70,7 @@ async def main(n: int) -> dict:
             server.stop()
 
 
-async def _measure(settings, anvil: Anvil, n: int) -> dict:  # noqa: ANN001
+async def _measure(settings, anvil: Anvil, n: int) -> dict:
     client = await connect(settings)
     await ensure_registered(client)
     registry = load_tools()
@@ -101,7 +101,7 @@ async def _measure(settings, anvil: Anvil, n: int) -> dict:  # noqa: ANN001
     finally:
         await direct.close()
         await cache.close()
-        sessions = client = None
+        del sessions, client  # drop client references before exit
         gc.collect()
     return {
         "n": n,

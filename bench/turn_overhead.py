@@ -22,20 +22,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bare_workflow import BareWorkflow, noop  # noqa: E402
-from temporalio.worker import Worker  # noqa: E402
+from temporalio.worker import Worker
 
-from core.agents import AgentFactory  # noqa: E402
-from core.cache import build_cache  # noqa: E402
-from core.settings import load_settings  # noqa: E402
-from devstack.processes import free_port  # noqa: E402
-from devstack.redis_server import RedisServer  # noqa: E402
-from services.sessions import SessionService  # noqa: E402
-from services.tools import load_tools  # noqa: E402
-from temporal.client import connect  # noqa: E402
-from temporal.devserver import TemporalDevServer  # noqa: E402
-from temporal.search_attributes import ensure_registered  # noqa: E402
-from temporal.worker import build_worker  # noqa: E402
+from bench.bare_workflow import BareWorkflow, noop
+from core.agents import AgentFactory
+from core.cache import build_cache
+from core.settings import load_settings
+from devstack.processes import free_port
+from devstack.redis_server import RedisServer
+from services.sessions import SessionService
+from services.tools import load_tools
+from temporal.client import connect
+from temporal.devserver import TemporalDevServer
+from temporal.search_attributes import ensure_registered
+from temporal.worker import build_worker
 
 STEPS = 3  # node.llm, tool.calculator, node.llm
 ROUNDS = 100
@@ -59,7 +59,7 @@ async def main() -> dict:
             server.stop()
 
 
-async def measure(settings) -> dict:  # noqa: ANN001
+async def measure(settings) -> dict:
     client = await connect(settings)
     await ensure_registered(client)
     registry = load_tools()
@@ -112,7 +112,8 @@ async def measure(settings) -> dict:  # noqa: ANN001
             out["throughput_ratio"] = round(out["bare_workflows_per_s"] / out["turns_per_s"], 3)
     finally:
         await cache.close()
-        sessions = agent_worker = bare_worker = None  # drop client references before exit
+        # drop client references before exit (None, not del: the closures above name `sessions`)
+        sessions = agent_worker = bare_worker = None  # type: ignore[assignment]
         gc.collect()
     return out
 

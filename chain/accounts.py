@@ -13,6 +13,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from pydantic import SecretStr
 
 from core.errors import ConfigError
@@ -64,7 +65,7 @@ class Signer:
         self._account = account
 
     @property
-    def address(self) -> str:
+    def address(self) -> ChecksumAddress:
         return self._account.address
 
     def sign_transaction(self, tx: dict[str, Any]) -> tuple[bytes, bytes]:

@@ -114,7 +114,7 @@ def revert_error(action: str, info: RevertInfo | None, detail: str = "") -> Chai
     name = info.name if info else "Reverted"
     message = f"{action} reverted: {info}" if info else f"{action} reverted{': ' + detail if detail else ''}"
     err = ChainRevertError(message)
-    err.error_name = name  # type: ignore[attr-defined]
+    err.error_name = name
     return err
 
 
@@ -161,13 +161,13 @@ def to_domain_error(exc: BaseException, action: str) -> ImpressoxError | None:
         info = decode_revert(exc.data)
         return revert_error(action, info, str(exc.message or ""))
     if isinstance(exc, w3x.Web3RPCError):
-        rpc_error = (exc.rpc_response or {}).get("error") or {}
+        rpc_error: object = (exc.rpc_response or {}).get("error") or {}
         message = rpc_message(exc)
         if isinstance(rpc_error, dict) and "revert" in message.lower():
             return revert_error(action, decode_revert(rpc_error.get("data")), message)
         if any(h in message.lower() for h in _REJECTION_HINTS):
             err = ChainRevertError(f"{action} rejected by the node: {message}")
-            err.error_name = "Rejected"  # type: ignore[attr-defined]
+            err.error_name = "Rejected"
             return err
         return ChainUnavailableError(f"{action} failed at the node: {message}")
     if isinstance(exc, _UNAVAILABLE):

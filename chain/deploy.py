@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_abi import encode as abi_encode
+from eth_typing import ChecksumAddress
 from eth_utils import keccak, to_checksum_address
 from pydantic import SecretStr
 from web3 import AsyncWeb3
@@ -59,23 +60,23 @@ class DeployError(ChainError, PermanentError):
     """The chain cannot take this deployment (no CREATE2 factory, missing owner key, ...)."""
 
 
-def create2_address(salt: bytes, initcode: bytes, deployer: str = CREATE2_DEPLOYER) -> str:
+def create2_address(salt: bytes, initcode: bytes, deployer: str = CREATE2_DEPLOYER) -> ChecksumAddress:
     raw = keccak(b"\xff" + bytes.fromhex(deployer[2:]) + salt + keccak(initcode))[12:]
     return checksum_address("0x" + raw.hex())
 
 
 def _initcode(artifact: Artifact, types: list[str] | None = None, args: list[Any] | None = None) -> bytes:
-    return artifact.initcode + (abi_encode(types, args) if types else b"")
+    return artifact.initcode + (abi_encode(types, args or []) if types else b"")
 
 
-async def _has_code(w3: AsyncWeb3, address: str) -> bool:
+async def _has_code(w3: AsyncWeb3, address: ChecksumAddress) -> bool:
     with chain_errors(f"read code at {address}"):
         return len(await w3.eth.get_code(address)) > 0
 
 
 async def _create2(
     w3: AsyncWeb3, signer: Signer, nonces: NonceManager, salt: bytes, initcode: bytes, what: str
-) -> tuple[str, bool]:
+) -> tuple[ChecksumAddress, bool]:
     """Deploy ``initcode`` at its CREATE2 address unless code is there; return (address, created)."""
     address = create2_address(salt, initcode)
     if await _has_code(w3, address):
@@ -92,10 +93,10 @@ async def _create2(
     return address, True
 
 
-async def _creation_block(w3: AsyncWeb3, address: str) -> int:
+async def _creation_block(w3: AsyncWeb3, address: ChecksumAddress) -> int:
     """The first block with code at ``address`` (binary search), where log queries can start."""
     with chain_errors("find creation block"):
-        lo, hi = 0, await w3.eth.block_number
+        lo, hi = 0, int(await w3.eth.block_number)
     try:
         while lo < hi:
             mid = (lo + hi) // 2
@@ -108,7 +109,7 @@ async def _creation_block(w3: AsyncWeb3, address: str) -> int:
     return lo
 
 
-def _contract(w3: AsyncWeb3, name: str, address: str) -> Any:
+def _contract(w3: AsyncWeb3, name: str, address: ChecksumAddress) -> Any:
     return w3.eth.contract(address=address, abi=load_artifact(name).abi)
 
 
@@ -226,7 +227,7 @@ async def _deploy(
     return record
 
 
-async def _read_vault_state(w3: AsyncWeb3, vault: str) -> dict[str, Any]:
+async def _read_vault_state(w3: AsyncWeb3, vault: ChecksumAddress) -> dict[str, Any]:
     """What the chain says now: implementation (ERC1967 slot), owner, operator, version."""
     c = _contract(w3, "AgentVault", vault)
     with chain_errors("read vault"):
@@ -239,7 +240,9 @@ async def _read_vault_state(w3: AsyncWeb3, vault: str) -> dict[str, Any]:
         }
 
 
-async def _deploy_local_extras(w3: AsyncWeb3, signer: Signer, nonces: NonceManager, vault: str) -> dict[str, Any]:
+async def _deploy_local_extras(
+    w3: AsyncWeb3, signer: Signer, nonces: NonceManager, vault: ChecksumAddress
+) -> dict[str, Any]:
     """LOCAL CHAIN ONLY: TestToken, mock price feeds, and (once) funding plus daily limits."""
     token, _ = await _create2(
         w3,

@@ -32,8 +32,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from eth_typing import ABIEvent, ChecksumAddress
 from eth_utils import event_abi_to_log_topic
 from web3 import AsyncWeb3
 from web3 import exceptions as w3x
@@ -75,14 +76,14 @@ NATIVE = "native"
 @dataclass
 class _Watched:
     contract: str
-    address: str
+    address: ChecksumAddress
     abi: list[dict[str, Any]]
     handlers: dict[str, list[Handler]] = field(default_factory=dict)
     #: more contracts of the same kind followed since (e.g. every user's vault), see ``follow``
-    more: list[str] = field(default_factory=list)
+    more: list[ChecksumAddress] = field(default_factory=list)
 
     @property
-    def addresses(self) -> list[str]:
+    def addresses(self) -> list[ChecksumAddress]:
         return [self.address, *self.more]
 
 
@@ -301,12 +302,12 @@ class EventListener:
         if remembered_parent is not None and _hex(first["parentHash"]) != remembered_parent:
             await self._check_reorg()  # the chain moved under us: rewind, scan next time
             return []
-        topics = {}
+        topics: dict[str, dict[str, tuple[_Watched, str]]] = {}
         for w in self._watched.values():
             for item in w.abi:
                 if item.get("type") == "event" and item["name"] in w.handlers:
                     # one signature may be watched on several contracts (e.g. every price feed)
-                    by_address = topics.setdefault("0x" + event_abi_to_log_topic(item).hex(), {})
+                    by_address = topics.setdefault("0x" + event_abi_to_log_topic(cast(ABIEvent, item)).hex(), {})
                     for address in w.addresses:
                         by_address[address.lower()] = (w, item["name"])
         logs = []
@@ -321,7 +322,7 @@ class EventListener:
             )
         canonical: dict[int, str | None] = {}
         for entry in logs:
-            n = entry["blockNumber"]
+            n: int = entry["blockNumber"]
             if n not in canonical:
                 canonical[n] = await self._hash_of(n)
             if _hex(entry["blockHash"]) != canonical[n]:
@@ -397,7 +398,7 @@ class EventListener:
                 canonical[n] = await self._hash_of(n)
             if block_hash != canonical[n]:
                 return None
-            for tx in block["transactions"]:
+            for tx in cast(list[Any], block["transactions"]):  # full transactions, asked for above
                 if not tx.get("to") or int(tx.get("value", 0)) == 0:
                     continue
                 receipt = await self.w3.eth.get_transaction_receipt(tx["hash"])

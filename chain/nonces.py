@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from eth_typing import ChecksumAddress
 from web3 import AsyncWeb3
 from web3 import exceptions as w3x
 
@@ -57,7 +58,7 @@ class NonceManager:
 
     async def send(
         self,
-        address: str,
+        address: ChecksumAddress,
         sign: Callable[[int], tuple[bytes, bytes]],
         *,
         on_signed: Callable[[bytes], Awaitable[None] | None] | None = None,

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
+from eth_typing import Hash32
 from web3 import AsyncWeb3
 from web3 import exceptions as w3x
+from web3.types import TxParams
 
 from chain.accounts import Signer
 from chain.client import chain_errors, revert_error, to_domain_error
@@ -28,7 +30,7 @@ async def prepare(w3: AsyncWeb3, signer: Signer, tx: dict[str, Any], action: str
     with chain_errors(action):
         tx["chainId"] = await w3.eth.chain_id
         if "gas" not in tx:
-            tx["gas"] = int(await w3.eth.estimate_gas(tx) * 1.2) + 10_000
+            tx["gas"] = int(await w3.eth.estimate_gas(cast(TxParams, tx)) * 1.2) + 10_000
         latest = await w3.eth.get_block("latest")
         priority = await w3.eth.max_priority_fee
     base_fee = int(latest.get("baseFeePerGas") or 0)
@@ -45,7 +47,7 @@ async def wait_for_receipt(
     while True:
         with chain_errors("wait for receipt"):
             try:
-                return await w3.eth.get_transaction_receipt(tx_hash)
+                return await w3.eth.get_transaction_receipt(Hash32(tx_hash))
             except w3x.TransactionNotFound:
                 pass
         if time.monotonic() > deadline:
@@ -59,7 +61,7 @@ async def raise_if_reverted(w3: AsyncWeb3, receipt: Any, tx: dict[str, Any], act
         return
     call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
     try:
-        await w3.eth.call(call, block_identifier=receipt["blockNumber"])
+        await w3.eth.call(cast(TxParams, call), block_identifier=receipt["blockNumber"])
     except w3x.ContractLogicError as exc:
         raise (to_domain_error(exc, action) or revert_error(action, None)) from None  # the one mapping
     except Exception:  # noqa: BLE001 - the replay is only for a better message

@@ -21,7 +21,7 @@ UINT256_MAX = 2**256 - 1
 ETH_ADDRESS = "0x" + "00" * 20
 
 
-def parse_amount(value: Decimal | str | int) -> Decimal:
+def parse_amount(value: object) -> Decimal:
     """Turn user input into a finite Decimal; floats are refused on purpose."""
     if isinstance(value, bool) or isinstance(value, float):
         raise BadInputError(f"amount {value!r}: give a decimal string such as '1.5', not a {type(value).__name__}")

@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from eth_abi import encode as abi_encode
+from eth_typing import ChecksumAddress
 from eth_utils import function_signature_to_4byte_selector, keccak
 from web3 import AsyncWeb3
 
@@ -60,7 +61,7 @@ def proxy_initcode(implementation: str, registrar: str, operator: str) -> bytes:
     return load_artifact("ERC1967Proxy").initcode + args
 
 
-def user_vault_address(user: str, registrar: str, implementation: str | None = None) -> str:
+def user_vault_address(user: str, registrar: str, implementation: str | None = None) -> ChecksumAddress:
     """Where ``user``'s vault lives (or will live): it depends only on the user, the platform's
     registrar (= operator) address and the v1 implementation."""
     impl = implementation or implementation_v1()
@@ -75,7 +76,7 @@ async def _decimals(w3: AsyncWeb3, token: str) -> int:
         return int(await erc20.functions.decimals().call())
 
 
-async def read_owner(w3: AsyncWeb3, address: str) -> str | None:
+async def read_owner(w3: AsyncWeb3, address: ChecksumAddress) -> str | None:
     """The vault's owner, or None when no vault is deployed at ``address``."""
     with chain_errors(f"read vault at {address}"):
         if len(await w3.eth.get_code(address)) == 0:

@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from eth_typing import ChecksumAddress, Hash32
 from eth_utils import keccak
 from pydantic import BaseModel
 from web3 import AsyncWeb3
@@ -153,12 +154,12 @@ class VaultService:
         known.update({s.upper(): a for s, a in (self.deployment.get("tokens") or {}).items()})
         return known
 
-    def token_address(self, symbol: str) -> str:
+    def token_address(self, symbol: str) -> ChecksumAddress:
         if not isinstance(symbol, str) or symbol.upper() not in self.tokens():
             raise BadInputError(f"unknown token {symbol!r}; known tokens: {', '.join(sorted(self.tokens()))}")
         return checksum_address(self.tokens()[symbol.upper()])
 
-    async def _token_decimals(self, address: str) -> int:
+    async def _token_decimals(self, address: ChecksumAddress) -> int:
         if address not in self._decimals:
             token = self.w3.eth.contract(address=address, abi=self._erc20_abi)
             with chain_errors(f"read decimals of {address}"):
@@ -301,7 +302,7 @@ class VaultService:
             return None
         with chain_errors("look up pending spend"):
             try:
-                sent = await self.w3.eth.get_transaction(tx_hash)
+                sent = await self.w3.eth.get_transaction(Hash32(tx_hash))
             except w3x.TransactionNotFound:
                 self._forget_pending(ref)  # dropped by the node: sending again is safe
                 return None

@@ -88,6 +88,8 @@ class ApiBackend:
                         on_text(str(json.loads(data).get("text", "")))
                     elif kind == "reset":
                         on_text("\n")
+                    elif kind == "approval_required":  # the turn waits for a human: say so now
+                        return TurnResult.model_validate(json.loads(data))
                     elif kind == "done":
                         body = json.loads(data)
                         if body.get("status") == "queued_behind_approval":
@@ -194,7 +196,7 @@ async def open_backend(settings: Settings, api_url: str | None) -> Backend:
 
 async def _sse_events(response: httpx.Response) -> Any:
     """(event, data) pairs of a server-sent event stream (comments and ids skipped)."""
-    kind, data = "message", []
+    kind, data = "message", list[str]()
     async for line in response.aiter_lines():
         if not line:
             if data:

@@ -39,7 +39,7 @@ log = logging.getLogger("impressox.up")
 STARTUP_SECONDS = 120
 
 
-class StopRequested(BaseException):  # noqa: N818 - like KeyboardInterrupt
+class StopRequested(BaseException):  # named like KeyboardInterrupt: a request to stop, not an error
     """SIGTERM or SIGINT arrived while the stack was starting."""
 
 

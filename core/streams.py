@@ -160,9 +160,9 @@ class TurnStreams:
         the first one when there is none yet. Raises on Redis errors (callers degrade)."""
         key = stream_key(session_id, message_id)
         if block_ms <= 0:
-            entries = await self.reader.xrange(key, min=f"({after}" if after != "0" else "-", count=1000)
+            entries: Any = await self.reader.xrange(key, min=f"({after}" if after != "0" else "-", count=1000)
             return [_event(i, f) for i, f in entries]
-        reply = await self.reader.xread({key: after}, count=1000, block=block_ms)
+        reply: Any = await self.reader.xread({key: after}, count=1000, block=block_ms)
         return [_event(i, f) for _, entries in reply or [] for i, f in entries]
 
     async def exists(self, session_id: str, message_id: str) -> bool:

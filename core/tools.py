@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, get_type_hints
+from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
 from pydantic import BaseModel
 
@@ -34,6 +34,8 @@ class ToolContext:
 
 
 ToolFunc = Callable[[Any, ToolContext], Awaitable["str | ToolResult"]]
+#: a decorated tool keeps its own signature (e.g. ``-> ToolResult``) for its direct callers
+F = TypeVar("F", bound=ToolFunc)
 #: runs before an approval is asked for; raises BadInputError when the call cannot succeed
 PrecheckFunc = Callable[[Any, ToolContext], Awaitable[None]]
 
@@ -134,11 +136,11 @@ class ToolRegistry:
             raise ValueError(f"tool {tool.name!r} is registered twice")
         self._tools[tool.name] = tool
 
-    def register(self, name: str | None = None, **options: Any) -> Callable[[ToolFunc], ToolFunc]:
+    def register(self, name: str | None = None, **options: Any) -> Callable[[F], F]:
         """Decorator: register an ``async def tool(args: ArgsModel, ctx: ToolContext)`` here
         (options as for :func:`make_tool`)."""
 
-        def decorate(func: ToolFunc) -> ToolFunc:
+        def decorate(func: F) -> F:
             self.add(make_tool(func, name, **options))
             return func
 
@@ -171,11 +173,11 @@ class ToolDeclarations:
     def __init__(self) -> None:
         self._by_module: dict[str, dict[str, Tool]] = {}
 
-    def register(self, name: str | None = None, **options: Any) -> Callable[[ToolFunc], ToolFunc]:
+    def register(self, name: str | None = None, **options: Any) -> Callable[[F], F]:
         """Decorator: declare ``async def tool(args: ArgsModel, ctx: ToolContext)`` in its module
         (options as for :func:`make_tool`)."""
 
-        def decorate(func: ToolFunc) -> ToolFunc:
+        def decorate(func: F) -> F:
             tool = make_tool(func, name, **options)
             declared = self._by_module.setdefault(func.__module__, {})
             if tool.name in declared:

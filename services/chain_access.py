@@ -19,6 +19,8 @@ import asyncio
 import logging
 from typing import Any
 
+from eth_typing import ChecksumAddress
+
 from chain.accounts import operator_signer_from_settings
 from chain.client import chain_errors, close_web3, make_web3
 from chain.deploy import deployment_for
@@ -100,12 +102,12 @@ class ChainAccess:
         vault._owns_w3 = True
         return vault
 
-    def _operator(self, platform: VaultService) -> str:
+    def _operator(self, platform: VaultService) -> ChecksumAddress:
         if platform.signer is None:
             raise ConfigError("no operator signer configured (chain_keystore_file or chain_operator_key)")
         return platform.signer.address
 
-    def user_vault_address(self, platform: VaultService, user: str) -> str:
+    def user_vault_address(self, platform: VaultService, user: str) -> ChecksumAddress:
         return user_vault_address(user, self._operator(platform))
 
     async def vault_of(self, user: str) -> VaultService | None:

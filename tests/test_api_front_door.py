@@ -101,7 +101,7 @@ async def browse(url: str, ready: str, chat: str | None = None) -> tuple[str, li
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
 
-            async def offline(route) -> None:  # noqa: ANN001
+            async def offline(route) -> None:
                 if route.request.url.startswith(("http://localhost", "http://127.0.0.1", "data:", "blob:")):
                     await route.continue_()
                 else:

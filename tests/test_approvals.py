@@ -10,6 +10,7 @@ import pytest
 from core.schemas import TurnResult
 from core.settings import Settings
 from services.sessions import SessionService
+from tests.turns import decided
 
 PAY = '/tool pay {"amount": "5 USD", "to": "bob"}'
 
@@ -44,7 +45,7 @@ async def test_a_rejected_payment_does_nothing(sessions: SessionService, worker:
     r = await sessions.send("local", sid, PAY, wait=30)
     assert r.status == "awaiting_approval"
     [pending] = (await sessions.get("local", sid)).pending_approvals
-    record = await sessions.decide("local", sid, pending.call_id, approve=False)
+    record = decided(await sessions.decide("local", sid, pending.call_id, approve=False))
     assert record.status == "rejected"
     view = await sessions.get("local", sid)
     assert "not approved" in view.messages[-1].content

@@ -26,7 +26,7 @@ BARE_ENV = {k: v for k, v in os.environ.items() if not k.startswith("IMPRESSOX_"
 
 
 class Up:
-    def __init__(self, proc: subprocess.Popen, log, data_dir: Path, ports: dict[str, int]) -> None:  # noqa: ANN001
+    def __init__(self, proc: subprocess.Popen, log, data_dir: Path, ports: dict[str, int]) -> None:
         self.proc, self.log, self.data_dir, self.ports = proc, log, data_dir, ports
 
     def output(self) -> str:
@@ -220,7 +220,7 @@ def healthy(url: str) -> bool:
         return False
 
 
-def wait_for(predicate, timeout: float) -> bool:  # noqa: ANN001
+def wait_for(predicate, timeout: float) -> bool:
     end = time.time() + timeout
     while time.time() < end:
         if predicate():

@@ -34,7 +34,7 @@ async def test_concurrent_messages_across_continue_as_new(client: Client, settin
     assert len(runs) >= 3
 
 
-async def send_later(sessions: SessionService, sid: str, text: str, delay: float):  # noqa: ANN201
+async def send_later(sessions: SessionService, sid: str, text: str, delay: float):
     """Staggered arrivals: some land while the session is rolling over to a new run."""
     await asyncio.sleep(delay)
     return await sessions.send("local", sid, text, wait=60)

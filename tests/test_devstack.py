@@ -30,7 +30,7 @@ def alive(pid: int) -> bool:
     return stat[stat.rfind(")") + 2 :].split()[0] != "Z"
 
 
-def wait_for(predicate, timeout: float = 30.0) -> bool:  # noqa: ANN001
+def wait_for(predicate, timeout: float = 30.0) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if predicate():

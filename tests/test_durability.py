@@ -23,6 +23,7 @@ from temporal.devserver import TemporalDevServer
 from temporal.search_attributes import ensure_registered
 from temporal.worker import build_worker
 from tests.conftest import make_settings, worker_process
+from tests.turns import done
 
 NOTE = '/tool slow_note {"text": "hello", "seconds": 4}'
 
@@ -107,12 +108,12 @@ async def test_turns_complete_when_redis_goes_away_mid_conversation(
     try:
         async with build_worker(client, settings, registry, cache):
             sid = await sessions.create("local", "assistant")
-            r1 = await sessions.send("local", sid, "what is 12 * 12?", wait=30)
+            r1 = done(await sessions.send("local", sid, "what is 12 * 12?", wait=30))
             assert "144" in r1.reply
             redis.kill()
             with caplog.at_level(logging.WARNING, logger="core.cache"):
-                r2 = await sessions.send("local", sid, "what is 13 * 13?", wait=30)
-                r3 = await sessions.send("local", sid, "what is 12 * 12?", wait=30)
+                r2 = done(await sessions.send("local", sid, "what is 13 * 13?", wait=30))
+                r3 = done(await sessions.send("local", sid, "what is 12 * 12?", wait=30))
             assert "169" in r2.reply and "144" in r3.reply and r3.turn == 3
             assert any("bypassing the cache" in rec.getMessage() for rec in caplog.records)
     finally:
@@ -122,14 +123,14 @@ async def test_turns_complete_when_redis_goes_away_mid_conversation(
 
 async def test_transient_tool_failures_are_retried_by_temporal(sessions: SessionService, worker: None) -> None:
     sid = await sessions.create("local", "tester")
-    r = await sessions.send("local", sid, '/tool flaky {"fail_times": 2}', wait=30)
+    r = done(await sessions.send("local", sid, '/tool flaky {"fail_times": 2}', wait=30))
     assert r.reply == "succeeded after 3 attempts"
 
 
 async def test_concurrent_messages_are_answered_one_by_one_in_order(sessions: SessionService, worker: None) -> None:
     sid = await sessions.create("local", "assistant")
     texts = [f"what is {i} + 1000?" for i in range(8)]
-    results = await asyncio.gather(*(sessions.send("local", sid, t, wait=60) for t in texts))
+    results = [done(r) for r in await asyncio.gather(*(sessions.send("local", sid, t, wait=60) for t in texts))]
     assert sorted(r.turn for r in results) == list(range(1, 9))
     for i, r in enumerate(results):
         assert str(i + 1000) in r.reply
@@ -152,7 +153,7 @@ async def test_a_message_sent_with_no_worker_is_answered_when_one_starts(
     assert view.messages[-1].content == "6 * 7 = 42"
 
 
-def _agents(settings: Settings, registry):  # noqa: ANN001, ANN202
+def _agents(settings: Settings, registry):
     from core.agents import AgentFactory
 
     return AgentFactory.from_yaml(settings.agents_file, registry, settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio.client import Client
 
 from services.sessions import SessionService
+from tests.turns import done
 
 
 async def test_300_turns_continue_as_new_and_keep_the_count(
@@ -13,7 +14,7 @@ async def test_300_turns_continue_as_new_and_keep_the_count(
     sid = await sessions.create("local", "assistant")
     first_run = (await client.get_workflow_handle(sid).describe()).run_id
     for i in range(300):
-        r = await sessions.send("local", sid, f"what is {i} + 1?", wait=30)
+        r = done(await sessions.send("local", sid, f"what is {i} + 1?", wait=30))
         assert r.turn == i + 1 and str(i + 1) in r.reply, r
     view = await sessions.get("local", sid)
     assert view.turn_count == 300

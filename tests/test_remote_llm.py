@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import SecretStr
 from temporalio.client import Client
 
@@ -25,6 +26,7 @@ from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.worker import build_worker
 from tests.conftest import decoded_payloads
+from tests.turns import done
 
 
 class FakeOpenAI:
@@ -40,7 +42,7 @@ class FakeOpenAI:
         self.app = FastAPI()
         self.app.post("/v1/chat/completions")(self.complete)
 
-    async def complete(self, request: Request) -> JSONResponse:
+    async def complete(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append({"auth": request.headers.get("authorization"), "body": body})
         if self.slow_calls:
@@ -51,7 +53,7 @@ class FakeOpenAI:
             return JSONResponse({"error": {"message": f"fake {status}", "type": "fake"}}, status_code=status)
         last = body["messages"][-1]
         if last["role"] == "tool":
-            message = {"role": "assistant", "content": f"The calculator says: {last['content']}"}
+            message: dict[str, Any] = {"role": "assistant", "content": f"The calculator says: {last['content']}"}
             finish = "stop"
         else:
             call = {
@@ -73,7 +75,7 @@ class FakeOpenAI:
             }
         )
 
-    async def chunks(self, body: dict, message: dict, finish: str):  # noqa: ANN201
+    async def chunks(self, body: dict, message: dict, finish: str):
         def frame(choices: list, **extra: object) -> str:
             data = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": body["model"]}
             return f"data: {json.dumps({**data, 'choices': choices, **extra})}\n\n"
@@ -126,7 +128,7 @@ def remote_settings(settings: Settings, fake_openai: tuple[FakeOpenAI, int]) -> 
 
 
 @pytest.fixture
-async def remote(client: Client, remote_settings: Settings, cache: Cache) -> SessionService:
+async def remote(client: Client, remote_settings: Settings, cache: Cache) -> AsyncIterator[SessionService]:
     registry = load_tools(remote_settings.tool_modules)
     agents = AgentFactory.from_yaml(Path(remote_settings.agents_file), registry, remote_settings)
     async with build_worker(client, remote_settings, registry, cache):
@@ -162,7 +164,7 @@ async def test_a_provider_outage_is_retried_by_temporal(remote: SessionService, 
     fake, _ = fake_openai
     fake.fail_with = [503, 503]
     sid = await remote.create("local", "assistant")
-    r = await remote.send("local", sid, "what is six times seven?", wait=30)
+    r = done(await remote.send("local", sid, "what is six times seven?", wait=30))
     assert r.status == "done" and "42" in r.reply
     assert len(fake.requests) == 4  # 2 failures retried by Temporal (one request each), then 2 calls
 
@@ -171,9 +173,12 @@ async def test_the_same_message_is_answered_while_the_model_is_slow_to_recover(r
     fake, _ = fake_openai
     fake.fail_with = [500]
     sid = await remote.create("local", "assistant")
-    first, second = await asyncio.gather(
-        remote.send("local", sid, "what is six times seven?", wait=30, message_id="m-1"),
-        remote.send("local", sid, "what is six times seven?", wait=30, message_id="m-1"),
+    first, second = map(
+        done,
+        await asyncio.gather(
+            remote.send("local", sid, "what is six times seven?", wait=30, message_id="m-1"),
+            remote.send("local", sid, "what is six times seven?", wait=30, message_id="m-1"),
+        ),
     )
     assert first.turn == second.turn == 1 and first.reply == second.reply
 
@@ -182,6 +187,6 @@ async def test_an_llm_timeout_is_retried_and_the_turn_completes(remote: SessionS
     fake, _ = fake_openai
     fake.slow_calls = 1
     sid = await remote.create("local", "assistant")
-    r = await remote.send("local", sid, "what is six times seven?", wait=30)
+    r = done(await remote.send("local", sid, "what is six times seven?", wait=30))
     assert r.status == "done" and "42" in r.reply
     assert len(fake.requests) == 3  # the hung call, its retry, the answer

@@ -136,7 +136,7 @@ async def test_history_is_unreadable_without_the_codec_and_the_api_decodes_it(
     plain = [p for p in payloads if base64.b64decode(p["metadata"]["encoding"]) != b"binary/encrypted"]
     assert len(plain) < len(payloads)
     assert all('"deprecated"' in readable([p]) for p in plain)  # only the SDK's patch markers stay plain
-    with pytest.raises(Exception):  # noqa: B017, PT011 - whatever it raises, it cannot read the session
+    with pytest.raises(Exception):  # noqa: B017 - whatever it raises, it cannot read the session
         await outsider.get_workflow_handle(sid).query("view")
 
     decoded = await api.post("/codec/decode", json={"payloads": payloads_of(shown.stdout)})

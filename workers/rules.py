@@ -145,7 +145,7 @@ def wallet_matches(rule: WalletRule, sender: str, receiver: str, token: str | No
     return None
 
 
-def _num(value: Decimal) -> str:
+def _num(value: Decimal | int) -> str:
     return f"{value:,f}".rstrip("0").rstrip(".") if "." in f"{value:f}" else f"{value:,f}"
 
 
@@ -157,6 +157,6 @@ def _span(seconds: int) -> str:
     return f"{seconds} s"
 
 
-def money(value: Decimal) -> str:
+def money(value: Decimal | int) -> str:
     """$3,600.00"""
     return f"${value:,.2f}"

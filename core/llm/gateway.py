@@ -33,7 +33,6 @@ class LLMReply:
     tool_calls: list[ToolCallRequest] = field(default_factory=list)
     usage: TokenUsage = field(default_factory=TokenUsage)
     model: str | None = None
-    cached: bool = False
 
     def to_json(self) -> str:
         return json.dumps(
@@ -53,7 +52,6 @@ class LLMReply:
             model=d["model"],
             usage=TokenUsage(**d["usage"]),
             tool_calls=[ToolCallRequest(**c) for c in d["tool_calls"]],
-            cached=True,
         )
 
 
@@ -141,7 +139,7 @@ class LLMGateway:
                     model=model, messages=messages, stream=True, stream_options={"include_usage": True}, **kwargs
                 )
                 reply = await _assemble(stream, on_chunk)
-        except Exception as exc:  # litellm raises many types; classify them in one place
+        except Exception as exc:  # noqa: BLE001 - litellm raises many types; classify them in one place
             raise _map_error(exc) from None
         if key:
             await self.cache.set(key, reply.to_json(), self.cache_ttl_seconds)

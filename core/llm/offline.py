@@ -173,7 +173,10 @@ class OfflineLLM(CustomLLM):
     async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:
         return self._response(model, messages, kwargs.get("optional_params") or {})
 
-    async def astreaming(self, model: str, messages: list, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+    # litellm declares it as a coroutine returning an iterator, but awaits ``async for`` over it: a generator
+    async def astreaming(  # type: ignore[override]
+        self, model: str, messages: list, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[Any]:
         """The same answer, word by word. ``offline_first_token_delay_ms`` / ``offline_token_delay_ms``
         (passed by the gateway from the settings) pace it like a network model, for demos and benchmarks."""
         params = kwargs.get("optional_params") or {}
@@ -187,7 +190,8 @@ class OfflineLLM(CustomLLM):
                 await asyncio.sleep(delay)
             yield _chunk(text=word)
         for i, call in enumerate(message.tool_calls or []):
-            tool_use = {"id": call.id, "type": "function", "index": i, "function": call.function.model_dump()}
+            function = call.function  # type: ignore[union-attr]  # respond() makes function calls only
+            tool_use = {"id": call.id, "type": "function", "index": i, "function": function.model_dump()}
             yield _chunk(tool_use=tool_use)
         usage = _usage(messages, message)
         yield _chunk(

@@ -161,10 +161,10 @@ def parse_intent(text: str, available: set[str]) -> Intent | None:
     explicit = re.match(r"^/tool\s+([a-z_][a-z0-9_]*)\s*(\{.*\})?\s*$", text.strip(), re.S)
     if explicit and explicit.group(1) in available:
         try:
-            args = json.loads(explicit.group(2) or "{}")
+            parsed = json.loads(explicit.group(2) or "{}")
         except ValueError:
-            args = {}
-        return Intent(explicit.group(1), args if isinstance(args, dict) else {})
+            parsed = {}
+        return Intent(explicit.group(1), parsed if isinstance(parsed, dict) else {})
 
     # schedules and alerts first: their sentences embed other requests ("every hour check my balance")
     if worker := parse_worker_intent(text, available):

@@ -40,7 +40,10 @@ def _services(ctx: ToolContext) -> tuple[Any, Any]:
 
 def _schedules(ctx: ToolContext) -> ScheduleService:
     client, settings = _services(ctx)
-    return ScheduleService(client, settings, AgentFactory.from_yaml(settings.agents_file, tools, settings))
+    from services.tools import load_tools  # the package imports this module: load it at call time
+
+    registry = load_tools(settings.tool_modules)
+    return ScheduleService(client, settings, AgentFactory.from_yaml(settings.agents_file, registry, settings))
 
 
 def _alerts(ctx: ToolContext) -> AlertService:

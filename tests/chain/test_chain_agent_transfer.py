@@ -27,6 +27,7 @@ from temporal.devserver import TemporalDevServer
 from temporal.worker import WorkerDeps, build_worker
 from tests.conftest import decoded_payloads, make_settings, worker_process
 from tests.test_durability import wait_for_turns
+from tests.turns import decided, done
 
 RECIPIENT = ANVIL_ACCOUNTS[3].address
 WEI = 10**18
@@ -89,11 +90,11 @@ async def spent_logs(anvil: Anvil, deployment: dict[str, Any]) -> list[dict]:
 
 async def test_price_balance_and_status_come_from_the_chain(chain_sessions: SessionService, chain_worker: None):
     sid = await chain_sessions.create("local", "assistant")
-    price = await chain_sessions.send("local", sid, "what is the price of ETH?", wait=30)
+    price = done(await chain_sessions.send("local", sid, "what is the price of ETH?", wait=30))
     assert price.reply == "ETH is $3,000.00 (on-chain price feed)."
-    mine = await chain_sessions.send("local", sid, "what's my balance?", wait=30)
+    mine = done(await chain_sessions.send("local", sid, "what's my balance?", wait=30))
     assert mine.reply.startswith("Your vault holds ") and mine.reply.endswith(" ETH.")
-    status = await chain_sessions.send("local", sid, "vault status", wait=30)
+    status = done(await chain_sessions.send("local", sid, "vault status", wait=30))
     assert "daily limit 1," in status.reply and "TUSD" in status.reply
 
 
@@ -106,8 +107,8 @@ async def test_an_approved_transfer_is_mined_and_a_rejected_one_sends_nothing(
     assert f"send 0.01 ETH from your vault to {RECIPIENT}" in asked.reply
     before, spends = await balance(anvil, RECIPIENT), len(await spent_logs(anvil, deployment))
     [pending] = (await chain_sessions.get("local", sid)).pending_approvals
-    record = await chain_sessions.decide("local", sid, pending.call_id, approve=True)
-    assert record.status == "ok" and "transaction 0x" in record.result
+    record = decided(await chain_sessions.decide("local", sid, pending.call_id, approve=True))
+    assert record.status == "ok" and record.result and "transaction 0x" in record.result
     assert await balance(anvil, RECIPIENT) - before == WEI // 100
     assert len(await spent_logs(anvil, deployment)) == spends + 1
     view = await chain_sessions.get("local", sid)
@@ -123,7 +124,7 @@ async def test_an_approved_transfer_is_mined_and_a_rejected_one_sends_nothing(
 
     await chain_sessions.send("local", sid, f"send 0.02 ETH to {RECIPIENT}", wait=30)
     [pending] = (await chain_sessions.get("local", sid)).pending_approvals
-    record = await chain_sessions.decide("local", sid, pending.call_id, approve=False)
+    record = decided(await chain_sessions.decide("local", sid, pending.call_id, approve=False))
     assert record.status == "rejected"
     assert await balance(anvil, RECIPIENT) - before == WEI // 100
     assert len(await spent_logs(anvil, deployment)) == spends + 1
@@ -152,7 +153,7 @@ async def test_bad_transfers_are_refused_before_anyone_is_asked(
 
 async def test_a_user_without_a_vault_cannot_move_its_money(chain_sessions: SessionService, chain_worker: None):
     sid = await chain_sessions.create("mallory", "assistant")
-    r = await chain_sessions.send("mallory", sid, f"send 0.01 ETH to {RECIPIENT}", wait=30)
+    r = done(await chain_sessions.send("mallory", sid, f"send 0.01 ETH to {RECIPIENT}", wait=30))
     assert "has no vault" in r.reply and r.status == "done"
 
 
@@ -222,6 +223,6 @@ async def test_an_approval_forged_through_the_temporal_cli_moves_nothing(
 
     await chain_sessions.send("local", sid, f"send 0.01 ETH to {RECIPIENT}", wait=30)
     [pending] = (await chain_sessions.get("local", sid)).pending_approvals
-    record = await chain_sessions.decide("local", sid, pending.call_id, approve=True)
+    record = decided(await chain_sessions.decide("local", sid, pending.call_id, approve=True))
     assert record.status == "ok"
     assert await balance(anvil, RECIPIENT) - before == WEI // 100

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from eth_typing import HexStr
 from pydantic import SecretStr
 
 from chain.accounts import ANVIL_ACCOUNTS, anvil_signer, load_operator_signer, signer_from_key
@@ -64,7 +65,7 @@ def test_signer_never_shows_its_key(tmp_path: Path) -> None:
 
 def test_operator_from_encrypted_keystore(tmp_path: Path) -> None:
     keystore = tmp_path / "operator.json"
-    keystore.write_text(json.dumps(Account.encrypt(ANVIL_ACCOUNTS[2].private_key, "s3cret", iterations=2)))
+    keystore.write_text(json.dumps(Account.encrypt(HexStr(ANVIL_ACCOUNTS[2].private_key), "s3cret", iterations=2)))
     signer = load_operator_signer(keystore_file=keystore, keystore_password=SecretStr("s3cret"))
     assert signer is not None and signer.address == ANVIL_ACCOUNTS[2].address
     with pytest.raises(ConfigError, match="wrong password"):
@@ -73,5 +74,6 @@ def test_operator_from_encrypted_keystore(tmp_path: Path) -> None:
         signer_from_key(SecretStr("0xnot-a-key"))
     assert "not-a-key" not in str(info.value)
     # nothing configured: the local chain uses anvil's operator, any other chain has none
-    assert load_operator_signer(chain_id=31337).address == ANVIL_ACCOUNTS[1].address
+    local = load_operator_signer(chain_id=31337)
+    assert local is not None and local.address == ANVIL_ACCOUNTS[1].address
     assert load_operator_signer(chain_id=1) is None

@@ -7,6 +7,7 @@ import asyncio
 
 from services.sessions import SessionService
 from tests.chain.test_chain_agent_transfer import RECIPIENT, chain_sessions, chain_settings, chain_worker
+from tests.turns import decided, done
 
 __all__ = ["chain_sessions", "chain_settings", "chain_worker"]  # fixtures used below
 
@@ -14,10 +15,10 @@ __all__ = ["chain_sessions", "chain_settings", "chain_worker"]  # fixtures used 
 async def test_a_conversion_uses_the_price_and_the_calculator(chain_sessions: SessionService, chain_worker: None):
     sid = await chain_sessions.create("local", "assistant")
     for text in ("convert 2 eth to usd", "what is 2 ether in usd?"):
-        r = await chain_sessions.send("local", sid, text, wait=30)
+        r = done(await chain_sessions.send("local", sid, text, wait=30))
         assert r.reply == "2 ETH is $6,000.00 (at $3,000.00 per ETH, on-chain price feed).", r.reply
         assert [c.name for c in r.tool_calls] == ["get_token_price", "calculator"]
-    btc = await chain_sessions.send("local", sid, "what is the price of bitcoin?", wait=30)
+    btc = done(await chain_sessions.send("local", sid, "what is the price of bitcoin?", wait=30))
     assert btc.reply == "BTC is $60,000.00 (on-chain price feed)."
 
 
@@ -32,10 +33,10 @@ async def test_a_transfer_refused_on_chain_is_told_in_words(chain_sessions: Sess
     records = []
     for sid in sids:
         [pending] = (await chain_sessions.get("local", sid)).pending_approvals
-        records.append(await chain_sessions.decide("local", sid, pending.call_id, approve=True))
+        records.append(decided(await chain_sessions.decide("local", sid, pending.call_id, approve=True)))
     assert records[0].status == "ok", records[0]
     assert records[1].status == "error"
-    assert "over today's limit" in records[1].result and "LimitExceeded" not in records[1].result
+    assert records[1].result and "over today's limit" in records[1].result and "LimitExceeded" not in records[1].result
     for _ in range(60):
         reply = (await chain_sessions.get("local", sids[1])).messages[-1]
         if reply.role == "assistant":

@@ -20,7 +20,7 @@ from chain.user_vaults import user_vault_address
 from chain.vault import reference_from_key
 from core.errors import BadInputError, ChainRevertError, ConflictError
 from core.settings import Settings, load_settings
-from core.tools import ToolContext
+from core.tools import ToolContext, ToolResult
 from services.chain_access import ChainAccess
 from services.tools import load_tools
 from services.tools.chain import NoVaultError
@@ -132,23 +132,23 @@ async def test_the_tools_act_on_the_callers_own_vault_only(access, vaults, w3) -
     status_tool, transfer_tool = tools.get("vault_status"), tools.get("transfer")
 
     mine = await status_tool.func(status_tool.args_model(), ctx(access, "bob"))
-    assert bob in mine.output and alice not in mine.output
+    assert isinstance(mine, ToolResult) and bob in mine.output and alice not in mine.output
     balance_tool = tools.get("get_balance")
     bobs = await balance_tool.func(balance_tool.args_model(), ctx(access, "bob"))
-    assert bobs.data["address"] == bob and bobs.output == "Your vault holds 0 ETH."
+    assert isinstance(bobs, ToolResult) and bobs.data["address"] == bob and bobs.output == "Your vault holds 0 ETH."
 
-    for tool, args in (
+    for tool, fields in (
         (status_tool, {}),
         (balance_tool, {}),
         (transfer_tool, {"to": PAYEE, "amount": "0.01"}),
     ):
         with pytest.raises(NoVaultError, match="POST /v1/vault"):
-            await tool.func(tool.args_model(**args), ctx(access, "mallory"))
+            await tool.func(tool.args_model(**fields), ctx(access, "mallory"))
 
     before = {a: await w3.eth.get_balance(a) for a in (alice, bob, PAYEE)}
     args = transfer_tool.args_model(to=PAYEE, amount="0.01")
     done = await transfer_tool.func(args, ctx(access, "alice", key="alice-transfer-1"))
-    assert "transaction 0x" in done.output
+    assert isinstance(done, ToolResult) and "transaction 0x" in done.output
     moved = {a: await w3.eth.get_balance(a) - before[a] for a in before}
     assert moved == {alice: -(10**16), bob: 0, PAYEE: 10**16}
     # bob's transfer comes from bob's (empty) vault, never alice's
@@ -171,7 +171,7 @@ async def test_upgrade_upgrades_only_the_vaults_the_key_owns(anvil, vaults, depl
 
 
 def test_settings_have_default_vault_limits() -> None:
-    assert Settings.model_fields["chain_vault_daily_limits"].default_factory() == {  # type: ignore[misc]
+    assert Settings.model_fields["chain_vault_daily_limits"].get_default(call_default_factory=True) == {
         "ETH": Decimal(1),
         "TUSD": Decimal(1000),
     }

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from eth_typing import HexStr
 
 from chain.accounts import ANVIL_ACCOUNTS, anvil_signer
 from chain.client import close_web3, make_web3
@@ -178,16 +179,16 @@ async def test_two_workers_sending_at_once_do_not_collide(anvil, deployment, wit
         ]
         results = await asyncio.gather(*jobs)
         assert len({r.tx_hash for r in results}) == 8 and not any(r.already_sent for r in results)
-        nonces = [(await w3s[0].eth.get_transaction(r.tx_hash))["nonce"] for r in results]
+        nonces = [(await w3s[0].eth.get_transaction(HexStr(r.tx_hash)))["nonce"] for r in results]
         assert len(set(nonces)) == 8
         if with_redis:
             assert sum(w.nonces.conflicts for w in workers) == 0, "the shared lock should prevent every conflict"
     finally:
         for w3 in w3s:
             await close_web3(w3)
-        if clients:
-            for c in clients:
-                await c.aclose()
+        for c in clients or []:
+            await c.aclose()
+        if redis_server is not None:
             redis_server.terminate()
             await asyncio.to_thread(redis_server.wait)
 

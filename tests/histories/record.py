@@ -65,7 +65,7 @@ async def record(prefix: str) -> None:
             await sessions.send("local", sid, '/tool flaky {"fail_times": 1}', wait=30)
             await _save(client, sid, prefix + "-concurrent-and-retry")
     finally:
-        sessions = client = None
+        del sessions, client  # drop client references before exit
         gc.collect()
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -84,7 +84,7 @@ def without_stack_traces(history_json: str) -> str:
     return json.dumps(scrub(json.loads(history_json)), indent=2)
 
 
-async def _save(client, sid: str, name: str) -> None:  # noqa: ANN001
+async def _save(client, sid: str, name: str) -> None:
     runs = [w.run_id async for w in client.list_workflows(f"WorkflowId='{sid}'")]
     for i, run_id in enumerate(sorted(runs, key=str)):
         history = await client.get_workflow_handle(sid, run_id=run_id).fetch_history()

@@ -23,6 +23,7 @@ class SlowNoteArgs(BaseModel):
 @tools.register(side_effects=True, timeout_seconds=60, heartbeat_timeout_seconds=2, max_attempts=10)
 async def slow_note(args: SlowNoteArgs, ctx: ToolContext) -> str:
     """Write a note (once per idempotency key), then work slowly."""
+    assert ctx.deps is not None  # a worker always runs tools with its deps
     notes = ctx.deps.settings.data_dir / "notes.log"
     seen = notes.read_text().splitlines() if notes.exists() else []
     if not any(line.startswith(ctx.idempotency_key + " ") for line in seen):
@@ -56,6 +57,7 @@ class PayArgs(BaseModel):
 @tools.register(requires_approval=True, approval_template="pay {amount} to {to}")
 async def pay(args: PayArgs, ctx: ToolContext) -> str:
     """A money-moving test tool: records the payment under its idempotency key."""
+    assert ctx.deps is not None  # a worker always runs tools with its deps
     ledger = ctx.deps.settings.data_dir / "payments.log"
     with ledger.open("a") as f:
         f.write(f"{ctx.idempotency_key} {args.amount} {args.to}\n")

@@ -32,7 +32,7 @@ def test_canonical_args_do_not_depend_on_key_order_or_spacing() -> None:
         ("web:alice:s1", "c1", ARGS, True, b"x" * 32),  # another key
     ],
 )
-def test_a_signature_is_valid_only_for_its_own_decision(session, call, args, verdict, key) -> None:  # noqa: ANN001
+def test_a_signature_is_valid_only_for_its_own_decision(session, call, args, verdict, key) -> None:
     sig = approvals.sign(KEY, "web:alice:s1", "c1", ARGS, True)
     assert approvals.verify(KEY, sig, "web:alice:s1", "c1", ARGS, True)
     assert not approvals.verify(key, sig, session, call, args, verdict)

@@ -88,4 +88,4 @@ async def test_a_network_model_is_not_cached(monkeypatch: pytest.MonkeyPatch) ->
     first = await gateway.complete(MODEL, MESSAGES, [], timeout=5)
     second = await gateway.complete(MODEL, MESSAGES, [], timeout=5)
     assert (first.content, second.content) == ("hello", "hello")
-    assert second.cached is False and calls == 2
+    assert calls == 2  # both calls reached the model

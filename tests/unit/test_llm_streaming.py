@@ -48,7 +48,7 @@ async def test_a_streamed_answer_equals_the_plain_one_and_arrives_word_by_word()
         again.append(text)
 
     cached = await gateway.complete(OFFLINE_MODEL, conversation("a"), TOOLS, 5, on_chunk=collect)
-    assert cached.cached and "".join(again) == streamed.content
+    assert cached.content == streamed.content and "".join(again) == streamed.content
 
 
 async def test_a_streamed_tool_call_is_assembled() -> None:

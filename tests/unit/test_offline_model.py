@@ -4,8 +4,11 @@ and through litellm a repeated call is served from the cache."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import litellm
 import pytest
+from litellm.types.utils import ChatCompletionMessageToolCall, Message
 
 from core.cache import MemoryCache
 from core.llm.gateway import LLMGateway
@@ -16,6 +19,19 @@ from services.tools.calculator import evaluate
 
 ALL_TOOLS = {"calculator", "current_time", "get_token_price", "get_balance", "vault_status", "transfer"}
 ADDRESS = "0x" + "ab" * 20
+
+
+def text_of(message: Message) -> str:
+    """The reply's text; fails when the model asked for tools instead."""
+    assert message.content is not None, message
+    return message.content
+
+
+def function_calls(message: Message) -> list[ChatCompletionMessageToolCall]:
+    """The reply's function tool calls (the only kind the offline model makes)."""
+    calls = message.tool_calls or []
+    assert all(isinstance(c, ChatCompletionMessageToolCall) for c in calls), calls
+    return [c for c in calls if isinstance(c, ChatCompletionMessageToolCall)]
 
 
 def tool_defs(*names: str) -> list[dict]:
@@ -113,13 +129,13 @@ def test_explicit_tool_command() -> None:
 def test_respond_asks_for_the_tool() -> None:
     message = respond([{"role": "user", "content": "what is 17 * 23?"}], tool_defs("calculator"))
     assert message.content is None
-    (call,) = message.tool_calls
+    (call,) = function_calls(message)
     assert call.function.name == "calculator"
     assert json.loads(call.function.arguments) == {"expression": "17 * 23"}
 
 
 def test_respond_answers_from_tool_results_in_call_order() -> None:
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"role": "user", "content": "what is 17 * 23 and the time?"},
         {"role": "assistant", "content": None},
         {"role": "tool", "tool_call_id": "a", "content": "17 * 23 = 391"},
@@ -132,16 +148,17 @@ def test_respond_answers_from_tool_results_in_call_order() -> None:
 def test_a_greeting_gets_a_short_greeting(text: str) -> None:
     message = respond([{"role": "user", "content": text}], tool_defs("calculator", "current_time"))
     assert not message.tool_calls
-    assert message.content.startswith("Hello!") and "offline model" in message.content and '"help"' in message.content
+    content = text_of(message)
+    assert content.startswith("Hello!") and "offline model" in content and '"help"' in content
 
 
 @pytest.mark.parametrize("text", ["help", "Help!", "what can you do?", "What can you do for me?", "who are you?"])
 def test_help_lists_what_the_agents_tools_can_do(text: str) -> None:
     message = respond([{"role": "user", "content": text}], tool_defs("calculator", "current_time"))
     assert not message.tool_calls
-    assert "offline model" in message.content
-    assert "arithmetic" in message.content and "the time anywhere" in message.content
-    assert "transfers" not in message.content  # not offered: the agent has no transfer tool
+    assert "offline model" in text_of(message)
+    assert "arithmetic" in text_of(message) and "the time anywhere" in text_of(message)
+    assert "transfers" not in text_of(message)  # not offered: the agent has no transfer tool
 
 
 @pytest.mark.parametrize("text", ["thanks", "Thank you!", "thx", "thanks a lot"])
@@ -159,8 +176,8 @@ def test_greeting_help_thanks_and_gibberish_are_four_different_answers() -> None
 
 def test_what_it_does_not_understand_says_so_and_how_to_get_help() -> None:
     message = respond([{"role": "user", "content": "tell me a joke"}], tool_defs("calculator"))
-    assert message.content.startswith("Sorry, I did not understand that")
-    assert "arithmetic" in message.content and '"help"' in message.content
+    assert text_of(message).startswith("Sorry, I did not understand that")
+    assert "arithmetic" in text_of(message) and '"help"' in text_of(message)
 
 
 @pytest.mark.parametrize(
@@ -212,12 +229,12 @@ def test_a_conversion_asks_the_price_then_the_calculator_then_answers_with_the_n
     messages: list[dict] = [{"role": "user", "content": text}]
 
     first = respond(messages, tools)
-    (call,) = first.tool_calls
+    (call,) = function_calls(first)
     assert (call.function.name, json.loads(call.function.arguments)) == ("get_token_price", {"symbol": symbol})
 
     messages += _call_and_result(call.id, "get_token_price", {"symbol": symbol}, f"{symbol} is $3,000.50 (on-chain).")
     second = respond(messages, tools)
-    (call,) = second.tool_calls
+    (call,) = function_calls(second)
     assert call.function.name == "calculator"
     expression = json.loads(call.function.arguments)["expression"]
     assert expression == f"{amount} * 3000.50"
@@ -239,23 +256,32 @@ def test_a_conversion_whose_price_failed_reports_the_failure() -> None:
 def test_respond_without_tools_says_so() -> None:
     message = respond([{"role": "user", "content": "what is 2 + 2?"}], None)
     assert not message.tool_calls
-    assert "offline model" in message.content and "no tools" in message.content
+    assert "offline model" in text_of(message) and "no tools" in text_of(message)
 
 
-async def test_through_litellm_with_cache() -> None:
+async def test_through_litellm_with_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = 0
+    real_acompletion = litellm.acompletion
+
+    async def counting(**kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return await real_acompletion(**kwargs)
+
+    monkeypatch.setattr(litellm, "acompletion", counting)
     gateway = LLMGateway(MemoryCache())
     messages = [{"role": "user", "content": "what is 17 * 23?"}]
     tools = tool_defs("calculator", "current_time")
 
     first = await gateway.complete(OFFLINE_MODEL, messages, tools, timeout=5)
-    assert first.cached is False
+    assert calls == 1
     assert first.content is None
     assert [(c.name, c.args) for c in first.tool_calls] == [("calculator", {"expression": "17 * 23"})]
-    assert "offline" in first.model
+    assert first.model and "offline" in first.model
     assert first.usage.total_tokens > 0
 
     second = await gateway.complete(OFFLINE_MODEL, messages, tools, timeout=5)
-    assert second.cached is True
+    assert calls == 1  # served from the cache
     assert second.tool_calls == first.tool_calls
     assert second.content == first.content
 
@@ -264,4 +290,4 @@ async def test_through_litellm_small_talk_gets_text() -> None:
     gateway = LLMGateway(MemoryCache())
     reply = await gateway.complete(OFFLINE_MODEL, [{"role": "user", "content": "hi"}], [], timeout=5)
     assert reply.tool_calls == []
-    assert "offline model" in reply.content
+    assert reply.content and "offline model" in reply.content

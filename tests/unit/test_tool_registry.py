@@ -83,7 +83,7 @@ def test_sync_function_is_refused() -> None:
     registry = ToolRegistry()
     with pytest.raises(TypeError, match="'echo' must be an async function"):
 
-        @registry.register()
+        @registry.register()  # type: ignore[type-var]  # a wrong declaration, on purpose
         def echo(args: EchoArgs, ctx: ToolContext) -> str:
             """Say it."""
             return args.text
@@ -93,7 +93,7 @@ def test_sync_function_is_refused() -> None:
 def test_first_argument_must_be_a_pydantic_model(annotation: type) -> None:
     registry = ToolRegistry()
 
-    async def echo(args, ctx) -> str:  # noqa: ANN001
+    async def echo(args, ctx) -> str:
         """Say it."""
         return str(args)
 
@@ -106,7 +106,7 @@ def test_tool_without_parameters_is_refused() -> None:
     registry = ToolRegistry()
     with pytest.raises(TypeError, match="first parameter must be annotated with a pydantic model"):
 
-        @registry.register()
+        @registry.register()  # type: ignore[type-var]  # a wrong declaration, on purpose
         async def echo() -> str:
             """Say it."""
             return ""

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from chain.client import RevertInfo, revert_error
 from chain.vault import TokenStatus, VaultStatus
+from core.deps import WorkerDeps
 from core.errors import ChainRevertError
 from core.tools import ToolContext
 from services.tools.chain import TransferArgs, transfer
@@ -49,9 +50,8 @@ def _ctx(vault: RefusingVault) -> ToolContext:
         return vault
 
     chain = SimpleNamespace(settings=SimpleNamespace(chain_vault_user="local"), vault=get_vault, vault_of=vault_of)
-    return ToolContext(
-        call_id="c", session_id="web:local:s", owner="local", idempotency_key="k", deps=SimpleNamespace(chain=chain)
-    )
+    deps = cast(WorkerDeps, SimpleNamespace(chain=chain))  # a stand-in with only what the tool reads
+    return ToolContext(call_id="c", session_id="web:local:s", owner="local", idempotency_key="k", deps=deps)
 
 
 @pytest.mark.parametrize(

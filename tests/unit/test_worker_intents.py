@@ -57,8 +57,13 @@ def test_phrasings(text: str, tool: str, args: dict) -> None:
     assert intent is not None and (intent.tool, intent.args) == (tool, args)
 
 
+def tool_of(text: str) -> str | None:
+    intent = parse_intent(text, TOOLS)
+    return intent.tool if intent else None
+
+
 def test_other_requests_keep_their_tools() -> None:
-    assert parse_intent("what is 6 * 7?", TOOLS).tool == "calculator"
-    assert parse_intent(f"send 0.1 ETH to {WALLET}", TOOLS).tool == "transfer"
-    assert parse_intent("check my balance", TOOLS).tool == "get_balance"
+    assert tool_of("what is 6 * 7?") == "calculator"
+    assert tool_of(f"send 0.1 ETH to {WALLET}") == "transfer"
+    assert tool_of("check my balance") == "get_balance"
     assert parse_intent("stop talking", TOOLS) is None

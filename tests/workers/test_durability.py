@@ -114,7 +114,7 @@ async def test_a_schedule_survives_a_temporal_server_restart(tmp_path: Path, red
         server.stop()
 
 
-async def _safe(f) -> int:  # noqa: ANN001
+async def _safe(f) -> int:
     """The server is restarting: an unanswered read counts as nothing yet."""
     try:
         return await f()

@@ -115,9 +115,9 @@ async def test_users_cannot_see_or_touch_each_others_schedules_and_alerts(
                 await op(bob, sid)
         assert aid in [a.alert_id for a in await alerts.list(alice)]
         assert aid not in [a.alert_id for a in await alerts.list(bob)]
-        for op in (alerts.get, alerts.delete):
+        for alert_op in (alerts.get, alerts.delete):
             with pytest.raises(NotFoundError):
-                await op(bob, aid)
+                await alert_op(bob, aid)
         assert (await schedules.get(alice, sid)).paused is False  # untouched by bob
     finally:
         await schedules.delete(alice, sid)

@@ -44,7 +44,7 @@ async def test_the_node_gets_a_typed_conversation_and_tool_names_only(start_sess
         AssistantReply,
         ToolReturn,
     ]
-    assert last.conversation[-2].tool_calls[0].call_id == "t2s1-c1"  # type: ignore[union-attr]
+    assert last.conversation[-2].tool_calls[0].call_id == "t2s1-c1"
 
 
 async def test_an_approved_payment_runs_once_after_its_check(start_session: Start) -> None:
