@@ -18,11 +18,12 @@ from api import errors, pages
 from api.auth import KeyRing
 from api.bodies import BodyGuard
 from api.ratelimit import RateLimiter, RateLimitMiddleware
-from api.routers import catalog, codec, notifications, sessions, vault
+from api.routers import catalog, codec, links, notifications, sessions, vault
 from api.security import FrontDoor
 from core.agents import AgentFactory
 from core.runtime import import_web3_with_sane_recursion_limit
 from core.settings import Settings
+from services.chats import ChatService
 from services.notifications import NotificationService
 from services.sessions import SessionService
 from services.tools import load_tools
@@ -49,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.sessions = SessionService(client, settings, agents)
         app.state.notifications = NotificationService(client, settings)
         app.state.vaults = VaultRegistryService(client, settings)
+        app.state.chats = ChatService(client, settings, app.state.sessions)
         yield
 
     app = FastAPI(
@@ -73,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(codec.router)
     pages.install(app)
     app.include_router(vault.router)
+    app.include_router(links.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

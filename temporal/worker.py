@@ -29,12 +29,13 @@ from temporal.client import connect
 from temporal.search_attributes import ensure_registered
 from temporal.shutdown import stop_on_signals
 from workflows.agent_session import AgentSessionWorkflow
+from workflows.identity import BotIdentityWorkflow, LinkCodeWorkflow
 from workflows.notifications import NotificationsWorkflow
 from workflows.vaults import VaultRegistryWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [AgentSessionWorkflow, NotificationsWorkflow, VaultRegistryWorkflow]
+WORKFLOWS = [AgentSessionWorkflow, NotificationsWorkflow, VaultRegistryWorkflow, BotIdentityWorkflow, LinkCodeWorkflow]
 
 __all__ = ["WORKFLOWS", "WorkerDeps", "build_worker", "run_worker"]
 
