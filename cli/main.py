@@ -49,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("listener", help="follow the chain and turn vault events into notifications")
 
-    bot = sub.add_parser("bot", help="run a chat bot (its token must be set: IMPRESSOX_TELEGRAM_TOKEN / _DISCORD_TOKEN)")
+    bot = sub.add_parser(
+        "bot", help="run a chat bot (its token must be set: IMPRESSOX_TELEGRAM_TOKEN / _DISCORD_TOKEN)"
+    )
     bot.add_argument("platform", choices=["telegram", "discord"])
 
     chat = sub.add_parser("chat", help="send one message and print the reply (and any approval it waits for)")

@@ -70,9 +70,9 @@ class ChatService:
     async def identity(self, platform: str, user_id: str) -> IdentityView:
         _check(platform, user_id)
         try:
-            return await self.client.get_workflow_handle(identity_workflow_id(platform, user_id)).query(
-                BotIdentityWorkflow.view, rpc_timeout=QUERY_TIMEOUT
-            )
+            return await self.client.get_workflow_handle(
+                identity_workflow_id(self.settings.task_queue, platform, user_id)
+            ).query(BotIdentityWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return IdentityView(platform=platform, user_id=user_id)
@@ -87,7 +87,7 @@ class ChatService:
         return await self.client.start_workflow(
             BotIdentityWorkflow.run,
             IdentityStart(platform=platform, user_id=user_id),
-            id=identity_workflow_id(platform, user_id),
+            id=identity_workflow_id(self.settings.task_queue, platform, user_id),
             task_queue=self.settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             search_attributes=identity_attributes(platform),
@@ -168,7 +168,7 @@ class ChatService:
                 await self.client.start_workflow(
                     LinkCodeWorkflow.run,
                     LinkCodeStart(user=user, ttl_seconds=ttl),
-                    id=link_code_workflow_id(code),
+                    id=link_code_workflow_id(self.settings.task_queue, code),
                     task_queue=self.settings.task_queue,
                     # a code is never issued twice while its workflow is retained
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -190,7 +190,7 @@ class ChatService:
         user: str | None = None
         why = "that code is wrong"
         if code.isdigit() and len(code) == CODE_DIGITS:
-            code_handle = self.client.get_workflow_handle(link_code_workflow_id(code))
+            code_handle = self.client.get_workflow_handle(link_code_workflow_id(self.settings.task_queue, code))
             try:
                 user = await code_handle.execute_update(LinkCodeWorkflow.redeem, f"{platform}:{user_id}")
             except WorkflowUpdateFailedError:
@@ -211,10 +211,13 @@ class ChatService:
 
     async def links(self, user: str) -> list[LinkedIdentity]:
         """The chat identities linked to ``user`` (a visibility query over identity workflows)."""
-        query = f"WorkflowType='BotIdentityWorkflow' AND ImpressoxOwner='{user}' AND ExecutionStatus='Running'"
+        query = (
+            f"WorkflowType='BotIdentityWorkflow' AND ImpressoxOwner='{user}' AND ExecutionStatus='Running' "
+            f"AND TaskQueue='{self.settings.task_queue}'"
+        )
         out: list[LinkedIdentity] = []
         async for wf in self.client.list_workflows(query, limit=100):
-            _, platform, uid = wf.id.split(":", 2)
+            platform, uid = wf.id.rsplit(":", 2)[1:]
             out.append(LinkedIdentity(identity=f"{platform}:{uid}", platform=platform))
         return out
 

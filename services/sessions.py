@@ -29,7 +29,8 @@ from core.names import USER_NAME
 from core.schemas import (
     ApprovalDecision,
     ReplyAddress,
-    SessionStart,     SessionView,
+    SessionStart,
+    SessionView,
     ToolCallRecord,
     TurnResult,
     UserMessage,

@@ -1,9 +1,9 @@
 """Chat identities and link codes, durable in Temporal (visible in the Web UI, no Redis).
 
-``BotIdentityWorkflow`` (id ``identity:<platform>:<chat user id>``) is one chat user: the
+``BotIdentityWorkflow`` (id ``identity:<task queue>:<platform>:<chat user id>``) is one chat user: the
 platform user it is linked to (``ImpressoxOwner`` search attribute, so ``GET /v1/links`` is a
 visibility query), the session each of its conversations talks to, and its recent wrong link
-codes (a few per window, then refused). ``LinkCodeWorkflow`` (id ``link-code:<sha256>``) is one
+codes (a few per window, then refused). ``LinkCodeWorkflow`` (id ``link-code:<task queue>:<sha256>``) is one
 one-time code: redeemed once, or expired after its time to live.
 """
 
@@ -25,13 +25,14 @@ FAILURE_WINDOW = timedelta(minutes=10)
 UPDATES_PER_RUN = 500
 
 
-def identity_workflow_id(platform: str, user_id: str) -> str:
-    return f"identity:{platform}:{user_id}"
+def identity_workflow_id(task_queue: str, platform: str, user_id: str) -> str:
+    """Scoped by the deployment's task queue, like the vault registry (deployments may share a server)."""
+    return f"identity:{task_queue}:{platform}:{user_id}"
 
 
-def link_code_workflow_id(code: str) -> str:
+def link_code_workflow_id(task_queue: str, code: str) -> str:
     # the code itself never appears in ids or history listings
-    return "link-code:" + hashlib.sha256(code.encode()).hexdigest()[:40]
+    return f"link-code:{task_queue}:" + hashlib.sha256(code.encode()).hexdigest()[:40]
 
 
 @workflow.defn

@@ -62,9 +62,7 @@ class ChatCog(commands.Cog):
         user = str(interaction.user.id if interaction.user else 0)
         channel = str(interaction.channel_id)
         private = interaction.guild_id is None
-        address = ReplyAddress(
-            platform=PLATFORM, chat_id=channel, user_id=user, interaction_token=interaction.token
-        )
+        address = ReplyAddress(platform=PLATFORM, chat_id=channel, user_id=user, interaction_token=interaction.token)
         mid = new_message_id(PLATFORM, channel, interaction.id)
         _, sid = await self.chats.send(PLATFORM, user, conversation_key(channel, private), question, address, mid)
         self.app.spawn(self.app.typing(channel, sid, mid))
@@ -259,9 +257,7 @@ class DiscordBot:
             except nextcord.HTTPException as exc:
                 if exc.status == 429:
                     retry = float(getattr(exc.response, "headers", {}).get("Retry-After", 1) or 1)
-                    raise ApplicationError(
-                        "Discord rate limit", next_retry_delay=timedelta(seconds=retry)
-                    ) from None
+                    raise ApplicationError("Discord rate limit", next_retry_delay=timedelta(seconds=retry)) from None
                 if exc.status in (400, 403, 404):
                     raise ApplicationError(f"Discord refused the message: {exc}", non_retryable=True) from None
                 raise

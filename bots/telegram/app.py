@@ -171,9 +171,7 @@ class TelegramBot:
             on = command.command == "notify_on"
             address = ReplyAddress(platform=PLATFORM, chat_id=str(message.chat.id), user_id=_uid(message))
             user = await self.chats.notify(PLATFORM, _uid(message), address, on)
-            await message.answer(
-                f"Notifications of {user} will arrive here." if on else "No more notifications here."
-            )
+            await message.answer(f"Notifications of {user} will arrive here." if on else "No more notifications here.")
 
         return router
 
@@ -191,8 +189,9 @@ class TelegramBot:
                 owner, sid, call_id = await self.chats.resolve_approval(PLATFORM, str(query.from_user.id), suffix, ref)
             except (NotFoundError, BadInputError):
                 # a stranger, or a decided approval: nothing moves
-                await query.answer("Only the person who asked can decide this (or it was already decided).",
-                                   show_alert=True)
+                await query.answer(
+                    "Only the person who asked can decide this (or it was already decided).", show_alert=True
+                )
                 return
             approve = verdict == "y"
             await query.answer("Approved" if approve else "Rejected")

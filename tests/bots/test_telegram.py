@@ -52,8 +52,14 @@ async def test_new_starts_a_fresh_session(
 
 async def test_long_answer_is_split(telegram: Running, fake_tg: FakeTelegram) -> None:
     fake_tg.push_message(USER, '/tool long_text {"chars": 10000}')
-    parts = await wait_for(fake_tg, lambda: [t for t in fake_tg.texts(USER) if "xxxx" in t] if sum(
-        t.count("x") for t in fake_tg.texts(USER)) >= 9000 else None)
+    parts = await wait_for(
+        fake_tg,
+        lambda: (
+            [t for t in fake_tg.texts(USER) if "xxxx" in t]
+            if sum(t.count("x") for t in fake_tg.texts(USER)) >= 9000
+            else None
+        ),
+    )
     assert parts and len(parts) == 3
     assert all(len(p) <= 4096 for p in parts)
 
