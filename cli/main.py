@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
         "bot", help="run a chat bot (its token must be set: IMPRESSOX_TELEGRAM_TOKEN / _DISCORD_TOKEN)"
     )
     bot.add_argument("platform", choices=["telegram", "discord"])
+    bot.add_argument("--ready-file", type=Path, help="touched once the bot serves (for health checks)")
 
     chat = sub.add_parser("chat", help="send one message and print the reply (and any approval it waits for)")
     chat.add_argument("text", help="the message")
@@ -131,7 +132,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "bot":
         from bots.main import run_bot
 
-        return run_bot(args.platform, settings)
+        return run_bot(args.platform, settings, ready_file=args.ready_file)
 
     from cli import approvals, chat
     from cli.backend import Backend, open_backend

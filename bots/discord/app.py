@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import nextcord
@@ -141,7 +143,7 @@ class DiscordBot:
         self.client.add_cog(ChatCog(self))
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, ready_file: Path | None = None) -> None:
         assert self.settings.discord_token is not None
         worker = Worker(
             self.runtime.client,
@@ -151,6 +153,8 @@ class DiscordBot:
         )
         async with worker:
             gateway = asyncio.create_task(self.client.start(self.settings.discord_token.get_secret_value()))
+            if ready_file:
+                ready_file.write_text(str(os.getpid()))
             done, _ = await asyncio.wait(
                 [gateway, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
             )
@@ -314,6 +318,6 @@ def _buttons(delivery: Delivery) -> list[dict[str, Any]]:
     ]
 
 
-async def run_discord(settings: Settings, stop: asyncio.Event) -> None:
+async def run_discord(settings: Settings, stop: asyncio.Event, ready_file: Path | None = None) -> None:
     runtime = await BotRuntime.start(settings)
-    await DiscordBot(runtime, settings).run(stop)
+    await DiscordBot(runtime, settings).run(stop, ready_file)

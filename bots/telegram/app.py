@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from datetime import timedelta
+from pathlib import Path
 
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -39,6 +41,7 @@ from bots.telegram.formatting import to_entities
 from core.bots import DELIVER, Delivery, bot_task_queue
 from core.errors import BadInputError, ImpressoxError, NotFoundError
 from core.schemas import ReplyAddress
+from core.settings import Settings
 from services.chats import LinkError, call_reference, conversation_key, new_message_id
 
 log = logging.getLogger("impressox.telegram")
@@ -74,7 +77,7 @@ class TelegramBot:
         self.dp.errors.register(self._on_error)
 
     # ------------------------------------------------------------------ running
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, ready_file: Path | None = None) -> None:
         """Poll updates and serve deliveries until ``stop``."""
         self.me = await self.bot.me()
         try:
@@ -90,6 +93,8 @@ class TelegramBot:
         async with worker:
             polling = asyncio.create_task(self.dp.start_polling(self.bot, handle_signals=False, polling_timeout=10))
             log.info("telegram bot @%s polling", self.me.username)
+            if ready_file:
+                ready_file.write_text(str(os.getpid()))
             await stop.wait()
             await self.dp.stop_polling()
             await asyncio.gather(polling, return_exceptions=True)
@@ -287,9 +292,8 @@ async def _drop_keyboard(message: Message) -> None:
         log.debug("could not remove the buttons", exc_info=True)
 
 
-async def run_telegram(settings, stop: asyncio.Event) -> None:  # noqa: ANN001
-    if settings.telegram_token is None:
-        raise SystemExit("IMPRESSOX_TELEGRAM_TOKEN is not set")
+async def run_telegram(settings: Settings, stop: asyncio.Event, ready_file: Path | None = None) -> None:
+    assert settings.telegram_token is not None
     runtime = await BotRuntime.start(settings)
     bot = TelegramBot(runtime, build_bot(settings.telegram_token.get_secret_value(), settings.telegram_api_url))
-    await bot.run(stop)
+    await bot.run(stop, ready_file)
