@@ -3,6 +3,9 @@
 A tool that requires approval runs only with the session service's signature of an
 approving decision over exactly these arguments (core/approvals.py): a decision sent to
 the workflow around the platform (Temporal CLI, Web UI, any client) moves nothing.
+
+Each call also appears on the turn's event stream: ``tool_call`` when it starts,
+``tool_result`` when it ends (``error`` for an attempt Temporal will retry).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from core.activity_names import TOOL_CHECK, tool_activity
 from core.cache import Cache, cache_key
 from core.deps import WorkerDeps
 from core.schemas import ToolCheck, ToolInput, ToolOutput
+from core.streams import TurnPublisher, TurnStreams
 from core.tools import Tool, ToolContext, ToolRegistry, ToolResult
 
 
@@ -30,12 +34,14 @@ class ToolActivities:
         cache: Cache,
         deps: WorkerDeps | None = None,
         approval_key: bytes | None = None,
+        streams: TurnStreams | None = None,
     ) -> None:
         self.registry = registry
         self.cache = cache
         self.deps = deps
         #: None: no approval can be verified, so no tool that requires one runs
         self.approval_key = approval_key
+        self.streams = streams
 
     def activities(self) -> list[Callable[..., Any]]:
         return [self._activity(tool) for tool in self.registry] + [self.check]
@@ -88,7 +94,29 @@ class ToolActivities:
 
     def _activity(self, tool: Tool) -> Callable[..., Any]:
         async def run_tool(inp: ToolInput) -> ToolOutput:
-            return await permanent_errors_not_retried(self.execute(tool, inp))
+            if not (self.streams and inp.message_id):
+                return await permanent_errors_not_retried(self.execute(tool, inp))
+            events = TurnPublisher(self.streams, inp.session_id, inp.message_id)
+            call = {"call_id": inp.call_id, "name": inp.name}
+            attempt = activity.info().attempt
+            if attempt == 1:
+                events.emit("tool_call", **call, args=inp.args)
+            try:
+                out = await permanent_errors_not_retried(self.execute(tool, inp))
+            except ApplicationError as exc:
+                if exc.non_retryable:
+                    events.emit("tool_result", **call, status="error", result=f"Error: {exc.message}")
+                else:
+                    events.emit("error", **call, attempt=attempt, message=exc.message)
+                raise
+            except Exception as exc:
+                events.emit("error", **call, attempt=attempt, message=str(exc))
+                raise
+            else:
+                events.emit("tool_result", **call, status="ok", result=out.output)
+            finally:
+                await events.flush()
+            return out
 
         return activity.defn(name=tool_activity(tool.name))(run_tool)
 

@@ -18,14 +18,18 @@ from api import errors, pages
 from api.auth import KeyRing
 from api.bodies import BodyGuard
 from api.ratelimit import RateLimiter, RateLimitMiddleware
-from api.routers import catalog, codec, links, notifications, sessions, vault
+from api.routers import alerts, catalog, codec, links, notifications, schedules, sessions, vault
 from api.security import FrontDoor
 from core.agents import AgentFactory
 from core.runtime import import_web3_with_sane_recursion_limit
 from core.settings import Settings
+from core.streams import TurnStreams
+from services.alerts import AlertService
 from services.chats import ChatService
 from services.notifications import NotificationService
+from services.schedules import ScheduleService
 from services.sessions import SessionService
+from services.streams import TurnEventService
 from services.tools import load_tools
 from services.vaults import VaultRegistryService
 from temporal.client import connect
@@ -51,7 +55,15 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.notifications = NotificationService(client, settings)
         app.state.vaults = VaultRegistryService(client, settings)
         app.state.chats = ChatService(client, settings, app.state.sessions)
-        yield
+        app.state.schedules = ScheduleService(client, settings, agents)
+        app.state.alerts = AlertService(client, settings)
+        streams = TurnStreams.from_settings(settings)
+        app.state.turn_events = TurnEventService(app.state.sessions, streams)
+        try:
+            yield
+        finally:
+            await app.state.turn_events.close()
+            await streams.close()
 
     app = FastAPI(
         title="Impressox Agent API",
@@ -75,6 +87,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(codec.router)
     pages.install(app)
     app.include_router(vault.router)
+    app.include_router(schedules.router)
+    app.include_router(alerts.router)
     app.include_router(links.router)
 
     @app.get("/healthz", tags=["health"])

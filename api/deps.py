@@ -12,10 +12,15 @@ from api.ratelimit import RateLimiter
 from core.agents import AgentFactory
 from core.tools import ToolRegistry
 from services.sessions import SessionService
+from services.streams import TurnEventService
 
 
 def get_sessions(request: Request) -> SessionService:
     return request.app.state.sessions
+
+
+def get_turn_events(request: Request) -> TurnEventService:
+    return request.app.state.turn_events
 
 
 def get_agents(request: Request) -> AgentFactory:
@@ -53,6 +58,7 @@ def current_user(request: Request) -> str:
 
 User = Annotated[str, Depends(current_user)]
 Sessions = Annotated[SessionService, Depends(get_sessions)]
+TurnEvents = Annotated[TurnEventService, Depends(get_turn_events)]
 Agents = Annotated[AgentFactory, Depends(get_agents)]
 Registry = Annotated[ToolRegistry, Depends(get_registry)]
 

@@ -67,6 +67,9 @@ class ChainEvent:
 
 
 Handler = Callable[[ChainEvent], Awaitable[None]]
+#: pseudo-contract of plain value transfers (no log): ``on("native", "Transfer")``; their
+#: events have ``log_index`` -1 (key ``txHash:-1``) and args ``from``, ``to``, ``value`` (wei)
+NATIVE = "native"
 
 
 @dataclass
@@ -142,11 +145,23 @@ class EventListener:
         self._followed: dict[str, int] = {}
         #: followed contracts whose blocks from their first one still need a scan
         self._to_catch_up: dict[str, int] = {}
+        self._native_handlers: list[Handler] = []
 
     # ---- registration --------------------------------------------------------------------------
 
     def on(self, contract: str, event: str) -> Callable[[Handler], Handler]:
         """Decorator: call the async handler for each confirmed ``event`` of ``contract``."""
+        if contract == NATIVE:
+            if event != "Transfer":
+                raise ConfigError(f"{NATIVE} has only the event 'Transfer', not {event!r}")
+
+            def register_native(handler: Handler) -> Handler:
+                if not asyncio.iscoroutinefunction(handler):
+                    raise ConfigError(f"handler {handler!r} for {contract}.{event} must be async")
+                self._native_handlers.append(handler)
+                return handler
+
+            return register_native
         watched = self._watched.get(contract)
         if watched is None:
             raise ConfigError(f"unknown contract {contract!r}; known: {', '.join(sorted(self._watched))}")
@@ -188,6 +203,10 @@ class EventListener:
             self._hashes = {n: h for n, h in self._hashes.items() if n < first}
             self._next_block = first
         self._save()
+
+    def contracts(self) -> list[str]:
+        """The names of the contracts this listener watches."""
+        return sorted(self._watched)
 
     @property
     def next_block(self) -> int | None:
@@ -286,7 +305,10 @@ class EventListener:
         for w in self._watched.values():
             for item in w.abi:
                 if item.get("type") == "event" and item["name"] in w.handlers:
-                    topics["0x" + event_abi_to_log_topic(item).hex()] = (w, item["name"])
+                    # one signature may be watched on several contracts (e.g. every price feed)
+                    by_address = topics.setdefault("0x" + event_abi_to_log_topic(item).hex(), {})
+                    for address in w.addresses:
+                        by_address[address.lower()] = (w, item["name"])
         logs = []
         if topics:
             logs = await self.w3.eth.get_logs(
@@ -304,16 +326,28 @@ class EventListener:
                 canonical[n] = await self._hash_of(n)
             if _hex(entry["blockHash"]) != canonical[n]:
                 return []  # a log from a block no longer canonical: never deliver it; retry next poll
-        if await self._hash_of(end) != end_hash:
+        natives = await self._native_transfers(start, end, canonical) if self._native_handlers else []
+        if natives is None or await self._hash_of(end) != end_hash:
             return []  # reorg during the scan
         delivered: list[ChainEvent] = []
+        for event in natives:  # (a block's value transfers come before its logs)
+            if event.key in self._delivered_set:
+                continue
+            try:
+                for handler in self._native_handlers:
+                    await handler(event)
+            except BaseException:
+                self._save()
+                raise
+            self._mark_delivered(event.key)
+            self._save()
+            delivered.append(event)
         for entry in sorted(logs, key=lambda e: (e["blockNumber"], e["logIndex"])):
             topic0 = _hex(entry["topics"][0])
-            if topic0 not in topics:
-                continue
-            watched, event_name = topics[topic0]
-            if entry["address"].lower() not in {a.lower() for a in watched.addresses}:
-                continue  # same event signature on another watched contract
+            found = topics.get(topic0, {}).get(entry["address"].lower())
+            if found is None:
+                continue  # an event of a watched contract nobody handles
+            watched, event_name = found
             key = f"{_hex(entry['transactionHash'])}:{entry['logIndex']}"
             if key in self._delivered_set:
                 continue
@@ -350,6 +384,38 @@ class EventListener:
         self._next_block = end + 1
         self._save()
         return delivered
+
+    async def _native_transfers(
+        self, start: int, end: int, canonical: dict[int, str | None]
+    ) -> list[ChainEvent] | None:
+        """Successful plain value transfers in blocks start..end (None: a block left the chain)."""
+        out: list[ChainEvent] = []
+        for n in range(start, end + 1):
+            block = await self.w3.eth.get_block(n, full_transactions=True)
+            block_hash = _hex(block["hash"])
+            if n not in canonical:
+                canonical[n] = await self._hash_of(n)
+            if block_hash != canonical[n]:
+                return None
+            for tx in block["transactions"]:
+                if not tx.get("to") or int(tx.get("value", 0)) == 0:
+                    continue
+                receipt = await self.w3.eth.get_transaction_receipt(tx["hash"])
+                if int(receipt.get("status", 1)) != 1:
+                    continue  # reverted: nothing moved
+                out.append(
+                    ChainEvent(
+                        contract=NATIVE,
+                        event="Transfer",
+                        args={"from": tx["from"], "to": tx["to"], "value": int(tx["value"])},
+                        address=tx["to"],
+                        tx_hash=_hex(tx["hash"]),
+                        log_index=-1,
+                        block_number=n,
+                        block_hash=block_hash,
+                    )
+                )
+        return out
 
     async def run(self, stop_event: asyncio.Event) -> None:
         """Poll until ``stop_event`` is set. Node outages and handler errors are logged and retried."""

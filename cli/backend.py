@@ -8,6 +8,9 @@ server itself. Both sides answer with the same models.
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import httpx
@@ -59,6 +62,47 @@ class ApiBackend:
         r = await self._call("POST", "/v1/sessions", json={"agent": agent, "platform": PLATFORM})
         return r.json()["session_id"]
 
+    async def send_streaming(
+        self, session_id: str, text: str, wait: float, on_text: Callable[[str], None]
+    ) -> TurnResult | PendingTurn:
+        """Send with ``?stream=true`` and hand each token to ``on_text`` as it arrives (a ``reset``
+        hands a newline: a retried model call starts over). Ends with the ``done`` event's result;
+        a stream that ends without one (the wait ran out) is a pending turn."""
+        message_id = uuid.uuid4().hex  # ours, so a stream cut short still names its message
+        request = self.http.build_request(
+            "POST",
+            f"/v1/sessions/{session_id}/messages",
+            json={"text": text, "message_id": message_id},
+            params={"stream": "true"},
+            headers={"Accept": "text/event-stream"},
+            timeout=httpx.Timeout(wait + 30, connect=CONNECT_SECONDS),
+        )
+        try:
+            response = await self.http.send(request, stream=True)
+            try:
+                if response.status_code >= 400:
+                    await response.aread()
+                    self._raise_for(response)
+                async for kind, data in _sse_events(response):
+                    if kind == "token":
+                        on_text(str(json.loads(data).get("text", "")))
+                    elif kind == "reset":
+                        on_text("\n")
+                    elif kind == "done":
+                        body = json.loads(data)
+                        if body.get("status") == "queued_behind_approval":
+                            return PendingTurn.model_validate(body)
+                        return TurnResult.model_validate(body)
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException:
+            pass
+        except httpx.TransportError as exc:
+            raise UnavailableError(
+                f"the API at {self.where} does not answer ({type(exc).__name__}); is `impressox up` running?"
+            ) from None
+        return PendingTurn(message_id=message_id)
+
     async def send(self, session_id: str, text: str, wait: float) -> TurnResult | PendingTurn:
         r = await self._call(
             "POST", f"/v1/sessions/{session_id}/messages", json={"text": text}, params={"wait": min(wait, 300)}
@@ -89,6 +133,10 @@ class ApiBackend:
             ) from None
         if r.status_code < 400:
             return r
+        self._raise_for(r)
+        return r
+
+    def _raise_for(self, r: httpx.Response) -> None:
         try:
             said = r.json().get("error") or r.text
         except (ValueError, AttributeError):
@@ -142,3 +190,22 @@ async def open_backend(settings: Settings, api_url: str | None) -> Backend:
         ) from None
     agents = AgentFactory.from_yaml(settings.agents_file, load_tools(settings.tool_modules), settings)
     return DirectBackend(SessionService(client, settings, agents), settings.local_user)
+
+
+async def _sse_events(response: httpx.Response) -> Any:
+    """(event, data) pairs of a server-sent event stream (comments and ids skipped)."""
+    kind, data = "message", []
+    async for line in response.aiter_lines():
+        if not line:
+            if data:
+                yield kind, "\n".join(data)
+            kind, data = "message", []
+        elif line.startswith(":"):
+            continue
+        else:
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "event":
+                kind = value
+            elif field == "data":
+                data.append(value)

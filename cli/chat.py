@@ -5,14 +5,25 @@ from __future__ import annotations
 
 import sys
 
-from cli.backend import Backend
+from cli.backend import ApiBackend, Backend
 from services.sessions import PendingTurn
 
 
-async def chat(backend: Backend, text: str, session: str | None, agent: str, wait: float) -> int:
+async def chat(backend: Backend, text: str, session: str | None, agent: str, wait: float, stream: bool = True) -> int:
     sid = session or await backend.create(agent)
     print(f"session: {sid}", file=sys.stderr)
-    result = await backend.send(sid, text, wait)
+    streamed: list[str] = []
+    if stream and isinstance(backend, ApiBackend):
+
+        def show(piece: str) -> None:
+            streamed.append(piece)
+            print(piece, end="", flush=True)
+
+        result = await backend.send_streaming(sid, text, wait, show)
+        if streamed:
+            print(flush=True)  # the streamed text ends its line; the final reply follows only if it differs
+    else:
+        result = await backend.send(sid, text, wait)
     if isinstance(result, PendingTurn):
         if result.status == "queued_behind_approval":
             print(f"(message {result.message_id} is queued behind a pending approval: {result.detail})")
@@ -21,7 +32,9 @@ async def chat(backend: Backend, text: str, session: str | None, agent: str, wai
         return 3
     for call in result.tool_calls:
         print(f"[tool {call.name} {call.args} -> {call.result}]", file=sys.stderr)
-    print(result.reply)
+    # the workflow's answer is authoritative: printed unless the stream already showed exactly it
+    if "".join(streamed).strip() != result.reply.strip():
+        print(result.reply)
     if result.status == "awaiting_approval":
         for pending in (await backend.view(sid)).pending_approvals:
             print(

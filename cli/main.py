@@ -62,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--wait", type=float, default=60, help="seconds to wait for the reply (default: %(default)s, at most 300)"
     )
+    chat.add_argument(
+        "--no-stream",
+        action="store_true",
+        help="print the reply once it is complete instead of token by token (for scripts)",
+    )
 
     for verb, what in (("approve", "approve (the call runs)"), ("reject", "reject (the call does not run)")):
         decide = sub.add_parser(verb, help=f"{what} a pending tool call, e.g. a transfer")
@@ -138,7 +143,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from cli.backend import Backend, open_backend
 
     commands: dict[str, Callable[[Backend], Awaitable[int]]] = {
-        "chat": lambda b: chat.chat(b, args.text, args.session, args.agent, args.wait),
+        "chat": lambda b: chat.chat(b, args.text, args.session, args.agent, args.wait, not args.no_stream),
         "approve": lambda b: approvals.decide(b, args.call_id, True, args.session),
         "reject": lambda b: approvals.decide(b, args.call_id, False, args.session),
         "sessions": approvals.list_sessions,

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 from core.cache import Cache
 from core.settings import Settings
 
-if TYPE_CHECKING:  # services build on core; the name is only needed for the type
+if TYPE_CHECKING:  # services build on core; the names are only needed for the types
+    from temporalio.client import Client
+
     from services.chain_access import ChainAccess
 
 
@@ -20,3 +22,5 @@ class WorkerDeps:
     cache: Cache
     #: the chain (vault service, operator signer), connected on first use; None without a chain
     chain: ChainAccess | None = None
+    #: the Temporal client (schedule and alert tools manage the user's schedules and rules)
+    temporal: Client | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from core.llm.gateway import LLMGateway, LLMReply
+from core.llm.gateway import LLMGateway, LLMReply, OnChunk
 from core.llm.messages import to_openai_messages, to_openai_tools
 from core.schemas import NodeInput, NodeOutput, ToolSpec
 from core.tools import ToolRegistry
@@ -18,16 +18,17 @@ from core.tools import ToolRegistry
 class BaseNode(ABC):
     name: ClassVar[str]
 
-    async def run(self, inp: NodeInput) -> NodeOutput:
+    async def run(self, inp: NodeInput, on_chunk: OnChunk | None = None) -> NodeOutput:
+        """``on_chunk`` receives streamed text as it is produced (None: no streaming)."""
         request = self.prepare(inp)
-        raw = await self.execute(inp, request)
+        raw = await self.execute(inp, request, on_chunk)
         return self.finish(inp, raw)
 
     @abstractmethod
     def prepare(self, inp: NodeInput) -> Any: ...
 
     @abstractmethod
-    async def execute(self, inp: NodeInput, request: Any) -> Any: ...
+    async def execute(self, inp: NodeInput, request: Any, on_chunk: OnChunk | None = None) -> Any: ...
 
     @abstractmethod
     def finish(self, inp: NodeInput, raw: Any) -> NodeOutput: ...
@@ -65,9 +66,9 @@ class LLMNode(BaseNode):
             self._spec_cache[name] = self.registry.get(name).spec()
         return self._spec_cache[name]
 
-    async def execute(self, inp: NodeInput, request: dict[str, Any]) -> LLMReply:
+    async def execute(self, inp: NodeInput, request: dict[str, Any], on_chunk: OnChunk | None = None) -> LLMReply:
         return await self.gateway.complete(
-            inp.model, request["messages"], request["tools"], timeout=inp.timeout_seconds
+            inp.model, request["messages"], request["tools"], timeout=inp.timeout_seconds, on_chunk=on_chunk
         )
 
     def finish(self, inp: NodeInput, raw: LLMReply) -> NodeOutput:

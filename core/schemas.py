@@ -228,6 +228,8 @@ class NodeInput(BaseModel):
     #: the recent conversation, typed and provider-neutral (bounded by the plan's context window)
     conversation: list[ModelMessage] | None = None
     timeout_seconds: float = 60.0
+    #: the message this turn answers: names the turn's event stream (None: nothing is streamed)
+    message_id: str | None = None
     #: before typed conversations: full tool specs and OpenAI wire dicts. Only read for activity
     #: tasks scheduled by an older worker and still in flight; never sent any more.
     tools: list[ToolSpec] = Field(default_factory=list)
@@ -251,6 +253,8 @@ class ToolInput(BaseModel):
     owner: str
     #: stable across retries and replays: derived from the workflow id and the call id
     idempotency_key: str
+    #: the message this turn answers: names the turn's event stream (None: nothing is streamed)
+    message_id: str | None = None
     #: the signed human decision that allowed this call (tools that require approval)
     approval: ApprovalDecision | None = None
 

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_api_base: str | None = None
     llm_cache_ttl_seconds: int = Field(default=24 * 3600, ge=0)
+    #: pacing of the offline model's streamed answers, for demos and benchmarks (0: as fast as it can)
+    offline_token_delay_ms: float = Field(default=0.0, ge=0, le=10_000)
+    offline_first_token_delay_ms: float = Field(default=0.0, ge=0, le=60_000)
     agents_file: Path = PROJECT_ROOT / "config" / "agents.yaml"
     #: extra modules whose import registers more tools (plugins), e.g. "mycompany.tools"
     tool_modules: list[str] = Field(default_factory=list)
@@ -80,6 +83,12 @@ class Settings(BaseSettings):
     #: messages kept in a session's state (older ones stay in earlier runs' histories)
     transcript_window: int = Field(default=200, ge=10)
     approval_timeout_seconds: float = Field(default=3600.0, gt=0)
+
+    # Streaming: one Redis Stream of events per turn
+    #: how long a turn's events stay readable after the turn ended
+    stream_keep_seconds: int = Field(default=3600, ge=1)
+    #: events kept per turn (approximate trim); a longer answer loses its first tokens on replay
+    stream_max_events: int = Field(default=10_000, ge=100)
 
     # API
     api_host: str = "127.0.0.1"
@@ -123,6 +132,16 @@ class Settings(BaseSettings):
     chain_operator_key: SecretStr | None = None
     chain_keystore_file: Path | None = None
     chain_keystore_password: SecretStr | None = None
+
+    # Workers (issue 10): watch rules and scheduled agents
+    #: a fired alert re-arms only after this many seconds (and the price's return past the hysteresis)
+    alert_cooldown_seconds: float = Field(default=900.0, ge=0)
+    #: how far (percent of the threshold) the price must go back before an alert re-arms
+    alert_hysteresis_pct: Decimal = Field(default=Decimal("1"), ge=0, le=50)
+    #: a schedule missed during an outage runs once if the outage was shorter than this
+    schedule_catchup_seconds: float = Field(default=3600.0, ge=10)
+    #: seconds a scheduled turn waits for its answer before reporting it as still running
+    schedule_turn_wait_seconds: float = Field(default=600.0, gt=0)
 
     # Chat bots (bots/): each runs when its token is set (``impressox bot telegram|discord``, ``up``)
     telegram_token: SecretStr | None = None

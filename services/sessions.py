@@ -17,7 +17,9 @@ from temporalio.client import (
     Client,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
@@ -41,6 +43,14 @@ from workflows.agent_session import AgentSessionWorkflow
 
 NAME = USER_NAME  # owners and platforms share the user-name shape
 QUERY_TIMEOUT = timedelta(seconds=5)
+#: a message's signal is sent again this often when the server is busy (same id: answered once)
+SIGNAL_ATTEMPTS = 3
+_BUSY = (
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.CANCELLED,
+)
 
 
 class PendingTurn(BaseModel):
@@ -126,10 +136,7 @@ class SessionService:
         msg = UserMessage(
             message_id=message_id or uuid.uuid4().hex, text=text, sent_at=datetime.now(UTC), reply_to=reply_to
         )
-        try:
-            await handle.signal(AgentSessionWorkflow.send_message, msg)
-        except RPCError as exc:
-            raise _not_found_or(exc, session_id) from None
+        await self._signal_message(handle, msg, session_id)
         if wait <= 0:
             return PendingTurn(message_id=msg.message_id)
         try:
@@ -144,12 +151,43 @@ class SessionService:
         except WorkflowUpdateFailedError as exc:
             raise ConflictError(f"message {msg.message_id}: {exc.cause or exc}") from None
         except RPCError as exc:
-            if exc.status == RPCStatusCode.RESOURCE_EXHAUSTED:  # too many waiters: the message is queued
+            if exc.status in _BUSY:  # the message is safe in history: busy or slow is not a failure
                 return PendingTurn(message_id=msg.message_id)
             raise _not_found_or(exc, session_id) from None
         if result.status == "queued_behind_approval":
             return PendingTurn(message_id=msg.message_id, status=result.status, turn=result.turn, detail=result.reply)
         return result
+
+    async def _signal_message(self, handle: WorkflowHandle, msg: UserMessage, session_id: str) -> None:
+        """Signal the message; a busy server gets it again (the workflow answers an id once)."""
+        for attempt in range(SIGNAL_ATTEMPTS):
+            try:
+                await handle.signal(AgentSessionWorkflow.send_message, msg)
+                return
+            except RPCError as exc:
+                if exc.status not in _BUSY or attempt == SIGNAL_ATTEMPTS - 1:
+                    raise _not_found_or(exc, session_id) from None
+                await asyncio.sleep(0.2 * (attempt + 1))
+
+    async def watch_turn(self, owner: str, session_id: str, message_id: str) -> WorkflowUpdateHandle[TurnResult]:
+        """A ``wait_turn`` update accepted by the session: ``await h.result()`` gives the turn's
+        result (or the provisional one while it awaits an approval). NotFoundError when the
+        session does not know the message."""
+        handle = self._handle(owner, session_id)
+        try:
+            update = await handle.start_update(
+                AgentSessionWorkflow.wait_turn, message_id, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+            )
+            # a rejected update comes back as a handle with a known (failed) outcome: reading it
+            # costs no round trip then; a running one times out at once and is polled later
+            await update.result(rpc_timeout=timedelta(milliseconds=1))
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            pass
+        except WorkflowUpdateFailedError:
+            raise NotFoundError(f"no message {message_id!r} in session {session_id!r}") from None
+        except RPCError as exc:
+            raise _not_found_or(exc, session_id) from None
+        return update
 
     # ------------------------------------------------------------------ reads
     async def get(self, owner: str, session_id: str) -> SessionView:
@@ -238,9 +276,13 @@ class SessionService:
         except RPCError as exc:
             raise _not_found_or(exc, session_id) from None
 
-    def _handle(self, owner: str, session_id: str) -> WorkflowHandle:
+    def check_owner(self, owner: str, session_id: str) -> None:
+        """NotFoundError unless ``owner`` owns the session (a foreign session looks unknown)."""
         if owner_of(session_id) != owner:
             raise NotFoundError(f"no session {session_id!r}")
+
+    def _handle(self, owner: str, session_id: str) -> WorkflowHandle:
+        self.check_owner(owner, session_id)
         return self.client.get_workflow_handle(session_id)
 
 

@@ -9,7 +9,7 @@ import logging
 from chain.client import close_web3, make_web3
 from core.errors import ConfigError
 from core.settings import Settings
-from services.chain_events import _wait_for_deployment, build_listener, follow_registry
+from services.chain_events import _wait_for_deployment, build_listener, follow_registry, follow_vaults
 from services.notifications import NotificationService
 from services.vaults import VaultRegistryService
 from temporal.client import connect
@@ -35,10 +35,10 @@ async def run_listener(
             deployment = await _wait_for_deployment(w3, settings, stop)
             if deployment is None:
                 return
-            listener, deposits = build_listener(w3, deployment, settings, NotificationService(client, settings))
+            listener, ctx = build_listener(w3, deployment, settings, NotificationService(client, settings), client)
             registry = VaultRegistryService(client, settings)
             try:
-                deposits.follow(listener, await registry.list())
+                follow_vaults(listener, ctx, await registry.list())
             except Exception:  # follow_registry below retries
                 log.warning("listener: cannot read the vault registry yet", exc_info=True)
             try:
@@ -54,7 +54,7 @@ async def run_listener(
             if ready is not None:
                 ready.set()
             # vaults registered while the listener runs are followed from their registration on
-            following = asyncio.create_task(follow_registry(listener, deposits, registry, stop))
+            following = asyncio.create_task(follow_registry(listener, ctx, registry, stop))
             try:
                 await listener.run(stop)
             finally:

@@ -16,26 +16,46 @@ from temporalio.worker import Worker
 from activities.nodes import NodeActivities
 from activities.tools import ToolActivities
 from activities.vaults import VaultActivities
+from activities.workers import WorkerActivities
+from core.agents import AgentFactory
 from core.approvals import approval_key
 from core.cache import Cache, build_cache
 from core.deps import WorkerDeps
 from core.llm.gateway import LLMGateway
 from core.nodes import LLMNode
 from core.settings import Settings
+from core.streams import TurnStreams
 from core.tools import ToolRegistry
 from services.chain_access import ChainAccess
+from services.notifications import NotificationService
+from services.schedules import reconcile_periodic_tasks
+from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.client import connect
 from temporal.search_attributes import ensure_registered
 from temporal.shutdown import stop_on_signals
+from workers import load_handlers, tasks
+from workers.tasks import TaskContext
 from workflows.agent_session import AgentSessionWorkflow
 from workflows.identity import BotIdentityWorkflow, LinkCodeWorkflow
 from workflows.notifications import NotificationsWorkflow
+from workflows.periodic import PeriodicTaskWorkflow
+from workflows.scheduled_turn import ScheduledTurnWorkflow
 from workflows.vaults import VaultRegistryWorkflow
+from workflows.watch import WatchWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [AgentSessionWorkflow, NotificationsWorkflow, VaultRegistryWorkflow, BotIdentityWorkflow, LinkCodeWorkflow]
+WORKFLOWS = [
+    AgentSessionWorkflow,
+    NotificationsWorkflow,
+    VaultRegistryWorkflow,
+    ScheduledTurnWorkflow,
+    WatchWorkflow,
+    PeriodicTaskWorkflow,
+    BotIdentityWorkflow,
+    LinkCodeWorkflow,
+]
 
 __all__ = ["WORKFLOWS", "WorkerDeps", "build_worker", "run_worker"]
 
@@ -53,23 +73,37 @@ def build_worker(
     cache: Cache,
     deps: WorkerDeps | None = None,
     task_queue: str | None = None,
+    streams: TurnStreams | None = None,
 ) -> Worker:
     gateway = LLMGateway(
         cache,
         api_key=settings.llm_api_key,
         api_base=settings.llm_api_base,
         cache_ttl_seconds=settings.llm_cache_ttl_seconds,
+        offline_token_delay_ms=settings.offline_token_delay_ms,
+        offline_first_token_delay_ms=settings.offline_first_token_delay_ms,
     )
-    nodes = NodeActivities([LLMNode(gateway, registry)])
+    if streams is None:
+        streams = TurnStreams.from_settings(settings)
+    nodes = NodeActivities([LLMNode(gateway, registry)], streams)
     if deps is None:
         deps = WorkerDeps(settings=settings, cache=cache, chain=chain_access(settings))
-    tools = ToolActivities(registry, cache, deps, approval_key=approval_key(settings))
+    if deps.temporal is None:
+        deps.temporal = client
+    tools = ToolActivities(registry, cache, deps, approval_key=approval_key(settings), streams=streams)
     vaults = VaultActivities(deps.chain)
+    load_handlers()
+    workers = WorkerActivities(
+        NotificationService(client, settings),
+        SessionService(client, settings, AgentFactory.from_yaml(settings.agents_file, registry, settings)),
+        TaskContext(settings=settings, client=client, deps=deps),
+        tasks.all(),
+    )
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[*nodes.activities(), *tools.activities(), vaults.register],
+        activities=[*nodes.activities(), *tools.activities(), vaults.register, *workers.activities()],
         max_concurrent_activities=200,
     )
 
@@ -81,7 +115,13 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None, read
     registry = load_tools(settings.tool_modules)
     cache = await build_cache(settings.redis_url)
     chain = chain_access(settings)
-    worker = build_worker(client, settings, registry, cache, WorkerDeps(settings=settings, cache=cache, chain=chain))
+    streams = TurnStreams.from_settings(settings)
+    worker = build_worker(
+        client, settings, registry, cache, WorkerDeps(settings=settings, cache=cache, chain=chain), streams=streams
+    )
+    # platform periodic tasks (@tasks.periodic) become Temporal Schedules; idempotent
+    report = await reconcile_periodic_tasks(client, settings, tasks.all())
+    log.info("periodic tasks reconciled: %s", report)
     stop = stop or asyncio.Event()
     log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
     with stop_on_signals(stop):
@@ -91,4 +131,5 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None, read
             await stop.wait()
     if chain:
         await chain.close()
+    await streams.close()
     await cache.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import SecretStr
 from temporalio.client import Client
 
@@ -28,13 +28,15 @@ from tests.conftest import decoded_payloads
 
 
 class FakeOpenAI:
-    """Answers like OpenAI: a calculator tool call first, then an answer from the tool result.
+    """Answers like OpenAI: a calculator tool call first, then an answer from the tool result,
+    streamed as server-sent chunks when the request asks for ``stream``.
     ``fail_with`` statuses are returned first, one per request."""
 
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.fail_with: list[int] = []
         self.slow_calls = 0  # this many requests hang for longer than the LLM timeout
+        self.broken_streams = 0  # this many streamed answers break off after their first tokens
         self.app = FastAPI()
         self.app.post("/v1/chat/completions")(self.complete)
 
@@ -58,6 +60,8 @@ class FakeOpenAI:
                 "function": {"name": "calculator", "arguments": json.dumps({"expression": "6 * 7"})},
             }
             message, finish = {"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls"
+        if body.get("stream"):
+            return StreamingResponse(self.chunks(body, message, finish), media_type="text/event-stream")
         return JSONResponse(
             {
                 "id": "chatcmpl-fake",
@@ -68,6 +72,28 @@ class FakeOpenAI:
                 "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
             }
         )
+
+    async def chunks(self, body: dict, message: dict, finish: str):  # noqa: ANN201
+        def frame(choices: list, **extra: object) -> str:
+            data = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": body["model"]}
+            return f"data: {json.dumps({**data, 'choices': choices, **extra})}\n\n"
+
+        def chunk(delta: dict, finish_reason: str | None = None) -> str:
+            return frame([{"index": 0, "delta": delta, "finish_reason": finish_reason}])
+
+        words = (message["content"] or "").split(" ")
+        for i, word in enumerate(words):
+            yield chunk({"role": "assistant", "content": word if i == 0 else " " + word})
+            await asyncio.sleep(0.01)
+            if i == 2 and self.broken_streams:
+                self.broken_streams -= 1
+                raise ConnectionResetError("the fake model's stream breaks off")
+        for i, call in enumerate(message.get("tool_calls") or []):
+            yield chunk({"tool_calls": [{"index": i, **call}]})
+        yield chunk({}, finish)
+        if (body.get("stream_options") or {}).get("include_usage"):
+            yield frame([], usage={"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18})
+        yield "data: [DONE]\n\n"
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +114,7 @@ def remote_settings(settings: Settings, fake_openai: tuple[FakeOpenAI, int]) -> 
     fake.requests.clear()
     fake.fail_with.clear()
     fake.slow_calls = 0
+    fake.broken_streams = 0
     return settings.model_copy(
         update={
             "model": "openai/gpt-4o-mini",

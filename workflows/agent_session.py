@@ -376,6 +376,7 @@ class AgentSessionWorkflow:
                 tool_names=[t.name for t in self._plan.tools],
                 conversation=list(conversation),
                 timeout_seconds=self._plan.llm_timeout_seconds,
+                message_id=self._current.message_id if self._current else None,
             ),
             result_type=NodeOutput,
             start_to_close_timeout=timedelta(seconds=self._plan.llm_timeout_seconds + 5),
@@ -433,6 +434,7 @@ class AgentSessionWorkflow:
             owner=self._start.owner,
             # stable across retries and replays: the side effect's once-only key
             idempotency_key=f"{workflow.info().workflow_id}/t{turn}/{call.call_id}",
+            message_id=self._current.message_id if self._current else None,
             # the tool verifies its signature before it sends anything
             approval=approval,
         )

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse, Response
+import re
+from collections.abc import AsyncIterator
+from typing import Annotated
 
-from api.deps import Sessions, User, rate_limited
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import JSONResponse, Response
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from api.deps import Sessions, TurnEvents, User, rate_limited
 from api.schemas import (
     ApprovalIn,
     ApprovalOut,
@@ -17,7 +22,15 @@ from api.schemas import (
     TurnPending,
 )
 from core.schemas import SessionView
+from core.streams import TurnEvent
 from services.sessions import PendingTurn, SessionSummary
+
+#: seconds between keep-alive comments on an idle event stream (proxies drop silent connections)
+KEEPALIVE_SECONDS = 15
+STREAM_DOC = (
+    "Server-sent events, each with an `id`: `token`, `tool_call`, `tool_result`, `approval_required`, "
+    "`reset`, `error`, and last `done` (its data is the TurnOut body)."
+)
 
 router = APIRouter(
     prefix="/v1/sessions",
@@ -58,7 +71,10 @@ async def end_session(session_id: str, user: User, sessions: Sessions) -> Respon
 @router.post(
     "/{session_id}/messages",
     response_model=TurnOut,
-    responses={202: {"model": TurnPending, "description": "the turn is not done yet"}},
+    responses={
+        202: {"model": TurnPending, "description": "the turn is not done yet"},
+        200: {"content": {"text/event-stream": {}}, "description": f"with `stream=true`: {STREAM_DOC}"},
+    },
     dependencies=[Depends(rate_limited("message"))],
 )
 async def send_message(
@@ -66,8 +82,14 @@ async def send_message(
     body: MessageIn,
     user: User,
     sessions: Sessions,
+    events: TurnEvents,
     wait: float = Query(30, ge=0, le=300, description="seconds to wait for the reply before answering 202"),
-) -> TurnOut | JSONResponse:
+    stream: bool = Query(False, description="answer with the turn's events as they happen (SSE)"),
+) -> TurnOut | JSONResponse | EventSourceResponse:
+    if stream:
+        queued = await sessions.send(user, session_id, body.text, 0, message_id=body.message_id)
+        events.watch(user, session_id, queued.message_id)  # ends the stream even if this client leaves
+        return _sse(events.follow(user, session_id, queued.message_id))
     result = await sessions.send(user, session_id, body.text, wait, message_id=body.message_id)
     if isinstance(result, PendingTurn):
         return JSONResponse(result.model_dump(exclude_none=True), status_code=202)
@@ -89,3 +111,38 @@ async def decide_approval(
     if record is None:
         return ApprovalOut(call_id=call_id, approved=body.approve, status="running")
     return ApprovalOut(call_id=call_id, approved=body.approve, status=record.status, result=record.result)
+
+
+@router.get(
+    "/{session_id}/messages/{message_id}/events",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": STREAM_DOC}},
+)
+async def turn_events(
+    session_id: str,
+    message_id: str,
+    user: User,
+    events: TurnEvents,
+    last_event_id: Annotated[str | None, Header(description="resume after this event id")] = None,
+    after: str | None = Query(None, pattern=r"^(\d+-\d+|done)$", description="resume after this event id"),
+) -> EventSourceResponse:
+    """A turn's events from the first (or after `Last-Event-ID` / `after`) until `done`; replays a
+    finished turn while its events are kept."""
+    await events.open(user, session_id, message_id)
+    resume = last_event_id if last_event_id and _EVENT_ID.match(last_event_id) else after
+    return _sse(events.follow(user, session_id, message_id, resume))
+
+
+_EVENT_ID = re.compile(r"^(\d+-\d+|done)$")
+
+
+def _sse(events: AsyncIterator[TurnEvent | None]) -> EventSourceResponse:
+    async def frames() -> AsyncIterator[ServerSentEvent]:
+        async for event in events:
+            if event is None:
+                yield ServerSentEvent(comment="keep-alive")
+            else:
+                yield ServerSentEvent(data=event.data, event=event.event, id=event.id)
+
+    # no buffering proxies: nginx honours X-Accel-Buffering
+    return EventSourceResponse(frames(), ping=KEEPALIVE_SECONDS, headers={"X-Accel-Buffering": "no"})

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +21,10 @@ from core.llm import OFFLINE_PROVIDER, setup_litellm
 from core.schemas import TokenUsage, ToolCallRequest
 
 log = logging.getLogger(__name__)
+
+#: called with each streamed chunk's text ("" for chunks that carry no text, e.g. tool-call
+#: fragments), so the caller can publish tokens and heartbeat while the model streams
+OnChunk = Callable[[str], Awaitable[None]]
 
 
 @dataclass
@@ -73,24 +79,45 @@ class LLMGateway:
         api_key: SecretStr | None = None,
         api_base: str | None = None,
         cache_ttl_seconds: int = 24 * 3600,
+        offline_token_delay_ms: float = 0.0,
+        offline_first_token_delay_ms: float = 0.0,
     ) -> None:
         self.cache = cache
         self._api_key = api_key
         self.api_base = api_base
         self.cache_ttl_seconds = cache_ttl_seconds
         setup_litellm()  # litellm is configured once per process, before its first call
+        from core.llm.offline import OfflineLLM  # imports litellm: only once it is set up
+
+        self._offline = OfflineLLM()
+        #: pacing of the offline model's streamed answers (demos and benchmarks)
+        self.offline_delays = {
+            "offline_token_delay_ms": offline_token_delay_ms,
+            "offline_first_token_delay_ms": offline_first_token_delay_ms,
+        }
 
     @staticmethod
     def deterministic(model: str) -> bool:
         return model.startswith(f"{OFFLINE_PROVIDER}/")
 
     async def complete(
-        self, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], timeout: float
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        timeout: float,
+        on_chunk: OnChunk | None = None,
     ) -> LLMReply:
+        """The model's next message; with ``on_chunk`` the call streams and each chunk's text is
+        handed over as it arrives (the full reply is still returned, assembled here)."""
         litellm = setup_litellm()
         key = cache_key("llm", [model, messages, tools]) if self.deterministic(model) else None
         if key and (hit := await self.cache.get(key)):
-            return LLMReply.from_json(hit)
+            reply = LLMReply.from_json(hit)
+            if on_chunk and reply.content:  # a streaming caller still sees the answer as tokens
+                for word in split_words(reply.content):
+                    await on_chunk(word)
+            return reply
         kwargs: dict[str, Any] = {"num_retries": 0, "timeout": timeout}
         if tools:
             kwargs["tools"] = tools
@@ -99,36 +126,94 @@ class LLMGateway:
         if self.api_base:
             kwargs["api_base"] = self.api_base
         try:
-            response = await litellm.acompletion(model=model, messages=messages, **kwargs)
+            if on_chunk is None:
+                reply = _reply(await litellm.acompletion(model=model, messages=messages, **kwargs))
+            elif self.deterministic(model):
+                # the offline model runs in this process: its chunks are read straight from it, not
+                # through litellm's stream wrapper, which rebuilds the whole response in a thread and
+                # logs its cost after every call (tens of ms on a busy machine, see bench/README.md)
+                params = {"tools": tools, **self.offline_delays}
+                chunks = self._offline.astreaming(model.split("/", 1)[1], messages, optional_params=params)
+                reply = await _assemble_offline(chunks, on_chunk)
+                reply.model = model
+            else:
+                stream = await litellm.acompletion(
+                    model=model, messages=messages, stream=True, stream_options={"include_usage": True}, **kwargs
+                )
+                reply = await _assemble(stream, on_chunk)
         except Exception as exc:  # litellm raises many types; classify them in one place
             raise _map_error(exc) from None
-        reply = _reply(response)
         if key:
             await self.cache.set(key, reply.to_json(), self.cache_ttl_seconds)
         return reply
 
 
+def split_words(text: str) -> list[str]:
+    """Text as word tokens that join back to exactly the text (whitespace kept)."""
+    return re.findall(r"\s*\S+\s*", text) or ([text] if text else [])
+
+
+async def _assemble(stream: Any, on_chunk: OnChunk) -> LLMReply:
+    """Collect a litellm chunk stream into one reply: text deltas joined, tool-call fragments
+    merged by index, usage from the last chunk (``include_usage``)."""
+    text: list[str] = []
+    calls: dict[int, dict[str, Any]] = {}
+    usage: Any = None
+    model: str | None = None
+    async for chunk in stream:
+        model = model or getattr(chunk, "model", None)
+        usage = getattr(chunk, "usage", None) or usage
+        piece = ""
+        for choice in getattr(chunk, "choices", None) or []:
+            delta = choice.delta
+            if delta.content:
+                piece += delta.content
+            for tc in delta.tool_calls or []:
+                call = calls.setdefault(tc.index or 0, {"id": None, "name": "", "arguments": ""})
+                call["id"] = tc.id or call["id"]
+                if tc.function is not None:
+                    call["name"] += tc.function.name or ""
+                    call["arguments"] += tc.function.arguments or ""
+        text.append(piece)
+        await on_chunk(piece)
+    content = "".join(text) or None
+    tool_calls = [_tool_call(c["id"] or f"call_{i}", c["name"], c["arguments"]) for i, c in sorted(calls.items())]
+    return LLMReply(content=content, tool_calls=tool_calls, model=model, usage=_usage(usage))
+
+
+async def _assemble_offline(chunks: Any, on_chunk: OnChunk) -> LLMReply:
+    """The same for the offline model's own chunks (litellm ``GenericStreamingChunk`` dicts)."""
+    text: list[str] = []
+    calls: list[ToolCallRequest] = []
+    usage = TokenUsage()
+    async for chunk in chunks:
+        if tool := chunk.get("tool_use"):
+            calls.append(_tool_call(tool["id"], tool["function"]["name"], tool["function"]["arguments"]))
+        if chunk.get("usage"):
+            usage = TokenUsage(**{k: chunk["usage"][k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")})
+        text.append(chunk.get("text") or "")
+        await on_chunk(text[-1])
+    return LLMReply(content="".join(text) or None, tool_calls=calls, usage=usage)
+
+
+def _tool_call(call_id: str, name: str, arguments: str | None) -> ToolCallRequest:
+    try:
+        args = json.loads(arguments or "{}")
+    except ValueError:
+        args = {"_raw": arguments}
+    return ToolCallRequest(call_id=call_id, name=name, args=args if isinstance(args, dict) else {"value": args})
+
+
+def _usage(usage: Any) -> TokenUsage:
+    return TokenUsage(
+        prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+        completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+        total_tokens=getattr(usage, "total_tokens", 0) or 0,
+    )
+
+
 def _reply(response: Any) -> LLMReply:
     message = response.choices[0].message
-    calls = []
-    for tc in message.tool_calls or []:
-        try:
-            args = json.loads(tc.function.arguments or "{}")
-        except ValueError:
-            args = {"_raw": tc.function.arguments}
-        calls.append(
-            ToolCallRequest(
-                call_id=tc.id, name=tc.function.name, args=args if isinstance(args, dict) else {"value": args}
-            )
-        )
-    usage = getattr(response, "usage", None)
-    return LLMReply(
-        content=message.content,
-        tool_calls=calls,
-        model=getattr(response, "model", None),
-        usage=TokenUsage(
-            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-            completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-            total_tokens=getattr(usage, "total_tokens", 0) or 0,
-        ),
-    )
+    calls = [_tool_call(tc.id, tc.function.name, tc.function.arguments) for tc in message.tool_calls or []]
+    usage = _usage(getattr(response, "usage", None))
+    return LLMReply(content=message.content, tool_calls=calls, model=getattr(response, "model", None), usage=usage)

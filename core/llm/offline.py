@@ -7,14 +7,23 @@ and otherwise says what it can do. It is clearly named as offline in every reply
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
+from collections.abc import AsyncIterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from litellm import CustomLLM, ModelResponse
-from litellm.types.utils import ChatCompletionMessageToolCall, Choices, Function, Message, Usage
+from litellm.types.utils import (
+    ChatCompletionMessageToolCall,
+    Choices,
+    Function,
+    GenericStreamingChunk,
+    Message,
+    Usage,
+)
 
 from core.llm import OFFLINE_PROVIDER
 from core.llm.offline_intents import Intent, parse_conversion, parse_intent, small_talk
@@ -28,6 +37,8 @@ _CAPABILITIES = {
     "get_balance": 'balances ("what\'s my balance?")',
     "vault_status": 'your vault\'s limits ("vault status")',
     "transfer": 'transfers from your vault, after your approval ("send 0.05 ETH to 0x...")',
+    "schedule_prompt": 'scheduled prompts ("every day at 9:00 send me the ETH price", "pause my morning report")',
+    "create_alert": 'price and wallet alerts ("tell me when ETH goes above 4,000", "list my alerts")',
 }
 
 
@@ -162,15 +173,54 @@ class OfflineLLM(CustomLLM):
     async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:
         return self._response(model, messages, kwargs.get("optional_params") or {})
 
+    async def astreaming(self, model: str, messages: list, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        """The same answer, word by word. ``offline_first_token_delay_ms`` / ``offline_token_delay_ms``
+        (passed by the gateway from the settings) pace it like a network model, for demos and benchmarks."""
+        params = kwargs.get("optional_params") or {}
+        message = respond(messages, params.get("tools"))
+        first_delay = float(params.get("offline_first_token_delay_ms") or 0) / 1000
+        delay = float(params.get("offline_token_delay_ms") or 0) / 1000
+        if first_delay:
+            await asyncio.sleep(first_delay)
+        for i, word in enumerate(re.findall(r"\s*\S+\s*", message.content or "")):
+            if i and delay:
+                await asyncio.sleep(delay)
+            yield _chunk(text=word)
+        for i, call in enumerate(message.tool_calls or []):
+            tool_use = {"id": call.id, "type": "function", "index": i, "function": call.function.model_dump()}
+            yield _chunk(tool_use=tool_use)
+        usage = _usage(messages, message)
+        yield _chunk(
+            finish_reason="tool_calls" if message.tool_calls else "stop",
+            usage={k: getattr(usage, k) for k in ("prompt_tokens", "completion_tokens", "total_tokens")},
+        )
+
     def _response(self, model: str, messages: list, params: dict[str, Any]) -> ModelResponse:
         message = respond(messages, params.get("tools"))
-        prompt = _tokens(messages)
-        completion = len((message.content or "").split()) + (8 if message.tool_calls else 0)
         return ModelResponse(
             model=f"{PROVIDER}/{model}",
             choices=[Choices(index=0, message=message, finish_reason="tool_calls" if message.tool_calls else "stop")],
-            usage=Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion),
+            usage=_usage(messages, message),
         )
+
+
+def _usage(messages: list, message: Message) -> Usage:
+    prompt = _tokens(messages)
+    completion = len((message.content or "").split()) + (8 if message.tool_calls else 0)
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+
+
+def _chunk(
+    text: str = "", tool_use: dict[str, Any] | None = None, finish_reason: str = "", usage: dict | None = None
+) -> GenericStreamingChunk:
+    return {
+        "text": text,
+        "tool_use": tool_use,  # type: ignore[typeddict-item]
+        "is_finished": bool(finish_reason),
+        "finish_reason": finish_reason,
+        "usage": usage,  # type: ignore[typeddict-item]
+        "index": 0,
+    }
 
 
 MODEL_INFO = {

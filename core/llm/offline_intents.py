@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from core.llm.offline_worker_intents import parse_worker_intent
+
 _NUMBER_WORDS = {
     "zero": "0",
     "one": "1",
@@ -163,6 +165,10 @@ def parse_intent(text: str, available: set[str]) -> Intent | None:
         except ValueError:
             args = {}
         return Intent(explicit.group(1), args if isinstance(args, dict) else {})
+
+    # schedules and alerts first: their sentences embed other requests ("every hour check my balance")
+    if worker := parse_worker_intent(text, available):
+        return Intent(*worker)
 
     lowered = text.lower()
     if "transfer" in available and (intent := _transfer(text)):

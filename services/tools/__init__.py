@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from core.tools import ToolRegistry
 from services.tools.registry import tools
 
-BUILTIN_MODULES = ("services.tools.builtin", "services.tools.chain")
+BUILTIN_MODULES = ("services.tools.builtin", "services.tools.chain", "services.tools.workers")
 
 
 def load_tools(extra_modules: Iterable[str] = ()) -> ToolRegistry:

@@ -152,7 +152,7 @@ async def test_the_tools_act_on_the_callers_own_vault_only(access, vaults, w3) -
     moved = {a: await w3.eth.get_balance(a) - before[a] for a in before}
     assert moved == {alice: -(10**16), bob: 0, PAYEE: 10**16}
     # bob's transfer comes from bob's (empty) vault, never alice's
-    with pytest.raises(ChainRevertError, match="InsufficientBalance"):
+    with pytest.raises(ChainRevertError, match="not enough funds in the vault"):
         await transfer_tool.func(args, ctx(access, "bob", key="bob-transfer-1"))
     assert await w3.eth.get_balance(alice) == before[alice] - 10**16
 

@@ -1,0 +1,91 @@
+"""Activities of the workers subsystem: deliver alert/schedule notifications, run a scheduled
+turn, run a periodic task. Thin adapters over the services."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from activities.errors import permanent_errors_not_retried
+from activities.heartbeat import heartbeating
+from core.errors import ConflictError
+from services.notifications import NotificationService
+from services.sessions import SessionService
+from workers.models import NotifyBatch, PeriodicTaskInput, ScheduledTurnRequest, ScheduledTurnResult
+from workers.tasks import PeriodicTask, TaskContext
+
+#: inbox signals sent at once by one alerts.notify activity
+NOTIFY_CONCURRENCY = 64
+
+
+class WorkerActivities:
+    def __init__(
+        self,
+        notifications: NotificationService,
+        sessions: SessionService | None,
+        task_context: TaskContext | None = None,
+        periodic: list[PeriodicTask] | None = None,
+    ) -> None:
+        self.notifications = notifications
+        self.sessions = sessions
+        self.task_context = task_context
+        self.periodic = periodic or []
+
+    def activities(self) -> list[Callable[..., Any]]:
+        out: list[Callable[..., Any]] = [self.notify]
+        if self.sessions is not None:
+            out.append(self.run_turn)
+        out += [self._task_activity(t) for t in self.periodic]
+        return out
+
+    @activity.defn(name="alerts.notify")
+    async def notify(self, batch: NotifyBatch) -> int:
+        """Hand each notification to its user's inbox (keys make a retried batch harmless)."""
+        gate = asyncio.Semaphore(NOTIFY_CONCURRENCY)
+        by_user: dict[str, list[Any]] = {}
+        for item in batch.items:
+            by_user.setdefault(item.user, []).append(item.notification)
+
+        async def deliver(user: str, notes: list[Any]) -> None:
+            async with gate:
+                for note in notes:  # one user's notifications in their order; users in parallel
+                    await self.notifications.notify(user, note)
+
+        async with heartbeating(10):
+            await asyncio.gather(*(deliver(u, n) for u, n in by_user.items()))
+        return len(batch.items)
+
+    @activity.defn(name="schedule.run_turn")
+    async def run_turn(self, req: ScheduledTurnRequest) -> ScheduledTurnResult:
+        return await permanent_errors_not_retried(self._run_turn(req))
+
+    async def _run_turn(self, req: ScheduledTurnRequest) -> ScheduledTurnResult:
+        assert self.sessions is not None
+        suffix = req.schedule_id.rsplit(":", 1)[-1]
+        sid = f"schedule:{req.owner}:{suffix}"
+        try:
+            await self.sessions.create(req.owner, req.agent, platform="schedule", session_id=suffix)
+        except (ConflictError, WorkflowAlreadyStartedError):
+            pass  # the schedule's session exists: this turn continues it
+        async with heartbeating(30):
+            turn = await self.sessions.send(
+                req.owner, sid, req.prompt, wait=req.wait_seconds, message_id=req.message_id
+            )
+        reply = getattr(turn, "reply", None) or f"The scheduled turn is still running (see session {sid})."
+        return ScheduledTurnResult(
+            schedule_id=req.schedule_id,
+            fired_at=req.fired_at,
+            session_id=sid,
+            status=getattr(turn, "status", "running"),
+            reply=reply,
+        )
+
+    def _task_activity(self, task: PeriodicTask) -> Callable[..., Any]:
+        async def run_task(inp: PeriodicTaskInput) -> str | None:
+            return await task.func(self.task_context)
+
+        return activity.defn(name=f"task.{task.name}")(run_task)

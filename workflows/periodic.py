@@ -1,0 +1,24 @@
+"""PeriodicTaskWorkflow: the action of a ``@tasks.periodic`` schedule (``task:<name>``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from workers.models import PeriodicTaskInput
+
+
+@workflow.defn
+class PeriodicTaskWorkflow:
+    @workflow.run
+    async def run(self, inp: PeriodicTaskInput) -> str | None:
+        return await workflow.execute_activity(
+            f"task.{inp.name}",
+            inp,
+            result_type=str,
+            start_to_close_timeout=timedelta(seconds=inp.timeout_seconds),
+            retry_policy=RetryPolicy(maximum_attempts=3),
+        )

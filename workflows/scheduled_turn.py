@@ -1,0 +1,77 @@
+"""ScheduledTurnWorkflow: the action of a user's schedule (one run per firing).
+
+It runs the schedule's prompt as a turn of the owner's agent (in the schedule's own session
+``schedule:<owner>:<id>``, where any approval it asks for can be given; one nobody gives
+expires with the session's approval timeout, so a scheduled turn never moves money on its
+own), then stores the answer as a ``schedule`` notification keyed by this run, so a retried
+activity still shows it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+
+with workflow.unsafe.imports_passed_through():
+    from core.notifications import Notification
+    from workers.models import (
+        NotifyBatch,
+        OwnedNotification,
+        ScheduledTurnInput,
+        ScheduledTurnRequest,
+        ScheduledTurnResult,
+    )
+
+#: set by Temporal on workflows a schedule starts: the firing's nominal time
+SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
+
+
+@workflow.defn
+class ScheduledTurnWorkflow:
+    @workflow.run
+    async def run(self, inp: ScheduledTurnInput) -> ScheduledTurnResult:
+        info = workflow.info()
+        fired_at = info.typed_search_attributes.get(SCHEDULED_START) or info.start_time
+        message_id = "sched-" + hashlib.sha256(info.workflow_id.encode()).hexdigest()[:24]
+        result = await workflow.execute_activity(
+            "schedule.run_turn",
+            ScheduledTurnRequest(
+                schedule_id=inp.schedule_id,
+                owner=inp.owner,
+                agent=inp.agent,
+                prompt=inp.prompt,
+                message_id=message_id,
+                fired_at=fired_at,
+                wait_seconds=inp.wait_seconds,
+            ),
+            result_type=ScheduledTurnResult,
+            start_to_close_timeout=timedelta(seconds=inp.wait_seconds + 60),
+            heartbeat_timeout=timedelta(seconds=30),
+            retry_policy=RETRY,
+        )
+        note = Notification(
+            key=f"schedule:{message_id}",
+            kind="schedule",
+            text=result.reply,
+            data={
+                "schedule_id": inp.schedule_id,
+                "fired_at": fired_at.isoformat(),
+                "session_id": result.session_id,
+                "status": result.status,
+                "prompt": inp.prompt,
+                "answer": result.reply,
+            },
+            at=workflow.now(),
+        )
+        await workflow.execute_activity(
+            "alerts.notify",
+            NotifyBatch(items=[OwnedNotification(user=inp.owner, notification=note)]),
+            start_to_close_timeout=timedelta(seconds=60),
+            heartbeat_timeout=timedelta(seconds=10),
+            retry_policy=RETRY,
+        )
+        return result
