@@ -16,8 +16,14 @@ import hashlib
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -33,6 +39,7 @@ from core.bots import (
     SessionBinding,
 )
 from core.errors import BadInputError, NotFoundError
+from core.names import USER_NAME
 from core.notifications import NotificationsStart
 from core.schemas import ReplyAddress, ToolCallRecord
 from core.settings import Settings
@@ -82,7 +89,7 @@ class ChatService:
         """The platform user this chat identity acts as."""
         return view.linked_user or f"{USER_PREFIX[view.platform]}-{view.user_id}"
 
-    async def _identity_handle(self, platform: str, user_id: str):  # noqa: ANN202 - a WorkflowHandle
+    async def _identity_handle(self, platform: str, user_id: str) -> WorkflowHandle[Any, None]:
         _check(platform, user_id)
         return await self.client.start_workflow(
             BotIdentityWorkflow.run,
@@ -211,6 +218,8 @@ class ChatService:
 
     async def links(self, user: str) -> list[LinkedIdentity]:
         """The chat identities linked to ``user`` (a visibility query over identity workflows)."""
+        if not USER_NAME.match(user):
+            raise BadInputError(f"invalid user {user!r}")
         query = (
             f"WorkflowType='BotIdentityWorkflow' AND ImpressoxOwner='{user}' AND ExecutionStatus='Running' "
             f"AND TaskQueue='{self.settings.task_queue}'"

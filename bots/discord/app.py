@@ -66,7 +66,13 @@ class ChatCog(commands.Cog):
         private = interaction.guild_id is None
         address = ReplyAddress(platform=PLATFORM, chat_id=channel, user_id=user, interaction_token=interaction.token)
         mid = new_message_id(PLATFORM, channel, interaction.id)
-        _, sid = await self.chats.send(PLATFORM, user, conversation_key(channel, private), question, address, mid)
+        try:
+            _, sid = await self.chats.send(PLATFORM, user, conversation_key(channel, private), question, address, mid)
+        except Exception as exc:  # noqa: BLE001 - an apology in the deferred response, the details in the log
+            log.error("/ask failed: %r", exc, exc_info=exc)
+            why = str(exc) if isinstance(exc, ImpressoxError) else "please try again"
+            await interaction.followup.send(f"Sorry, something went wrong: {why}.")
+            return
         self.app.spawn(self.app.typing(channel, sid, mid))
 
     @nextcord.slash_command(name="new", description="Start a fresh conversation")
