@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict
 
 from api.deps import User
 from api.schemas import ErrorOut
@@ -22,11 +23,18 @@ def get_chats(request: Request) -> ChatService:
 
 Chats = Annotated[ChatService, Depends(get_chats)]
 
+
+class LinkRequest(BaseModel):
+    """No options yet: send an empty object, {} (anything else is refused, as on every route)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 router = APIRouter(prefix="/v1/links", tags=["links"], responses={503: {"model": ErrorOut}})
 
 
 @router.post("", response_model=LinkCode, status_code=201)
-async def create_link_code(user: User, chats: Chats) -> LinkCode:
+async def create_link_code(body: LinkRequest, user: User, chats: Chats) -> LinkCode:
     """A one-time code (8 digits, valid 10 minutes) to send as ``/link CODE`` to a bot."""
     return await chats.new_code(user)
 
