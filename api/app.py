@@ -18,13 +18,14 @@ from api import errors, pages
 from api.auth import KeyRing
 from api.bodies import BodyGuard
 from api.ratelimit import RateLimiter, RateLimitMiddleware
-from api.routers import alerts, catalog, codec, notifications, schedules, sessions, vault
+from api.routers import alerts, catalog, codec, links, notifications, schedules, sessions, vault
 from api.security import FrontDoor
 from core.agents import AgentFactory
 from core.runtime import import_web3_with_sane_recursion_limit
 from core.settings import Settings
 from core.streams import TurnStreams
 from services.alerts import AlertService
+from services.chats import ChatService
 from services.notifications import NotificationService
 from services.schedules import ScheduleService
 from services.sessions import SessionService
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.sessions = SessionService(client, settings, agents)
         app.state.notifications = NotificationService(client, settings)
         app.state.vaults = VaultRegistryService(client, settings)
+        app.state.chats = ChatService(client, settings, app.state.sessions)
         app.state.schedules = ScheduleService(client, settings, agents)
         app.state.alerts = AlertService(client, settings)
         streams = TurnStreams.from_settings(settings)
@@ -87,6 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(vault.router)
     app.include_router(schedules.router)
     app.include_router(alerts.router)
+    app.include_router(links.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("listener", help="follow the chain and turn vault events into notifications")
 
+    bot = sub.add_parser(
+        "bot", help="run a chat bot (its token must be set: IMPRESSOX_TELEGRAM_TOKEN / _DISCORD_TOKEN)"
+    )
+    bot.add_argument("platform", choices=["telegram", "discord"])
+    bot.add_argument("--ready-file", type=Path, help="touched once the bot serves (for health checks)")
+
     chat = sub.add_parser("chat", help="send one message and print the reply (and any approval it waits for)")
     chat.add_argument("text", help="the message")
     chat.add_argument("--session", help="an existing session id (default: a new session)")
@@ -127,6 +133,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         asyncio.run(run_listener(settings))
         return 0
+
+    if args.command == "bot":
+        from bots.main import run_bot
+
+        return run_bot(args.platform, settings, ready_file=args.ready_file)
 
     from cli import approvals, chat
     from cli.backend import Backend, open_backend

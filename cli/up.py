@@ -129,6 +129,10 @@ class Stack:
         wait_until(lambda: port_open(self.args.api_port), STARTUP_SECONDS, "the API", api.proc, interval=0.1)
         if chain is not None:  # last: it is not needed to serve turns, and start-up is CPU-bound
             self._child("listener", [me, "listener"])
+        for platform, token in (("telegram", self.settings.telegram_token), ("discord", self.settings.discord_token)):
+            if token is not None and token.get_secret_value():  # each bot whose token is set, restartable
+                log.info("starting the %s bot", platform)
+                self._child(f"bot-{platform}", [me, "bot", platform])
         api_url = f"http://127.0.0.1:{self.args.api_port}"
         urls["api"] = api_url
         urls["docs"] = f"{api_url}/docs"

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from core.schemas import ReplyAddress
+
 
 class Notification(BaseModel):
     """One notification. ``key`` makes it idempotent: the same key is stored once."""
@@ -26,6 +28,13 @@ class Notification(BaseModel):
     at: datetime
 
 
+class ChatDelivery(BaseModel):
+    """A notification still to deliver to one subscribed chat (the workflow's outbox)."""
+
+    address: ReplyAddress
+    notification: Notification
+
+
 class NotificationsStart(BaseModel):
     """Workflow input of NotificationsWorkflow (one per user)."""
 
@@ -36,3 +45,7 @@ class NotificationsStart(BaseModel):
     seen_keys: list[str] | None = None
     #: signals handled per run before continuing as new (None: the workflow's default)
     signals_per_run: int | None = None
+    #: chats that asked for this user's notifications (``/notify_on`` in a bot)
+    subscribers: list[ReplyAddress] | None = None
+    #: deliveries not yet done, in order
+    outbox: list[ChatDelivery] | None = None

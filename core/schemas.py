@@ -120,12 +120,28 @@ class AgentPlan(BaseModel):
         return next((t for t in self.tools if t.name == name), None)
 
 
+class ReplyAddress(BaseModel):
+    """Where a chat bot wants a turn's reply delivered (the session's ``deliver`` activity)."""
+
+    #: "telegram" or "discord": the reply goes out on the task queue ``impressox-<platform>``
+    platform: str
+    chat_id: str
+    #: the platform's id of the message to answer (threads the reply), if any
+    reply_to: str | None = None
+    #: the chat user who sent the message (approval buttons answer only them)
+    user_id: str | None = None
+    #: Discord: the interaction whose response the reply edits (slash commands)
+    interaction_token: str | None = None
+
+
 class UserMessage(BaseModel):
     """Signal: a chat message. Durable the moment Temporal accepts the signal."""
 
     message_id: str
     text: str
     sent_at: datetime | None = None
+    #: set by the chat bots: the session delivers the reply there (web and CLI callers wait instead)
+    reply_to: ReplyAddress | None = None
 
 
 class TurnResult(BaseModel):

@@ -143,6 +143,18 @@ class Settings(BaseSettings):
     #: seconds a scheduled turn waits for its answer before reporting it as still running
     schedule_turn_wait_seconds: float = Field(default=600.0, gt=0)
 
+    # Chat bots (bots/): each runs when its token is set (``impressox bot telegram|discord``, ``up``)
+    telegram_token: SecretStr | None = None
+    #: the Bot API base: empty = https://api.telegram.org; a self-hosted Bot API server or a test fake
+    telegram_api_url: str | None = None
+    discord_token: SecretStr | None = None
+    #: Discord's REST base; the gateway URL comes from its ``/gateway``
+    discord_api_url: str = "https://discord.com/api/v10"
+    #: the agent a chat conversation talks to
+    bot_agent: str = "assistant"
+    #: how long a ``POST /v1/links`` code may be redeemed with ``/link CODE``
+    link_code_ttl_seconds: float = Field(default=600.0, gt=0, le=3600)
+
     @field_validator("temporal_address")
     @classmethod
     def _host_port(cls, v: str) -> str:

@@ -28,7 +28,15 @@ from core import approvals
 from core.agents import AgentFactory
 from core.errors import BadInputError, ConflictError, NotFoundError, UnavailableError
 from core.names import USER_NAME
-from core.schemas import ApprovalDecision, SessionStart, SessionView, ToolCallRecord, TurnResult, UserMessage
+from core.schemas import (
+    ApprovalDecision,
+    ReplyAddress,
+    SessionStart,
+    SessionView,
+    ToolCallRecord,
+    TurnResult,
+    UserMessage,
+)
 from core.settings import Settings
 from temporal.search_attributes import session_attributes
 from workflows.agent_session import AgentSessionWorkflow
@@ -105,7 +113,13 @@ class SessionService:
 
     # ------------------------------------------------------------------ messages
     async def send(
-        self, owner: str, session_id: str, text: str, wait: float, message_id: str | None = None
+        self,
+        owner: str,
+        session_id: str,
+        text: str,
+        wait: float,
+        message_id: str | None = None,
+        reply_to: ReplyAddress | None = None,
     ) -> TurnResult | PendingTurn:
         """Durably enqueue a message (a signal), then wait up to ``wait`` seconds for its turn.
 
@@ -119,7 +133,9 @@ class SessionService:
         if len(text) > self.settings.max_message_chars:
             raise BadInputError(f"text is longer than {self.settings.max_message_chars} characters")
         handle = self._handle(owner, session_id)
-        msg = UserMessage(message_id=message_id or uuid.uuid4().hex, text=text, sent_at=datetime.now(UTC))
+        msg = UserMessage(
+            message_id=message_id or uuid.uuid4().hex, text=text, sent_at=datetime.now(UTC), reply_to=reply_to
+        )
         await self._signal_message(handle, msg, session_id)
         if wait <= 0:
             return PendingTurn(message_id=msg.message_id)

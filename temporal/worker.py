@@ -37,6 +37,7 @@ from temporal.shutdown import stop_on_signals
 from workers import load_handlers, tasks
 from workers.tasks import TaskContext
 from workflows.agent_session import AgentSessionWorkflow
+from workflows.identity import BotIdentityWorkflow, LinkCodeWorkflow
 from workflows.notifications import NotificationsWorkflow
 from workflows.periodic import PeriodicTaskWorkflow
 from workflows.scheduled_turn import ScheduledTurnWorkflow
@@ -52,6 +53,8 @@ WORKFLOWS = [
     ScheduledTurnWorkflow,
     WatchWorkflow,
     PeriodicTaskWorkflow,
+    BotIdentityWorkflow,
+    LinkCodeWorkflow,
 ]
 
 __all__ = ["WORKFLOWS", "WorkerDeps", "build_worker", "run_worker"]

@@ -18,6 +18,15 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from core.activity_names import TOOL_CHECK, node_activity, tool_activity
+    from core.bots import (
+        DELIVER,
+        DELIVERY_ATTEMPT_TIMEOUT,
+        DELIVERY_DEADLINE,
+        DELIVERY_RETRY,
+        ApprovalButton,
+        Delivery,
+        bot_task_queue,
+    )
     from core.policies import CHECK_ATTEMPTS, NODE_HEARTBEAT_SECONDS, NODE_RETRY, retry_policy
     from core.schemas import (
         AgentPlan,
@@ -51,6 +60,9 @@ RESULTS_KEPT = 50
 ANSWERED_KEPT = 5000
 #: patch: a wait for a message queued behind a turn that awaits approval answers at once
 QUEUED_BEHIND_APPROVAL = "queued-behind-approval"
+#: patch: a message with a reply address (a chat bot's) gets its reply and approval prompts
+#: delivered by the bot's ``deliver`` activity on the bot's own task queue
+BOT_DELIVERY = "bot-delivery"
 
 
 def _error_text(err: BaseException) -> str:
@@ -273,6 +285,23 @@ class AgentSessionWorkflow:
                 usage=usage,
             ),
         )
+        if message.reply_to is not None and workflow.patched(BOT_DELIVERY):
+            # after the turn is recorded (waiters answered): the next turn starts once the chat has it
+            await self._deliver(Delivery(address=message.reply_to, text=reply, key=f"{message.message_id}/reply"))
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        """Hand a text to the chat bot's worker; it waits in Temporal while the bot is down."""
+        try:
+            await workflow.execute_activity(
+                DELIVER,
+                delivery,
+                task_queue=bot_task_queue(delivery.address.platform, workflow.info().task_queue),
+                start_to_close_timeout=DELIVERY_ATTEMPT_TIMEOUT,
+                schedule_to_close_timeout=DELIVERY_DEADLINE,
+                retry_policy=DELIVERY_RETRY,
+            )
+        except ActivityError as err:  # the chat stayed unreachable: the reply stays in the transcript
+            workflow.logger.warning("delivery %s failed: %s", delivery.key, _error_text(err))
 
     async def _answer(self, turn: int, conversation: list[ModelMessage]) -> tuple[str, TokenUsage]:
         """LLM steps and tool calls until the model answers (or the step budget runs out)."""
@@ -424,6 +453,21 @@ class AgentSessionWorkflow:
             requested_at=now,
             expires_at=now + timeout,
         )
+        asker = self._current.reply_to if self._current else None
+        if asker is not None and workflow.patched(BOT_DELIVERY):
+            await self._deliver(
+                Delivery(
+                    address=asker,
+                    text=f"This needs your approval: {self._pending[call.call_id].summary}.",
+                    kind="approval",
+                    approval=ApprovalButton(
+                        session_id=self._start.session_id,
+                        call_id=call.call_id,
+                        summary=self._pending[call.call_id].summary,
+                    ),
+                    key=f"{self._current.message_id if self._current else ''}/{call.call_id}",
+                )
+            )
         try:
             await workflow.wait_condition(lambda: call.call_id in self._decisions, timeout=timeout)
             return self._decisions.pop(call.call_id)

@@ -5,6 +5,10 @@ event listener); a key seen before is ignored, since a signal may be delivered t
 ``list_notifications`` query returns the last KEEP, newest last. The workflow never ends on
 its own: it continues as new every SIGNALS_PER_RUN signals (or when Temporal suggests it),
 carrying the kept notifications and the recent dedupe keys.
+
+Chats subscribed with ``subscribe`` (a bot's ``/notify_on``) get each new notification once,
+in order: an outbox delivered one item at a time by the bot's ``deliver`` activity on its
+platform's task queue (Temporal retries it, honouring a platform's ``retry_after``).
 """
 
 from __future__ import annotations
@@ -12,15 +16,30 @@ from __future__ import annotations
 from collections import deque
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from core.notifications import Notification, NotificationsStart
+    from core.bots import (
+        DELIVER,
+        DELIVERY_ATTEMPT_TIMEOUT,
+        DELIVERY_DEADLINE,
+        DELIVERY_RETRY,
+        Delivery,
+        NotifySubscription,
+        bot_task_queue,
+    )
+    from core.notifications import ChatDelivery, Notification, NotificationsStart
+    from core.schemas import ReplyAddress
 
 #: notifications kept (and shown); older ones stay in earlier runs' histories
 KEEP = 200
 #: dedupe keys remembered beyond the kept notifications
 SEEN_KEYS = 1000
 SIGNALS_PER_RUN = 500
+
+
+def _chat_key(address: ReplyAddress) -> str:
+    return f"{address.platform}:{address.chat_id}"
 
 
 def notifications_workflow_id(user: str) -> str:
@@ -37,21 +56,63 @@ class NotificationsWorkflow:
         self._keys: set[str] = set(self._seen) | {n.key for n in self._items}
         self._signals = 0
         self._signals_per_run = start.signals_per_run or SIGNALS_PER_RUN
+        self._subscribers: dict[str, ReplyAddress] = {_chat_key(a): a for a in start.subscribers or []}
+        self._outbox: list[ChatDelivery] = list(start.outbox or [])
 
     @workflow.run
     async def run(self, start: NotificationsStart) -> None:
-        await workflow.wait_condition(
-            lambda: self._signals >= self._signals_per_run or workflow.info().is_continue_as_new_suggested()
-        )
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        while True:
+            await workflow.wait_condition(lambda: bool(self._outbox) or self._should_roll())
+            if self._outbox:
+                await self._deliver(self._outbox[0])
+                self._outbox.pop(0)
+                continue
+            await workflow.wait_condition(lambda: workflow.all_handlers_finished() or bool(self._outbox))
+            if not self._outbox:
+                break
         workflow.continue_as_new(
             NotificationsStart(
                 user=self._user,
                 state=list(self._items),
                 seen_keys=list(self._seen),
                 signals_per_run=start.signals_per_run,
+                subscribers=list(self._subscribers.values()) or None,
+                outbox=self._outbox or None,
             )
         )
+
+    def _should_roll(self) -> bool:
+        return self._signals >= self._signals_per_run or workflow.info().is_continue_as_new_suggested()
+
+    async def _deliver(self, item: ChatDelivery) -> None:
+        if _chat_key(item.address) not in self._subscribers:  # unsubscribed meanwhile
+            return
+        try:
+            await workflow.execute_activity(
+                DELIVER,
+                Delivery(
+                    address=item.address,
+                    text=item.notification.text,
+                    kind="notification",
+                    key=f"{item.notification.key}/{_chat_key(item.address)}",
+                ),
+                task_queue=bot_task_queue(item.address.platform, workflow.info().task_queue),
+                start_to_close_timeout=DELIVERY_ATTEMPT_TIMEOUT,
+                schedule_to_close_timeout=DELIVERY_DEADLINE,
+                retry_policy=DELIVERY_RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("notification %s not delivered to a chat", item.notification.key)
+
+    @workflow.signal
+    def subscribe(self, subscription: NotifySubscription) -> None:
+        """A chat turns this user's notifications on (or off): new ones are delivered there."""
+        key = _chat_key(subscription.address)
+        if subscription.on:
+            self._subscribers[key] = subscription.address
+        else:
+            self._subscribers.pop(key, None)
+            self._outbox = [d for d in self._outbox if _chat_key(d.address) != key]
 
     @workflow.signal
     def notify(self, notification: Notification) -> None:
@@ -67,6 +128,12 @@ class NotificationsWorkflow:
             self._seen.append(dropped)
         self._items.append(notification)
         self._keys.add(notification.key)
+        # each new key once per chat: the key check above makes a repeated signal a no-op
+        self._outbox.extend(ChatDelivery(address=a, notification=notification) for a in self._subscribers.values())
+
+    @workflow.query
+    def subscribers(self) -> list[ReplyAddress]:
+        return list(self._subscribers.values())
 
     @workflow.query
     def list_notifications(self) -> list[Notification]:

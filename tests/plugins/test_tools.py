@@ -62,3 +62,14 @@ async def pay(args: PayArgs, ctx: ToolContext) -> str:
     with ledger.open("a") as f:
         f.write(f"{ctx.idempotency_key} {args.amount} {args.to}\n")
     return f"paid {args.amount} to {args.to}"
+
+
+class LongTextArgs(BaseModel):
+    chars: int = Field(default=10_000, ge=1, le=50_000)
+
+
+@tools.register()
+async def long_text(args: LongTextArgs, ctx: ToolContext) -> str:
+    """A long answer in lines of 99 characters (chat bots split it at their platform's limit)."""
+    line = "x" * 98 + "\n"
+    return (line * (args.chars // len(line) + 1))[: args.chars]

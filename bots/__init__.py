@@ -1,0 +1,1 @@
+"""Chat bots: thin clients of the session service. See bots/README.md."""

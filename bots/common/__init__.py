@@ -1,0 +1,1 @@
+"""What both bots share: text splitting, the runtime (Temporal client, services)."""

@@ -1,0 +1,30 @@
+"""A bot process's connection to the platform: the Temporal client and the services it calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio.client import Client
+
+from core.agents import AgentFactory
+from core.settings import Settings
+from services.chats import ChatService
+from services.sessions import SessionService
+from services.tools import load_tools
+from temporal.client import connect
+from temporal.search_attributes import ensure_registered
+
+
+@dataclass
+class BotRuntime:
+    settings: Settings
+    client: Client
+    chats: ChatService
+
+    @classmethod
+    async def start(cls, settings: Settings, client: Client | None = None) -> BotRuntime:
+        client = client or await connect(settings, wait_seconds=60)
+        await ensure_registered(client)
+        registry = load_tools(settings.tool_modules)
+        sessions = SessionService(client, settings, AgentFactory.from_yaml(settings.agents_file, registry, settings))
+        return cls(settings=settings, client=client, chats=ChatService(client, settings, sessions))

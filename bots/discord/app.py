@@ -1,0 +1,329 @@
+"""The Discord bot (nextcord 2.6): the gateway for messages and interactions, a Temporal worker
+for deliveries on the ``impressox-discord`` task queue.
+
+Handlers resolve the conversation's session and signal the message with a reply address; the
+session's ``deliver`` activity, hosted here, sends the reply (a channel message, or the slash
+command's deferred response). Approval buttons carry a stable ``custom_id`` and are handled by
+the interaction listener, so they keep working after a restart (persistent, no view state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import nextcord
+from nextcord import Interaction, InteractionType, SlashOption
+from nextcord.ext import commands
+from nextcord.http import Route
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
+
+from bots.common.commands import HELP, parse_command
+from bots.common.runtime import BotRuntime
+from bots.common.text import DISCORD_LIMIT, split_text
+from core.bots import DELIVER, Delivery, bot_task_queue
+from core.errors import BadInputError, ImpressoxError, NotFoundError
+from core.schemas import ReplyAddress
+from core.settings import Settings
+from services.chats import ChatService, LinkError, call_reference, conversation_key, new_message_id
+
+log = logging.getLogger("impressox.discord")
+PLATFORM = "discord"
+TYPING_SECONDS = 120.0
+#: Discord shows "typing…" for about 10 s per trigger
+TYPING_EVERY = 8.0
+
+
+def intents() -> nextcord.Intents:
+    i = nextcord.Intents.default()
+    i.message_content = True  # guild messages that reply to the bot (mentions come through anyway)
+    i.dm_messages = True
+    i.guild_messages = True
+    return i
+
+
+class ChatCog(commands.Cog):
+    """Slash commands, DMs and mentions, and the approval buttons."""
+
+    def __init__(self, app: DiscordBot) -> None:
+        self.app = app
+        self.chats: ChatService = app.chats
+
+    # ------------------------------------------------------------------ slash commands
+    @nextcord.slash_command(name="ask", description="Ask the agent")
+    async def ask(
+        self, interaction: Interaction, question: str = SlashOption(description="your question", required=True)
+    ) -> None:
+        await interaction.response.defer()  # at once: Discord drops interactions not acknowledged in 3 s
+        user = str(interaction.user.id if interaction.user else 0)
+        channel = str(interaction.channel_id)
+        private = interaction.guild_id is None
+        address = ReplyAddress(platform=PLATFORM, chat_id=channel, user_id=user, interaction_token=interaction.token)
+        mid = new_message_id(PLATFORM, channel, interaction.id)
+        try:
+            _, sid = await self.chats.send(PLATFORM, user, conversation_key(channel, private), question, address, mid)
+        except Exception as exc:  # noqa: BLE001 - an apology in the deferred response, the details in the log
+            log.error("/ask failed: %r", exc, exc_info=exc)
+            why = str(exc) if isinstance(exc, ImpressoxError) else "please try again"
+            await interaction.followup.send(f"Sorry, something went wrong: {why}.")
+            return
+        self.app.spawn(self.app.typing(channel, sid, mid))
+
+    @nextcord.slash_command(name="new", description="Start a fresh conversation")
+    async def new(self, interaction: Interaction) -> None:
+        await interaction.response.defer(ephemeral=True)
+        await interaction.followup.send(await self.app.command(interaction_identity(interaction), "new", ""))
+
+    @nextcord.slash_command(name="link", description="Link your platform account")
+    async def link(
+        self, interaction: Interaction, code: str = SlashOption(description="the code from POST /v1/links")
+    ) -> None:
+        await interaction.response.defer(ephemeral=True)
+        await interaction.followup.send(await self.app.command(interaction_identity(interaction), "link", code))
+
+    @nextcord.slash_command(name="unlink", description="Unlink your platform account")
+    async def unlink(self, interaction: Interaction) -> None:
+        await interaction.response.defer(ephemeral=True)
+        await interaction.followup.send(await self.app.command(interaction_identity(interaction), "unlink", ""))
+
+    @nextcord.slash_command(name="notify_on", description="Your notifications in this channel")
+    async def notify_on(self, interaction: Interaction) -> None:
+        await interaction.response.defer(ephemeral=True)
+        await interaction.followup.send(await self.app.command(interaction_identity(interaction), "notify_on", ""))
+
+    @nextcord.slash_command(name="notify_off", description="No notifications in this channel")
+    async def notify_off(self, interaction: Interaction) -> None:
+        await interaction.response.defer(ephemeral=True)
+        await interaction.followup.send(await self.app.command(interaction_identity(interaction), "notify_off", ""))
+
+    # ------------------------------------------------------------------ messages
+    @commands.Cog.listener()
+    async def on_message(self, message: nextcord.Message) -> None:
+        try:
+            await self.app.on_message(message)
+        except Exception as exc:  # noqa: BLE001 - the central handler: an apology, the details in the log
+            log.error("message %s failed: %r", message.id, exc, exc_info=exc)
+            why = str(exc) if isinstance(exc, ImpressoxError) else "please try again"
+            await self.app.post(str(message.channel.id), {"content": f"Sorry, something went wrong: {why}."})
+
+    # ------------------------------------------------------------------ buttons
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: Interaction) -> None:
+        if interaction.type != InteractionType.component:
+            return
+        custom_id = str((interaction.data or {}).get("custom_id") or "")
+        if not custom_id.startswith("ap:"):
+            return
+        await interaction.response.defer()  # at once, then decide
+        try:
+            _, verdict, suffix, ref = custom_id.split(":")
+            user = str(interaction.user.id if interaction.user else 0)
+            owner, sid, call_id = await self.chats.resolve_approval(PLATFORM, user, suffix, ref)
+        except (ValueError, NotFoundError, BadInputError):
+            await interaction.followup.send(
+                "Only the person who asked can decide this (or it was already decided).", ephemeral=True
+            )
+            return
+        await self.chats.sessions.decide(owner, sid, call_id, verdict == "y", wait=60)
+
+
+def interaction_identity(interaction: Interaction) -> tuple[str, str]:
+    """(user id, channel id) of an interaction."""
+    return str(interaction.user.id if interaction.user else 0), str(interaction.channel_id)
+
+
+class DiscordBot:
+    def __init__(self, runtime: BotRuntime, settings: Settings) -> None:
+        self.runtime = runtime
+        self.chats = runtime.chats
+        self.settings = settings
+        # REST base (and so the gateway URL, from its /gateway): real Discord, or a fake in tests
+        Route.BASE = settings.discord_api_url.rstrip("/")
+        self.client = commands.Bot(intents=intents())
+        self.client.add_cog(ChatCog(self))
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def run(self, stop: asyncio.Event, ready_file: Path | None = None) -> None:
+        assert self.settings.discord_token is not None
+        worker = Worker(
+            self.runtime.client,
+            task_queue=bot_task_queue(PLATFORM, self.runtime.settings.task_queue),
+            activities=[self.deliver],
+            max_concurrent_activities=50,
+        )
+        async with worker:
+            gateway = asyncio.create_task(self.client.start(self.settings.discord_token.get_secret_value()))
+            if ready_file:
+                ready_file.write_text(str(os.getpid()))
+            done, _ = await asyncio.wait(
+                [gateway, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+            )
+            await self.client.close()
+            await asyncio.gather(gateway, return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ messages
+    async def on_message(self, message: nextcord.Message) -> None:
+        me = self.client.user
+        if me is None or message.author.bot:
+            return
+        private = message.guild is None
+        text = message.content or ""
+        if not private:
+            mentioned = any(u.id == me.id for u in message.mentions)
+            ref = message.reference.resolved if message.reference else None
+            replied = isinstance(ref, nextcord.Message) and ref.author.id == me.id
+            if not (mentioned or replied):
+                return
+            text = text.replace(f"<@{me.id}>", "").replace(f"<@!{me.id}>", "")
+        text = text.strip()
+        if not text:
+            return
+        user, channel = str(message.author.id), str(message.channel.id)
+        command = parse_command(text)
+        if command is not None:
+            answer = await self.command((user, channel), *command, private=private)
+            await self.post(channel, {"content": answer, "message_reference": _ref(message.id)})
+            return
+        address = ReplyAddress(
+            platform=PLATFORM, chat_id=channel, reply_to=None if private else str(message.id), user_id=user
+        )
+        mid = new_message_id(PLATFORM, channel, message.id)
+        _, sid = await self.chats.send(PLATFORM, user, conversation_key(channel, private), text, address, mid)
+        self.spawn(self.typing(channel, sid, mid))
+
+    async def command(self, who: tuple[str, str], name: str, arg: str, private: bool = True) -> str:
+        user, channel = who
+        if name in ("start", "help"):
+            return HELP
+        if name == "new":
+            await self.chats.new_session(PLATFORM, user, conversation_key(channel, private))
+            return "Started a fresh conversation."
+        if name == "link":
+            if not arg:
+                return "Send /link CODE with a code from POST /v1/links (or the web page)."
+            try:
+                return f"Linked: this chat now acts as {await self.chats.link(PLATFORM, user, arg)}."
+            except LinkError as exc:
+                return f"Not linked: {exc}."
+        if name == "unlink":
+            await self.chats.unlink(PLATFORM, user)
+            return "Unlinked: this chat acts on its own again."
+        on = name == "notify_on"
+        address = ReplyAddress(platform=PLATFORM, chat_id=channel, user_id=user)
+        owner = await self.chats.notify(PLATFORM, user, address, on)
+        return f"Notifications of {owner} will arrive here." if on else "No more notifications here."
+
+    async def typing(self, channel: str, session_id: str, message_id: str) -> None:
+        waiting = asyncio.create_task(self.chats.wait_turn(session_id, message_id, TYPING_SECONDS))
+        try:
+            while not waiting.done():
+                try:
+                    await self.client.http.request(Route("POST", "/channels/{channel_id}/typing", channel_id=channel))
+                except nextcord.HTTPException:
+                    pass
+                await asyncio.wait([waiting], timeout=TYPING_EVERY)
+        finally:
+            waiting.cancel()
+
+    async def post(self, channel: str, payload: dict[str, Any]) -> Any:
+        return await self.client.http.request(
+            Route("POST", "/channels/{channel_id}/messages", channel_id=channel), json=payload
+        )
+
+    # ------------------------------------------------------------------ delivery (activity)
+    @activity.defn(name=DELIVER)
+    async def deliver(self, delivery: Delivery) -> None:
+        """Send one reply, approval prompt or notification; parts already sent are not sent again."""
+        address = delivery.address
+        parts = split_text(delivery.text, DISCORD_LIMIT)
+        details = activity.info().heartbeat_details
+        done = int(details[0]) if details else 0
+        for i in range(done, len(parts)):
+            payload: dict[str, Any] = {"content": parts[i], "allowed_mentions": {"parse": []}}
+            if i == len(parts) - 1 and delivery.approval is not None:
+                payload["components"] = _buttons(delivery)
+            try:
+                if address.interaction_token and i == 0 and await self._edit_original(address, payload):
+                    pass
+                elif address.interaction_token and await self._follow_up(address, payload):
+                    pass
+                else:
+                    if i == 0 and address.reply_to:
+                        payload["message_reference"] = _ref(address.reply_to)
+                    await self.post(address.chat_id, payload)
+            except nextcord.HTTPException as exc:
+                if exc.status == 429:
+                    retry = float(getattr(exc.response, "headers", {}).get("Retry-After", 1) or 1)
+                    raise ApplicationError("Discord rate limit", next_retry_delay=timedelta(seconds=retry)) from None
+                if exc.status in (400, 403, 404):
+                    raise ApplicationError(f"Discord refused the message: {exc}", non_retryable=True) from None
+                raise
+            activity.heartbeat(i + 1)
+
+    async def _edit_original(self, address: ReplyAddress, payload: dict[str, Any]) -> bool:
+        """The slash command's deferred response becomes the reply (False: the token is dead)."""
+        route = Route(
+            "PATCH",
+            "/webhooks/{application_id}/{token}/messages/@original",
+            application_id=self.client.application_id,
+            token=address.interaction_token,
+        )
+        try:
+            await self.client.http.request(route, json=payload)
+            return True
+        except (nextcord.NotFound, nextcord.Forbidden, nextcord.HTTPException) as exc:
+            if getattr(exc, "status", 0) == 429:
+                raise
+            return False
+
+    async def _follow_up(self, address: ReplyAddress, payload: dict[str, Any]) -> bool:
+        route = Route(
+            "POST",
+            "/webhooks/{application_id}/{token}",
+            application_id=self.client.application_id,
+            token=address.interaction_token,
+        )
+        try:
+            await self.client.http.request(route, json=payload)
+            return True
+        except (nextcord.NotFound, nextcord.Forbidden, nextcord.HTTPException) as exc:
+            if getattr(exc, "status", 0) == 429:
+                raise
+            return False
+
+
+def _ref(message_id: str | int) -> dict[str, Any]:
+    return {"message_id": str(message_id), "fail_if_not_exists": False}
+
+
+def _buttons(delivery: Delivery) -> list[dict[str, Any]]:
+    assert delivery.approval is not None
+    suffix = delivery.approval.session_id.rsplit(":", 1)[-1]
+    ref = call_reference(delivery.approval.call_id)
+    return [
+        {
+            "type": 1,
+            "components": [
+                {"type": 2, "style": 3, "label": "Approve", "custom_id": f"ap:y:{suffix}:{ref}"},
+                {"type": 2, "style": 4, "label": "Reject", "custom_id": f"ap:n:{suffix}:{ref}"},
+            ],
+        }
+    ]
+
+
+async def run_discord(settings: Settings, stop: asyncio.Event, ready_file: Path | None = None) -> None:
+    runtime = await BotRuntime.start(settings)
+    await DiscordBot(runtime, settings).run(stop, ready_file)

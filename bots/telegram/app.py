@@ -1,0 +1,299 @@
+"""The Telegram bot (aiogram 3): long polling for updates, a Temporal worker for deliveries.
+
+Handlers only resolve the conversation's session and signal the message with a reply
+address; the session workflow hands the reply back through the ``deliver`` activity this
+process hosts on the ``impressox-telegram`` task queue. A reply therefore waits in Temporal
+while the bot is down and goes out when it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.types import (
+    BotCommand,
+    CallbackQuery,
+    ErrorEvent,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+    User,
+)
+from aiogram.utils.chat_action import ChatActionSender
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
+
+from bots.common.commands import HELP
+from bots.common.runtime import BotRuntime
+from bots.common.text import TELEGRAM_LIMIT, split_text
+from bots.telegram.formatting import to_entities
+from core.bots import DELIVER, Delivery, bot_task_queue
+from core.errors import BadInputError, ImpressoxError, NotFoundError
+from core.schemas import ReplyAddress
+from core.settings import Settings
+from services.chats import LinkError, call_reference, conversation_key, new_message_id
+
+log = logging.getLogger("impressox.telegram")
+PLATFORM = "telegram"
+#: how long "typing…" is kept up for one turn at most
+TYPING_SECONDS = 120.0
+
+COMMANDS = [
+    BotCommand(command="start", description="what I can do"),
+    BotCommand(command="help", description="what I can do"),
+    BotCommand(command="new", description="start a fresh conversation"),
+    BotCommand(command="link", description="link your platform account: /link CODE"),
+    BotCommand(command="unlink", description="unlink your platform account"),
+    BotCommand(command="notify_on", description="your notifications in this chat"),
+    BotCommand(command="notify_off", description="no notifications in this chat"),
+]
+
+
+def build_bot(token: str, api_url: str | None) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else AiohttpSession()
+    return Bot(token, session=session)
+
+
+class TelegramBot:
+    def __init__(self, runtime: BotRuntime, bot: Bot) -> None:
+        self.runtime = runtime
+        self.chats = runtime.chats
+        self.bot = bot
+        self.me: User | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.dp = Dispatcher()
+        self.dp.include_routers(self._commands(), self._approvals(), self._messages())
+        self.dp.errors.register(self._on_error)
+
+    # ------------------------------------------------------------------ running
+    async def run(self, stop: asyncio.Event, ready_file: Path | None = None) -> None:
+        """Poll updates and serve deliveries until ``stop``."""
+        self.me = await self.bot.me()
+        try:
+            await self.bot.set_my_commands(COMMANDS)
+        except Exception:  # noqa: BLE001 - a cosmetic call: never a reason not to run
+            log.warning("setMyCommands failed", exc_info=True)
+        worker = Worker(
+            self.runtime.client,
+            task_queue=bot_task_queue(PLATFORM, self.runtime.settings.task_queue),
+            activities=[self.deliver],
+            max_concurrent_activities=50,
+        )
+        async with worker:
+            polling = asyncio.create_task(self.dp.start_polling(self.bot, handle_signals=False, polling_timeout=10))
+            log.info("telegram bot @%s polling", self.me.username)
+            if ready_file:
+                ready_file.write_text(str(os.getpid()))
+            await stop.wait()
+            await self.dp.stop_polling()
+            await asyncio.gather(polling, return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        await self.bot.session.close()
+
+    def _spawn(self, coro) -> None:  # noqa: ANN001
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ delivery (activity)
+    @activity.defn(name=DELIVER)
+    async def deliver(self, delivery: Delivery) -> None:
+        """Send one reply, approval prompt or notification; parts already sent are not sent again."""
+        chat_id = int(delivery.address.chat_id)
+        parts = split_text(delivery.text, TELEGRAM_LIMIT)
+        details = activity.info().heartbeat_details
+        done = int(details[0]) if details else 0
+        for i in range(done, len(parts)):
+            last = i == len(parts) - 1
+            reply = delivery.address.reply_to if i == 0 else None
+            try:
+                await self.bot.send_message(
+                    chat_id=chat_id,
+                    **to_entities(parts[i]),
+                    reply_parameters=(
+                        ReplyParameters(message_id=int(reply), allow_sending_without_reply=True) if reply else None
+                    ),
+                    reply_markup=_keyboard(delivery) if last and delivery.approval else None,
+                )
+            except TelegramRetryAfter as exc:
+                # Temporal retries after exactly what Telegram asked for
+                raise ApplicationError(
+                    f"Telegram asked to retry after {exc.retry_after} s",
+                    next_retry_delay=timedelta(seconds=exc.retry_after),
+                ) from None
+            except TelegramForbiddenError as exc:  # blocked by the user, kicked from the group
+                raise ApplicationError(f"chat {chat_id} refuses the bot: {exc.message}", non_retryable=True) from None
+            except TelegramBadRequest as exc:
+                raise ApplicationError(f"Telegram refused the message: {exc.message}", non_retryable=True) from None
+            activity.heartbeat(i + 1)
+
+    # ------------------------------------------------------------------ routers
+    def _commands(self) -> Router:
+        router = Router(name="commands")
+
+        @router.message(CommandStart())
+        @router.message(Command("help"))
+        async def start(message: Message) -> None:
+            await message.answer(HELP)
+
+        @router.message(Command("new"))
+        async def new(message: Message) -> None:
+            conv = conversation_key(message.chat.id, message.chat.type == "private")
+            await self.chats.new_session(PLATFORM, _uid(message), conv)
+            await message.answer("Started a fresh conversation.")
+
+        @router.message(Command("link"))
+        async def link(message: Message, command: CommandObject) -> None:
+            if not command.args:
+                await message.answer("Send /link CODE with a code from POST /v1/links (or the web page).")
+                return
+            try:
+                user = await self.chats.link(PLATFORM, _uid(message), command.args)
+            except LinkError as exc:
+                await message.answer(f"Not linked: {exc}.")
+                return
+            await message.answer(f"Linked: this chat now acts as {user}.")
+
+        @router.message(Command("unlink"))
+        async def unlink(message: Message) -> None:
+            await self.chats.unlink(PLATFORM, _uid(message))
+            await message.answer("Unlinked: this chat acts on its own again.")
+
+        @router.message(Command("notify_on", "notify_off"))
+        async def notify(message: Message, command: CommandObject) -> None:
+            on = command.command == "notify_on"
+            address = ReplyAddress(platform=PLATFORM, chat_id=str(message.chat.id), user_id=_uid(message))
+            user = await self.chats.notify(PLATFORM, _uid(message), address, on)
+            await message.answer(f"Notifications of {user} will arrive here." if on else "No more notifications here.")
+
+        return router
+
+    def _approvals(self) -> Router:
+        router = Router(name="approvals")
+
+        @router.callback_query(F.data.startswith("ap:"))
+        async def press(query: CallbackQuery) -> None:
+            try:
+                _, verdict, suffix, ref = (query.data or "").split(":")
+            except ValueError:
+                await query.answer("This button is broken.", show_alert=True)
+                return
+            try:
+                owner, sid, call_id = await self.chats.resolve_approval(PLATFORM, str(query.from_user.id), suffix, ref)
+            except (NotFoundError, BadInputError):
+                # a stranger, or a decided approval: nothing moves
+                await query.answer(
+                    "Only the person who asked can decide this (or it was already decided).", show_alert=True
+                )
+                return
+            approve = verdict == "y"
+            await query.answer("Approved" if approve else "Rejected")
+            if isinstance(query.message, Message):
+                self._spawn(_drop_keyboard(query.message))
+            await self.chats.sessions.decide(owner, sid, call_id, approve, wait=60)
+
+        return router
+
+    def _messages(self) -> Router:
+        router = Router(name="chat")
+
+        @router.message(F.text)
+        async def chat(message: Message) -> None:
+            text = self._addressed(message)
+            if text is None:
+                return
+            private = message.chat.type == "private"
+            address = ReplyAddress(
+                platform=PLATFORM,
+                chat_id=str(message.chat.id),
+                reply_to=None if private else str(message.message_id),
+                user_id=_uid(message),
+            )
+            mid = new_message_id(PLATFORM, message.chat.id, message.message_id)
+            _, sid = await self.chats.send(
+                PLATFORM, _uid(message), conversation_key(message.chat.id, private), text, address, mid
+            )
+            self._spawn(self._typing(message.chat.id, sid, mid))
+
+        return router
+
+    def _addressed(self, message: Message) -> str | None:
+        """The text meant for the bot: all of a DM; in groups only a mention or a reply to the bot."""
+        text = message.text or ""
+        if message.chat.type == "private":
+            return text.strip() or None
+        assert self.me is not None
+        handle = f"@{self.me.username}".lower()
+        for entity in message.entities or []:
+            if entity.type == "mention" and entity.extract_from(text).lower() == handle:
+                stripped = (text[: entity.offset] + text[entity.offset + entity.length :]).strip()
+                return stripped or None
+        replied = message.reply_to_message
+        if replied and replied.from_user and replied.from_user.id == self.me.id:
+            return text.strip() or None
+        return None
+
+    async def _typing(self, chat_id: int, session_id: str, message_id: str) -> None:
+        async with ChatActionSender.typing(bot=self.bot, chat_id=chat_id):
+            await self.chats.wait_turn(session_id, message_id, TYPING_SECONDS)
+
+    async def _on_error(self, event: ErrorEvent) -> bool:
+        """One place for every handler failure: a short apology to the user, the details in the log."""
+        log.error("update %s failed: %r", event.update.update_id, event.exception, exc_info=event.exception)
+        message = event.update.message
+        if message is not None:
+            why = str(event.exception) if isinstance(event.exception, ImpressoxError) else "please try again"
+            try:
+                await message.answer(f"Sorry, something went wrong: {why}.")
+            except Exception:  # noqa: BLE001 - the apology itself failed; it is logged above
+                log.warning("could not send the apology", exc_info=True)
+        elif event.update.callback_query is not None:
+            try:
+                await event.update.callback_query.answer("Sorry, something went wrong.", show_alert=True)
+            except Exception:  # noqa: BLE001
+                pass
+        return True
+
+
+def _uid(message: Message) -> str:
+    return str(message.from_user.id if message.from_user else message.chat.id)
+
+
+def _keyboard(delivery: Delivery) -> InlineKeyboardMarkup:
+    assert delivery.approval is not None
+    suffix = delivery.approval.session_id.rsplit(":", 1)[-1]
+    ref = call_reference(delivery.approval.call_id)
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text="✅ Approve", callback_data=f"ap:y:{suffix}:{ref}"),
+                InlineKeyboardButton(text="❌ Reject", callback_data=f"ap:n:{suffix}:{ref}"),
+            ]
+        ]
+    )
+
+
+async def _drop_keyboard(message: Message) -> None:
+    try:
+        await message.edit_reply_markup(reply_markup=None)
+    except Exception:  # noqa: BLE001 - cosmetic: the decision stands either way
+        log.debug("could not remove the buttons", exc_info=True)
+
+
+async def run_telegram(settings: Settings, stop: asyncio.Event, ready_file: Path | None = None) -> None:
+    assert settings.telegram_token is not None
+    runtime = await BotRuntime.start(settings)
+    bot = TelegramBot(runtime, build_bot(settings.telegram_token.get_secret_value(), settings.telegram_api_url))
+    await bot.run(stop, ready_file)

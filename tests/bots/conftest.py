@@ -1,0 +1,73 @@
+"""Bot fixtures: the real bots against fakes of their platforms, a real worker and Temporal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+
+from bots.common.runtime import BotRuntime
+from bots.telegram.app import TelegramBot, build_bot
+from core.settings import Settings
+from devstack.redis_server import RedisServer
+from temporal.devserver import TemporalDevServer
+from tests.bots.fake_telegram import FakeTelegram
+from tests.conftest import make_settings
+
+
+@pytest.fixture
+def settings(temporal_server: TemporalDevServer, redis_server: RedisServer, tmp_path: Path) -> Settings:
+    """The test settings; conversations talk to the ``tester`` agent (it has the ``pay`` tool)."""
+    return make_settings(temporal_server, redis_server.url, tmp_path, bot_agent="tester")
+
+
+@pytest.fixture
+def fake_tg() -> Any:
+    fake = FakeTelegram()
+    yield fake
+    fake.close()
+
+
+class Running:
+    """A bot running in this process; ``stop()`` ends it as a kill would (its worker stops polling)."""
+
+    def __init__(self, start: Callable[[asyncio.Event], Any]) -> None:
+        self._start = start
+        self.stop_event = asyncio.Event()
+        self.task: asyncio.Task[Any] | None = None
+
+    def start(self) -> Running:
+        self.stop_event = asyncio.Event()
+        self.task = asyncio.create_task(self._start(self.stop_event))
+        return self
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        if self.task is not None:
+            await asyncio.wait_for(self.task, 60)
+
+
+@pytest.fixture
+async def telegram(client: Client, settings: Settings, worker: None, fake_tg: FakeTelegram) -> AsyncIterator[Running]:
+    runtime = await BotRuntime.start(settings, client)
+
+    async def run(stop: asyncio.Event) -> None:
+        await TelegramBot(runtime, build_bot(fake_tg.token, fake_tg.url)).run(stop)
+
+    bot = Running(run).start()
+    yield bot
+    await bot.stop()
+
+
+async def wait_for(fake: Any, predicate: Callable[[], Any], timeout: float = 60) -> Any:
+    """Poll ``predicate`` without blocking the event loop the bot runs on."""
+    end = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = predicate()
+        if found or asyncio.get_running_loop().time() > end:
+            return found
+        await asyncio.sleep(0.1)

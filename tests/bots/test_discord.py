@@ -1,0 +1,81 @@
+"""The Discord bot (real nextcord) against a fake Discord REST + gateway, with a real worker and Temporal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from pydantic import SecretStr
+from temporalio.client import Client
+
+from bots.common.runtime import BotRuntime
+from bots.discord.app import DiscordBot
+from core.settings import Settings
+from tests.bots.conftest import Running, wait_for
+from tests.bots.fake_discord import FakeDiscord
+
+OWNER, STRANGER = 5001, 6006
+
+
+@pytest.fixture
+async def fake_dc() -> AsyncIterator[FakeDiscord]:
+    fake = await FakeDiscord().start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def discord(client: Client, settings: Settings, worker: None, fake_dc: FakeDiscord) -> AsyncIterator[Running]:
+    settings = settings.model_copy(
+        update={"discord_token": SecretStr("fake"), "discord_api_url": fake_dc.url + "/api/v10"}
+    )
+    runtime = await BotRuntime.start(settings, client)
+    bot = Running(lambda stop: DiscordBot(runtime, settings).run(stop)).start()
+    await asyncio.wait_for(fake_dc.identified.wait(), 60)
+    assert await wait_for(fake_dc, lambda: fake_dc.commands.get("ask"), 30)
+    yield bot
+    await bot.stop()
+
+
+async def test_dm_and_slash_command(discord: Running, fake_dc: FakeDiscord) -> None:
+    await fake_dc.push_dm(OWNER, "what is 17 * 23?")
+    dm = fake_dc.dm_channel(OWNER)
+    assert await wait_for(fake_dc, lambda: any("391" in t for t in fake_dc.texts(dm)))
+    token = await fake_dc.push_slash(OWNER, "ask", {"question": "what is 6 * 7?"})
+    assert await wait_for(fake_dc, lambda: any("42" in t for t in fake_dc.texts(token=token)))
+    assert fake_dc.acks[token] == 5  # deferred at once
+
+
+async def test_guild_needs_a_mention(discord: Running, fake_dc: FakeDiscord) -> None:
+    await fake_dc.push_guild(OWNER, "what is 2 + 3?")
+    await fake_dc.push_guild(OWNER, "what is 5 * 9?", mention=True)
+    assert await wait_for(fake_dc, lambda: any("45" in t for t in fake_dc.texts()))
+    await asyncio.sleep(2)
+    assert not any("5" == t.strip() for t in fake_dc.texts())
+
+
+async def test_long_answer_is_split(discord: Running, fake_dc: FakeDiscord) -> None:
+    await fake_dc.push_dm(OWNER, '/tool long_text {"chars": 10000}')
+    dm = fake_dc.dm_channel(OWNER)
+    parts = await wait_for(
+        fake_dc, lambda: (p := [t for t in fake_dc.texts(dm) if "xxx" in t]) and sum(len(t) for t in p) >= 9900 and p
+    )
+    assert parts and all(len(t) <= 2000 for t in parts) and len(parts) >= 5
+
+
+async def test_approval_button_for_the_owner_only(discord: Running, fake_dc: FakeDiscord, settings: Settings) -> None:
+    await fake_dc.push_dm(OWNER, '/tool pay {"amount": "7", "to": "carol"}')
+    found = await wait_for(fake_dc, fake_dc.with_buttons)
+    assert found
+    message = found[0]
+    approve = next(b for b in message["components"][0]["components"] if b["label"] == "Approve")
+    ledger = settings.data_dir / "payments.log"
+
+    token = await fake_dc.push_button(STRANGER, message, approve["custom_id"])
+    assert await wait_for(fake_dc, lambda: any("Only the person" in t for t in fake_dc.texts(token=token)))
+    assert not ledger.exists()
+
+    await fake_dc.push_button(OWNER, message, approve["custom_id"])
+    assert await wait_for(fake_dc, lambda: any("paid 7 to carol" in t for t in fake_dc.texts()))
+    assert ledger.read_text().count(" 7 carol") == 1
