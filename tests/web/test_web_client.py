@@ -10,13 +10,13 @@ from typing import Any
 
 from tests.web.conftest import ACCOUNTS, SCREENSHOTS, Stack, rpc
 
-I = re.IGNORECASE
+NOCASE = re.IGNORECASE
 TX_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 
 
 def send(page: Any, text: str) -> None:
-    page.get_by_role("textbox", name=re.compile("message", I)).fill(text)
-    page.get_by_role("button", name=re.compile(r"^send$", I)).click()
+    page.get_by_role("textbox", name=re.compile("message", NOCASE)).fill(text)
+    page.get_by_role("button", name=re.compile(r"^send$", NOCASE)).click()
 
 
 def test_chat_transfer_approval_and_reload(page: Any, stack: Stack) -> None:
@@ -102,10 +102,10 @@ def test_401_brings_the_key_prompt_and_429_says_when_to_retry(page: Any, stack: 
     # the network edge answers 401 until the key is given (the stack itself is keyless)
     page.route("**/v1/sessions", unauthorized)
     page.goto(stack.api + "/", wait_until="networkidle")
-    key = page.get_by_label(re.compile("needs a key", I))
+    key = page.get_by_label(re.compile("needs a key", NOCASE))
     key.fill("right-key")
     page.get_by_role("button", name="Use key").click()
-    page.get_by_label(re.compile("needs a key", I)).wait_for(state="detached")
+    page.get_by_label(re.compile("needs a key", NOCASE)).wait_for(state="detached")
     assert "Bearer right-key" in seen
     assert page.evaluate("sessionStorage.getItem('impressox.apiKey')") == "right-key"
     assert "right-key" not in page.url
