@@ -3,7 +3,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { createSession, decide, getSession, getVault, listAgents, listSessions, newMessageId, sendMessage } from "../api/client";
 import { ApiError } from "../api/http";
 import type { ChatMessage, PendingApproval, ToolCallRecord } from "../api/types";
-import { amount, ago, countdown, newestFirst, shortHex, txHash } from "../lib/format";
+import { amount, ago, countdown, newestFirst, txHash } from "../lib/format";
 import { Markdown } from "../Markdown";
 import { sessionHref } from "../route";
 
@@ -133,7 +133,8 @@ function Chat({ sessionId }: { sessionId: string }) {
   if (session.error instanceof ApiError && session.error.status === 404)
     return <p className="error">This session does not exist (or is not yours).</p>;
   const messages = (view?.messages ?? []).filter((m) => !(live && m.message_id === live.messageId));
-  const queued = view?.status === "awaiting_approval" && (view.queued_messages > 0 || live?.note.startsWith("Queued"));
+  // the inbox holds the turn being answered too: more than one is a message waiting behind the approval
+  const queued = view?.status === "awaiting_approval" && (view.queued_messages > 1 || live?.note.startsWith("Queued"));
   return (
     <section className="chat" aria-label="Chat">
       <div className="chat-head">
@@ -293,7 +294,6 @@ function ApprovalCard({
       </div>
       {decision.isPending && <p className="note" role="status">Sending the decision…</p>}
       {decision.error && <p className="error" role="alert">{decision.error.message}</p>}
-      <p className="hint">{shortHex(approval.call_id, 8)}</p>
     </div>
   );
 }
