@@ -67,6 +67,8 @@ interface Live {
   messageId: string;
   text: string;
   reply: string;
+  /** where each model step's tokens begin in `reply` (a `reset` of a retried step drops them) */
+  starts: Record<number, number>;
   tools: ToolCallRecord[];
   note: string;
 }
@@ -91,12 +93,20 @@ function Chat({ sessionId }: { sessionId: string }) {
   const send = async (text: string) => {
     const messageId = newMessageId();
     setNotice("");
-    setLive({ messageId, text, reply: "", tools: [], note: "thinking…" });
+    setLive({ messageId, text, reply: "", starts: {}, tools: [], note: "thinking…" });
     const update = (f: (l: Live) => Live) => setLive((l) => (l && l.messageId === messageId ? f(l) : l));
     try {
       const out = await sendMessage(sessionId, text, messageId, (ev, d) => {
-        if (ev.event === "token") update((l) => ({ ...l, reply: l.reply + String(d.text ?? ""), note: "" }));
-        else if (ev.event === "reset") update((l) => ({ ...l, reply: "" }));
+        const step = Number(d.step ?? 0);
+        if (ev.event === "token")
+          update((l) => ({
+            ...l,
+            starts: step in l.starts ? l.starts : { ...l.starts, [step]: l.reply.length },
+            reply: l.reply + String(d.text ?? ""),
+            note: "",
+          }));
+        else if (ev.event === "reset")
+          update((l) => ({ ...l, reply: step in l.starts ? l.reply.slice(0, l.starts[step]) : l.reply }));
         else if (ev.event === "tool_call")
           update((l) => ({ ...l, note: `running ${String(d.name)}…`, tools: [...l.tools, toolOf(d, "running")] }));
         else if (ev.event === "tool_result")
