@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.web.conftest import ACCOUNTS, SCREENSHOTS, Stack, rpc
+import pytest
+
+from tests.web.conftest import ACCOUNTS, SCREENSHOTS, Stack, api_get, rpc
 
 NOCASE = re.IGNORECASE
 TX_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
@@ -145,3 +147,30 @@ def test_phone_width_keeps_every_control_reachable(browser: Any, stack: Stack) -
         page.get_by_text("4").first.wait_for()
     finally:
         context.close()
+
+
+def test_a_dropped_stream_is_resumed_with_last_event_id(page: Any, stack: Stack) -> None:
+    paths = api_get(f"{stack.api}/openapi.json")["paths"]
+    if "/v1/sessions/{session_id}/messages/{message_id}/events" not in paths:
+        pytest.skip("this API does not stream turns yet")
+    resumed: list[str | None] = []
+    dropped: list[str] = []
+
+    def drop_after_first_event(route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        answer = route.fetch()
+        first = re.split(r"\r?\n\r?\n", answer.text())[0] + "\r\n\r\n"  # the connection drops after one event
+        dropped.append(first)
+        route.fulfill(status=answer.status, headers=answer.headers, body=first)
+
+    page.route(lambda url: "/messages?" in url and "stream=true" in url, drop_after_first_event)
+    page.on("request", lambda r: resumed.append(r.headers.get("last-event-id")) if r.url.endswith("/events") else None)
+    page.goto(stack.api + "/", wait_until="networkidle")
+    page.get_by_role("button", name="New session").click()
+    send(page, "what is 17 * 23?")
+    page.get_by_text("391").first.wait_for()
+    assert dropped and "id:" in dropped[0], dropped
+    assert resumed and resumed[0], (resumed, dropped)  # resumed after the event it had, not from the start
+    assert page.errors == [], page.errors
