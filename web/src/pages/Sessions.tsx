@@ -133,7 +133,9 @@ function Chat({ sessionId }: { sessionId: string }) {
       }
     } catch (err) {
       setLive(null);
-      setNotice(err instanceof Error ? err.message : String(err));
+      if (err instanceof ApiError && err.status === 429)
+        setNotice(`Too many messages: try again in ${err.retryAfter ?? 1} s.`);
+      else setNotice(err instanceof Error ? err.message : String(err));
     } finally {
       qc.invalidateQueries({ queryKey: ["session", sessionId] });
       qc.invalidateQueries({ queryKey: ["sessions"] });
