@@ -1,5 +1,15 @@
 # The Python services (API and workers) of Impressox Agent: `impressox api`, `impressox worker`.
 # Build: docker build -t impressox-agent .   Run: docker compose up (see docker-compose.yml).
+
+# The web client (React + TypeScript, web/) is built in a Node stage; only web/dist is copied on.
+# schema.d.ts is committed, so this stage needs no Python.
+FROM node:20-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY web/ ./
+RUN npm run build
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -19,6 +29,7 @@ RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))
  && rm /tmp/requirements.txt
 
 COPY . .
+COPY --from=web /web/dist web/dist
 # Editable on purpose: config/, web/ and contracts/build are found next to the packages
 # (core/settings.py PROJECT_ROOT), and they are not Python package data.
 RUN pip install --no-deps -e . \

@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: setup test-setup up test lint typecheck format bench contracts clean
+.PHONY: setup test-setup up test lint typecheck format bench contracts web web-schema clean
 
-setup: $(VENV)/.installed contracts/node_modules/.installed
+setup: $(VENV)/.installed contracts/node_modules/.installed web/dist/index.html
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,23 @@ $(VENV)/.installed: pyproject.toml
 contracts/node_modules/.installed: contracts/package.json contracts/package-lock.json
 	npm --prefix contracts ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# the web client (React + TypeScript, Vite): npm ci from web/package-lock.json, then build into
+# web/dist, which the API serves at / (rebuilt when a source file changes)
+WEB_SRC := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	npm --prefix web ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web/dist/index.html: web/node_modules/.installed $(WEB_SRC)
+	npm --prefix web run build
+
+web: web/dist/index.html
+
+# regenerate web/src/api/schema.d.ts from the API's OpenAPI schema (after changing the API)
+web-schema: $(VENV)/.installed web/node_modules/.installed
+	npm --prefix web run schema
 
 # what only the tests need: docker-compose validates docker-compose.yml offline; chromium renders
 # the chat page and /docs with the network blocked (driven by playwright, from the dev extra)
@@ -55,4 +72,4 @@ contracts: contracts/node_modules/.installed
 	npm --prefix contracts run build
 
 clean:
-	rm -rf $(VENV) contracts/node_modules data .pytest_cache
+	rm -rf $(VENV) contracts/node_modules web/node_modules web/dist data .pytest_cache

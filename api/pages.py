@@ -1,4 +1,5 @@
-"""What a browser loads: the chat page, its icon, and the API docs with assets served from here.
+"""What a browser loads: the web client (built from web/ into web/dist), its icon, and the API
+docs with assets served from here.
 
 The Swagger UI and ReDoc assets come from the ``fastapi-offline`` package (no CDN), so ``/docs``
 works on a machine without internet, and each page's CSP allows only this origin.
@@ -17,6 +18,13 @@ from api.security import csp_for
 from core.settings import PROJECT_ROOT
 
 WEB_DIR = PROJECT_ROOT / "web"
+#: `npm --prefix web run build` (run by `make setup`) writes the client here; not committed
+WEB_DIST = WEB_DIR / "dist"
+NOT_BUILT = (
+    "<p>The web client is not built: run <code>make setup</code> "
+    "(or <code>npm --prefix web ci &amp;&amp; npm --prefix web run build</code>); "
+    "the API docs are at <a href='/docs'>/docs</a>.</p>"
+)
 DOCS_ASSETS_URL = "/static/docs"
 DOCS_ASSETS_DIR = files("fastapi_offline") / "static"
 FAVICON = "/favicon.ico"
@@ -31,16 +39,19 @@ def html_page(html: str, inline_styles: bool = False) -> HTMLResponse:
 
 
 @router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
-async def chat_page() -> HTMLResponse:
-    page = WEB_DIR / "index.html"
+async def web_client() -> HTMLResponse:
+    """The React client's one page (its views live in the URL's #fragment, so a reload reopens
+    the same session); its scripts and styles are files under /assets, allowed by 'self'."""
+    page = WEB_DIST / "index.html"
     if page.exists():
         return html_page(page.read_text())
-    return html_page("<p>Impressox Agent API: see <a href='/docs'>/docs</a></p>")
+    return html_page(NOT_BUILT)
 
 
 @router.get(FAVICON)
 async def favicon() -> Response:
-    return Response((WEB_DIR / "favicon.ico").read_bytes(), media_type="image/x-icon")
+    icon = WEB_DIR / "public" / "favicon.ico"
+    return Response(icon.read_bytes(), media_type="image/x-icon")
 
 
 @router.get("/docs", response_class=HTMLResponse)
@@ -74,3 +85,5 @@ def install(app: FastAPI) -> None:
     """Add the pages and the docs assets (the app is made with docs_url=None, redoc_url=None)."""
     app.include_router(router)
     app.mount(DOCS_ASSETS_URL, StaticFiles(directory=str(DOCS_ASSETS_DIR)), name="docs-assets")
+    # the client's hashed bundles; check_dir=False: a build made after start-up is served too
+    app.mount("/assets", StaticFiles(directory=str(WEB_DIST / "assets"), check_dir=False), name="web-assets")

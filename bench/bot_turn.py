@@ -22,20 +22,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bots.common.runtime import BotRuntime  # noqa: E402
-from bots.telegram.app import TelegramBot, build_bot  # noqa: E402
-from core.cache import build_cache  # noqa: E402
-from core.notifications import Notification  # noqa: E402
-from core.settings import load_settings  # noqa: E402
-from devstack.processes import free_port  # noqa: E402
-from devstack.redis_server import RedisServer  # noqa: E402
-from services.notifications import NotificationService  # noqa: E402
-from services.tools import load_tools  # noqa: E402
-from temporal.client import connect  # noqa: E402
-from temporal.devserver import TemporalDevServer  # noqa: E402
-from temporal.search_attributes import ensure_registered  # noqa: E402
-from temporal.worker import build_worker  # noqa: E402
-from tests.bots.fake_telegram import FakeTelegram  # noqa: E402
+from bots.common.runtime import BotRuntime
+from bots.telegram.app import TelegramBot, build_bot
+from core.cache import build_cache
+from core.notifications import Notification
+from core.settings import load_settings
+from devstack.processes import free_port
+from devstack.redis_server import RedisServer
+from services.notifications import NotificationService
+from services.tools import load_tools
+from temporal.client import connect
+from temporal.devserver import TemporalDevServer
+from temporal.search_attributes import ensure_registered
+from temporal.worker import build_worker
+from tests.bots.fake_telegram import FakeTelegram
 
 ROUNDS = 50
 NOTES = 20
@@ -63,7 +63,7 @@ async def main() -> dict:
             server.stop()
 
 
-async def until(predicate, timeout: float = 30) -> None:  # noqa: ANN001
+async def until(predicate, timeout: float = 30) -> None:
     end = time.perf_counter() + timeout
     while not predicate():
         if time.perf_counter() > end:
@@ -71,7 +71,7 @@ async def until(predicate, timeout: float = 30) -> None:  # noqa: ANN001
         await asyncio.sleep(0.001)
 
 
-async def measure(settings, fake: FakeTelegram) -> dict:  # noqa: ANN001
+async def measure(settings, fake: FakeTelegram) -> dict:
     client = await connect(settings)
     await ensure_registered(client)
     cache = await build_cache(settings.redis_url)

@@ -158,10 +158,11 @@ async def test_users_see_and_touch_only_their_own_sessions(settings: Settings, w
             assert view["turn_count"] == 1 and view["owner"] == "alice"
 
 
-async def test_the_chat_page_is_served(api: httpx.AsyncClient) -> None:
+async def test_the_web_client_is_served(api: httpx.AsyncClient) -> None:
     r = await api.get("/")
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]
-    assert "Impressox Agent" in r.text and "/v1/sessions" in r.text
+    # the built client (its script under /assets), or one line saying how to build it
+    assert ("Impressox Agent" in r.text and "/assets/" in r.text) or "make setup" in r.text, r.text
 
 
 async def test_a_session_says_the_front_door_it_was_made_from(api: httpx.AsyncClient) -> None:

@@ -11,12 +11,15 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from api import pages
 from api.app import create_app
 from core.settings import ApiKey, Settings
 from tests.served import served
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make test-setup)")
+WEB_BUILT = (pages.WEB_DIST / "index.html").exists()
+needs_build = pytest.mark.skipif(not WEB_BUILT, reason="the web client is not built (make setup)")
 
 
 @pytest.mark.parametrize("host", ["localhost", "localhost:8000", "127.0.0.1", "127.0.0.1:8000", "[::1]", "[::1]:80"])
@@ -58,7 +61,19 @@ async def test_pages_send_strict_security_headers(api: httpx.AsyncClient) -> Non
             script_src = re.search(r"script-src ([^;]*)", csp)
             assert script_src and "unsafe-inline" not in script_src.group(1) and "http" not in csp, csp
     chat = await api.get("/")
-    assert "style-src 'self' 'sha256-" in chat.headers["Content-Security-Policy"]
+    if WEB_BUILT:  # the built client loads its script and styles as files from this origin
+        assert "<script" in chat.text and not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", chat.text), chat.text
+        for asset in re.findall(r"""(?:src|href)=["'](/assets/[^"']+)""", chat.text):
+            served = await api.get(asset)
+            assert served.status_code == 200 and served.headers["X-Content-Type-Options"] == "nosniff", asset
+
+
+async def test_root_without_a_build_says_how_to_build_it(
+    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pages, "WEB_DIST", pages.WEB_DIR / "no-such-dist")
+    r = await api.get("/")
+    assert r.status_code == 200 and "make setup" in r.text and r.text.count("\n") == 0, r.text
 
 
 async def test_head_root_docs_offline_and_favicon(api: httpx.AsyncClient) -> None:
@@ -112,9 +127,10 @@ async def browse(url: str, ready: str, chat: str | None = None) -> tuple[str, li
             await page.goto(url, wait_until="networkidle", timeout=60_000)
             await page.wait_for_selector(ready, state="attached", timeout=60_000)
             if chat:
-                await page.fill("#text", chat)
-                await page.click("#form button")
-                await page.wait_for_selector(".assistant", timeout=60_000)
+                await page.get_by_role("button", name="New session").click()
+                await page.get_by_role("textbox", name="Message").fill(chat)
+                await page.get_by_role("button", name="Send").click()
+                await page.locator(".msg.assistant .bubble").first.wait_for(timeout=60_000)
             text = await page.inner_text("body")
         finally:
             await browser.close()
@@ -129,6 +145,7 @@ async def test_docs_render_offline_in_a_browser(site: str) -> None:
 
 
 @needs_chromium
+@needs_build
 async def test_the_chat_page_runs_under_its_csp(site: str) -> None:
     text, errors, outside = await browse(f"{site}/", "#agent option[value=assistant]", chat="what is 17 * 23?")
     assert "391" in text

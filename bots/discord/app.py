@@ -68,7 +68,7 @@ class ChatCog(commands.Cog):
         mid = new_message_id(PLATFORM, channel, interaction.id)
         try:
             _, sid = await self.chats.send(PLATFORM, user, conversation_key(channel, private), question, address, mid)
-        except Exception as exc:  # noqa: BLE001 - an apology in the deferred response, the details in the log
+        except Exception as exc:
             log.error("/ask failed: %r", exc, exc_info=exc)
             why = str(exc) if isinstance(exc, ImpressoxError) else "please try again"
             await interaction.followup.send(f"Sorry, something went wrong: {why}.")
@@ -107,7 +107,7 @@ class ChatCog(commands.Cog):
     async def on_message(self, message: nextcord.Message) -> None:
         try:
             await self.app.on_message(message)
-        except Exception as exc:  # noqa: BLE001 - the central handler: an apology, the details in the log
+        except Exception as exc:
             log.error("message %s failed: %r", message.id, exc, exc_info=exc)
             why = str(exc) if isinstance(exc, ImpressoxError) else "please try again"
             await self.app.post(str(message.channel.id), {"content": f"Sorry, something went wrong: {why}."})
@@ -117,7 +117,8 @@ class ChatCog(commands.Cog):
     async def on_interaction(self, interaction: Interaction) -> None:
         if interaction.type != InteractionType.component:
             return
-        custom_id = str((interaction.data or {}).get("custom_id") or "")
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id") or "")
         if not custom_id.startswith("ap:"):
             return
         await interaction.response.defer()  # at once, then decide

@@ -82,7 +82,7 @@ class TelegramBot:
         self.me = await self.bot.me()
         try:
             await self.bot.set_my_commands(COMMANDS)
-        except Exception:  # noqa: BLE001 - a cosmetic call: never a reason not to run
+        except Exception:
             log.warning("setMyCommands failed", exc_info=True)
         worker = Worker(
             self.runtime.client,
@@ -102,7 +102,7 @@ class TelegramBot:
             task.cancel()
         await self.bot.session.close()
 
-    def _spawn(self, coro) -> None:  # noqa: ANN001
+    def _spawn(self, coro) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -257,7 +257,7 @@ class TelegramBot:
             why = str(event.exception) if isinstance(event.exception, ImpressoxError) else "please try again"
             try:
                 await message.answer(f"Sorry, something went wrong: {why}.")
-            except Exception:  # noqa: BLE001 - the apology itself failed; it is logged above
+            except Exception:
                 log.warning("could not send the apology", exc_info=True)
         elif event.update.callback_query is not None:
             try:
@@ -288,7 +288,7 @@ def _keyboard(delivery: Delivery) -> InlineKeyboardMarkup:
 async def _drop_keyboard(message: Message) -> None:
     try:
         await message.edit_reply_markup(reply_markup=None)
-    except Exception:  # noqa: BLE001 - cosmetic: the decision stands either way
+    except Exception:
         log.debug("could not remove the buttons", exc_info=True)
 
 

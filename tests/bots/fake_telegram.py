@@ -53,7 +53,7 @@ class FakeTelegram:
         entities = []
         if mention:
             text = f"@{BOT['username']} {text}"
-            entities.append({"type": "mention", "offset": 0, "length": len(BOT["username"]) + 1})
+            entities.append({"type": "mention", "offset": 0, "length": len(str(BOT["username"])) + 1})
         if text.startswith("/"):
             entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
         msg: dict[str, Any] = {
@@ -139,7 +139,7 @@ class FakeTelegram:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 path = urllib.parse.urlsplit(self.path).path
                 method = path.rsplit("/", 1)[-1]
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()

@@ -1,0 +1,78 @@
+// Names for the generated schema's types (src/api/schema.d.ts, made by `npm run schema`):
+// a field renamed in the API breaks `tsc`, not the page.
+import type { components } from "./schema";
+
+type S = components["schemas"];
+export type AgentOut = S["AgentOut"];
+export type SessionSummary = S["SessionSummary"];
+export type SessionView = S["SessionView"];
+export type SessionCreated = S["SessionCreated"];
+export type ChatMessage = S["ChatMessage"];
+export type ToolCallRecord = S["ToolCallRecord"];
+export type PendingApproval = S["PendingApproval"];
+export type TurnOut = S["TurnOut"];
+export type TurnPending = S["PendingTurn"];
+export type ApprovalOut = S["ApprovalOut"];
+export type Notification = S["Notification"];
+export type VaultOut = S["VaultOut"];
+export type VaultRegistered = S["VaultRegistered"];
+
+// Endpoints that may not be in every deployment's schema yet (schedules, alerts, links come with
+// the workers and bots services): typed by hand here, shown as "not available" on a 404.
+export interface ScheduleRun {
+  scheduled_at: string | null;
+  started_at: string | null;
+  workflow_id: string;
+  status: string;
+  reply?: string | null;
+}
+export interface ScheduleOut {
+  schedule_id: string;
+  prompt: string;
+  agent: string;
+  cron?: string | null;
+  every_seconds?: number | null;
+  timezone: string;
+  paused: boolean;
+  note?: string | null;
+  next_run_at?: string | null;
+  recent_runs: ScheduleRun[];
+}
+export interface ScheduleCreate {
+  prompt: string;
+  cron?: string;
+  every_seconds?: number;
+  timezone: string;
+  agent: string;
+}
+export interface AlertView {
+  alert_id: string;
+  kind: "price" | "wallet";
+  description: string;
+  rule: Record<string, unknown>;
+  armed: boolean;
+  fired_count: number;
+  last_fired_at?: string | null;
+  last_price?: string | null;
+}
+export interface AlertCreate {
+  kind: "price" | "wallet";
+  symbol?: string;
+  above?: string;
+  below?: string;
+  move_pct?: string;
+  window_seconds?: number;
+  address?: string;
+  direction?: "in" | "out" | "both";
+  token?: string;
+}
+export interface LinkCode {
+  code: string;
+  expires_at: string;
+  how: string;
+}
+export interface LinkedIdentity {
+  identity: string;
+  platform: string;
+  linked_at?: string | null;
+}
