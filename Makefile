@@ -44,6 +44,8 @@ test-setup: setup
 	@command -v chromium >/dev/null || { \
 	  echo "installing chromium (Debian package) for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@# browser scripts run outside the venv (e.g. by a plain `python3`) find Playwright there too
+	@$(PYTHON) -c "import playwright" 2>/dev/null || $(PYTHON) -m pip install --disable-pip-version-check -q "playwright>=1.40,<2"
 
 up: setup
 	$(BIN)/impressox up

@@ -52,7 +52,13 @@ async def main() -> dict:
         redis = RedisServer()
         try:
             redis.start()
-            settings = load_settings(temporal_address=server.address, redis_url=redis.url, task_queue="bench")
+            settings = load_settings(
+                temporal_address=server.address,
+                redis_url=redis.url,
+                task_queue="bench",
+                # the bench runs PARALLEL sessions of one user at once: above the per-user default cap
+                max_running_sessions_per_user=ROUNDS + PARALLEL + 10,
+            )
             return await measure(settings)
         finally:
             redis.stop()
