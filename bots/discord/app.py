@@ -276,27 +276,14 @@ class DiscordBot:
 
     async def _edit_original(self, address: ReplyAddress, payload: dict[str, Any]) -> bool:
         """The slash command's deferred response becomes the reply (False: the token is dead)."""
-        route = Route(
-            "PATCH",
-            "/webhooks/{application_id}/{token}/messages/@original",
-            application_id=self.client.application_id,
-            token=address.interaction_token,
-        )
-        try:
-            await self.client.http.request(route, json=payload)
-            return True
-        except (nextcord.NotFound, nextcord.Forbidden, nextcord.HTTPException) as exc:
-            if getattr(exc, "status", 0) == 429:
-                raise
-            return False
+        return await self._webhook("PATCH", "/webhooks/{application_id}/{token}/messages/@original", address, payload)
 
     async def _follow_up(self, address: ReplyAddress, payload: dict[str, Any]) -> bool:
-        route = Route(
-            "POST",
-            "/webhooks/{application_id}/{token}",
-            application_id=self.client.application_id,
-            token=address.interaction_token,
-        )
+        return await self._webhook("POST", "/webhooks/{application_id}/{token}", address, payload)
+
+    async def _webhook(self, method: str, path: str, address: ReplyAddress, payload: dict[str, Any]) -> bool:
+        """One call on the interaction's webhook; False when its token is dead (a 429 is raised)."""
+        route = Route(method, path, application_id=self.client.application_id, token=address.interaction_token)
         try:
             await self.client.http.request(route, json=payload)
             return True
