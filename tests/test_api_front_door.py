@@ -17,9 +17,14 @@ from core.settings import ApiKey, Settings
 from tests.served import served
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make test-setup)")
 WEB_BUILT = (pages.WEB_DIST / "index.html").exists()
-needs_build = pytest.mark.skipif(not WEB_BUILT, reason="the web client is not built (make setup)")
+
+
+def require_browser_and_build() -> str:
+    """Chromium and the built client come from `make test-setup`: their absence is a failure, not a skip."""
+    assert CHROMIUM is not None, "Debian chromium is not installed: run `make test-setup`"
+    assert WEB_BUILT, "the web client is not built: run `make setup`"
+    return CHROMIUM
 
 
 @pytest.mark.parametrize("host", ["localhost", "localhost:8000", "127.0.0.1", "127.0.0.1:8000", "[::1]", "[::1]:80"])
@@ -108,7 +113,7 @@ async def browse(url: str, ready: str, chat: str | None = None) -> tuple[str, li
     outside: list[str] = []
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
+            executable_path=require_browser_and_build(),
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
         )
         try:
@@ -137,15 +142,12 @@ async def browse(url: str, ready: str, chat: str | None = None) -> tuple[str, li
     return text, errors, outside
 
 
-@needs_chromium
 async def test_docs_render_offline_in_a_browser(site: str) -> None:
     text, errors, outside = await browse(f"{site}/docs", ".opblock-summary-path")
     assert "/v1/sessions/{session_id}/messages" in text
     assert outside == [] and errors == [], (outside, errors)
 
 
-@needs_chromium
-@needs_build
 async def test_the_chat_page_runs_under_its_csp(site: str) -> None:
     text, errors, outside = await browse(f"{site}/", "#agent option[value=assistant]", chat="what is 17 * 23?")
     assert "391" in text

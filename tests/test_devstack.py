@@ -39,7 +39,6 @@ def wait_for(predicate, timeout: float = 30.0) -> bool:
     return predicate()
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the lifeline is PR_SET_PDEATHSIG (Linux)")
 def test_a_child_dies_with_its_parent_even_on_kill_9() -> None:
     parent_code = (
         "import time; from devstack.processes import launch\n"

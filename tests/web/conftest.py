@@ -37,10 +37,9 @@ ACCOUNTS = [
     "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
 ]
 
-if CHROMIUM is None:
-    pytest.skip("Debian chromium is not installed (make test-setup)", allow_module_level=True)
-if not (PROJECT_ROOT / "web" / "dist" / "index.html").exists():
-    pytest.skip("the web client is not built (make setup)", allow_module_level=True)
+# both come from the README's set-up (make test-setup): missing, the browser tests fail at once
+assert CHROMIUM is not None, "Debian chromium is not installed: run `make test-setup`"
+assert (PROJECT_ROOT / "web" / "dist" / "index.html").exists(), "the web client is not built: run `make setup`"
 
 
 def rpc(url: str, method: str, *params: Any) -> Any:

