@@ -152,6 +152,13 @@ class Settings(BaseSettings):
     discord_api_url: str = "https://discord.com/api/v10"
     #: the agent a chat conversation talks to
     bot_agent: str = "assistant"
+    #: the bots show an answer as it is written, editing their reply in place (off: it arrives whole)
+    bot_live_replies: bool = True
+    #: a turn answered within this many seconds is one plain message (no draft, no edits)
+    bot_live_grace_seconds: float = Field(default=1.0, ge=0, le=60)
+    #: at most one edit per chat this often on Telegram, per message on Discord (the platforms' limits)
+    telegram_edit_interval_seconds: float = Field(default=1.5, ge=0.1, le=60)
+    discord_edit_interval_seconds: float = Field(default=1.2, ge=0.1, le=60)
     #: how long a ``POST /v1/links`` code may be redeemed with ``/link CODE``
     link_code_ttl_seconds: float = Field(default=600.0, gt=0, le=3600)
 

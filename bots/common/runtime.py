@@ -8,6 +8,7 @@ from temporalio.client import Client
 
 from core.agents import AgentFactory
 from core.settings import Settings
+from core.streams import TurnStreams
 from services.chats import ChatService
 from services.sessions import SessionService
 from services.tools import load_tools
@@ -20,6 +21,8 @@ class BotRuntime:
     settings: Settings
     client: Client
     chats: ChatService
+    #: the turns' event streams, for live replies (None: live replies are off)
+    streams: TurnStreams | None = None
 
     @classmethod
     async def start(cls, settings: Settings, client: Client | None = None) -> BotRuntime:
@@ -27,4 +30,9 @@ class BotRuntime:
         await ensure_registered(client)
         registry = load_tools(settings.tool_modules)
         sessions = SessionService(client, settings, AgentFactory.from_yaml(settings.agents_file, registry, settings))
-        return cls(settings=settings, client=client, chats=ChatService(client, settings, sessions))
+        streams = TurnStreams.from_settings(settings) if settings.bot_live_replies else None
+        return cls(settings=settings, client=client, chats=ChatService(client, settings, sessions), streams=streams)
+
+    async def close(self) -> None:
+        if self.streams is not None:
+            await self.streams.close()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +20,17 @@ from nextcord import Interaction, InteractionType, SlashOption
 from nextcord.ext import commands
 from nextcord.http import Route
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from bots.common.commands import HELP, parse_command
 from bots.common.runtime import BotRuntime
-from bots.common.text import DISCORD_LIMIT, split_text
+from bots.common.streaming import StreamingReplies
+from bots.discord.surface import DiscordSurface, reference
 from core.bots import DELIVER, Delivery, bot_task_queue
 from core.errors import BadInputError, ImpressoxError, NotFoundError
 from core.schemas import ReplyAddress
 from core.settings import Settings
-from services.chats import ChatService, LinkError, call_reference, conversation_key, new_message_id
+from services.chats import ChatService, LinkError, conversation_key, new_message_id
 
 log = logging.getLogger("impressox.discord")
 PLATFORM = "discord"
@@ -74,6 +73,7 @@ class ChatCog(commands.Cog):
             await interaction.followup.send(f"Sorry, something went wrong: {why}.")
             return
         self.app.spawn(self.app.typing(channel, sid, mid))
+        self.app.spawn(self.app.replies.follow(sid, mid, address))
 
     @nextcord.slash_command(name="new", description="Start a fresh conversation")
     async def new(self, interaction: Interaction) -> None:
@@ -149,6 +149,12 @@ class DiscordBot:
         self.client = commands.Bot(intents=intents())
         self.client.add_cog(ChatCog(self))
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.replies = StreamingReplies(
+            DiscordSurface(self.client),
+            runtime.streams,
+            interval=settings.discord_edit_interval_seconds,
+            grace=settings.bot_live_grace_seconds,
+        )
 
     async def run(self, stop: asyncio.Event, ready_file: Path | None = None) -> None:
         assert self.settings.discord_token is not None
@@ -167,6 +173,7 @@ class DiscordBot:
             )
             await self.client.close()
             await asyncio.gather(gateway, return_exceptions=True)
+        await self.replies.close()
         for task in list(self._tasks):
             task.cancel()
 
@@ -196,7 +203,7 @@ class DiscordBot:
         command = parse_command(text)
         if command is not None:
             answer = await self.command((user, channel), *command, private=private)
-            await self.post(channel, {"content": answer, "message_reference": _ref(message.id)})
+            await self.post(channel, {"content": answer, "message_reference": reference(message.id)})
             return
         address = ReplyAddress(
             platform=PLATFORM, chat_id=channel, reply_to=None if private else str(message.id), user_id=user
@@ -204,6 +211,7 @@ class DiscordBot:
         mid = new_message_id(PLATFORM, channel, message.id)
         _, sid = await self.chats.send(PLATFORM, user, conversation_key(channel, private), text, address, mid)
         self.spawn(self.typing(channel, sid, mid))
+        self.spawn(self.replies.follow(sid, mid, address))
 
     async def command(self, who: tuple[str, str], name: str, arg: str, private: bool = True) -> str:
         user, channel = who
@@ -247,71 +255,13 @@ class DiscordBot:
     # ------------------------------------------------------------------ delivery (activity)
     @activity.defn(name=DELIVER)
     async def deliver(self, delivery: Delivery) -> None:
-        """Send one reply, approval prompt or notification; parts already sent are not sent again."""
-        address = delivery.address
-        parts = split_text(delivery.text, DISCORD_LIMIT)
-        details = activity.info().heartbeat_details
-        done = int(details[0]) if details else 0
-        for i in range(done, len(parts)):
-            payload: dict[str, Any] = {"content": parts[i], "allowed_mentions": {"parse": []}}
-            if i == len(parts) - 1 and delivery.approval is not None:
-                payload["components"] = _buttons(delivery)
-            try:
-                if address.interaction_token and i == 0 and await self._edit_original(address, payload):
-                    pass
-                elif address.interaction_token and await self._follow_up(address, payload):
-                    pass
-                else:
-                    if i == 0 and address.reply_to:
-                        payload["message_reference"] = _ref(address.reply_to)
-                    await self.post(address.chat_id, payload)
-            except nextcord.HTTPException as exc:
-                if exc.status == 429:
-                    retry = float(getattr(exc.response, "headers", {}).get("Retry-After", 1) or 1)
-                    raise ApplicationError("Discord rate limit", next_retry_delay=timedelta(seconds=retry)) from None
-                if exc.status in (400, 403, 404):
-                    raise ApplicationError(f"Discord refused the message: {exc}", non_retryable=True) from None
-                raise
-            activity.heartbeat(i + 1)
-
-    async def _edit_original(self, address: ReplyAddress, payload: dict[str, Any]) -> bool:
-        """The slash command's deferred response becomes the reply (False: the token is dead)."""
-        return await self._webhook("PATCH", "/webhooks/{application_id}/{token}/messages/@original", address, payload)
-
-    async def _follow_up(self, address: ReplyAddress, payload: dict[str, Any]) -> bool:
-        return await self._webhook("POST", "/webhooks/{application_id}/{token}", address, payload)
-
-    async def _webhook(self, method: str, path: str, address: ReplyAddress, payload: dict[str, Any]) -> bool:
-        """One call on the interaction's webhook; False when its token is dead (a 429 is raised)."""
-        route = Route(method, path, application_id=self.client.application_id, token=address.interaction_token)
-        try:
-            await self.client.http.request(route, json=payload)
-            return True
-        except (nextcord.NotFound, nextcord.Forbidden, nextcord.HTTPException) as exc:
-            if getattr(exc, "status", 0) == 429:
-                raise
-            return False
-
-
-def _ref(message_id: str | int) -> dict[str, Any]:
-    return {"message_id": str(message_id), "fail_if_not_exists": False}
-
-
-def _buttons(delivery: Delivery) -> list[dict[str, Any]]:
-    assert delivery.approval is not None
-    suffix = delivery.approval.session_id.rsplit(":", 1)[-1]
-    ref = call_reference(delivery.approval.call_id)
-    return [
-        {
-            "type": 1,
-            "components": [
-                {"type": 2, "style": 3, "label": "Approve", "custom_id": f"ap:y:{suffix}:{ref}"},
-                {"type": 2, "style": 4, "label": "Reject", "custom_id": f"ap:n:{suffix}:{ref}"},
-            ],
-        }
-    ]
+        """Send one reply, approval prompt or notification (into the turn's live drafts, if any)."""
+        await self.replies.deliver(delivery, activity.info().workflow_id or "")
 
 
 async def run_discord(settings: Settings, stop: asyncio.Event, ready_file: Path | None = None) -> None:
     runtime = await BotRuntime.start(settings)
-    await DiscordBot(runtime, settings).run(stop, ready_file)
+    try:
+        await DiscordBot(runtime, settings).run(stop, ready_file)
+    finally:
+        await runtime.close()

@@ -11,38 +11,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from datetime import timedelta
 from pathlib import Path
 
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import (
     BotCommand,
     CallbackQuery,
     ErrorEvent,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     Message,
-    ReplyParameters,
     User,
 )
 from aiogram.utils.chat_action import ChatActionSender
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from bots.common.commands import HELP
 from bots.common.runtime import BotRuntime
-from bots.common.text import TELEGRAM_LIMIT, split_text
-from bots.telegram.formatting import to_entities
+from bots.common.streaming import StreamingReplies
+from bots.telegram.surface import TelegramSurface
 from core.bots import DELIVER, Delivery, bot_task_queue
 from core.errors import BadInputError, ImpressoxError, NotFoundError
 from core.schemas import ReplyAddress
 from core.settings import Settings
-from services.chats import LinkError, call_reference, conversation_key, new_message_id
+from services.chats import LinkError, conversation_key, new_message_id
 
 log = logging.getLogger("impressox.telegram")
 PLATFORM = "telegram"
@@ -71,6 +65,12 @@ class TelegramBot:
         self.chats = runtime.chats
         self.bot = bot
         self.me: User | None = None
+        self.replies = StreamingReplies(
+            TelegramSurface(bot),
+            runtime.streams,
+            interval=runtime.settings.telegram_edit_interval_seconds,
+            grace=runtime.settings.bot_live_grace_seconds,
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self.dp = Dispatcher()
         self.dp.include_routers(self._commands(), self._approvals(), self._messages())
@@ -98,6 +98,7 @@ class TelegramBot:
             await stop.wait()
             await self.dp.stop_polling()
             await asyncio.gather(polling, return_exceptions=True)
+        await self.replies.close()
         for task in list(self._tasks):
             task.cancel()
         await self.bot.session.close()
@@ -110,34 +111,8 @@ class TelegramBot:
     # ------------------------------------------------------------------ delivery (activity)
     @activity.defn(name=DELIVER)
     async def deliver(self, delivery: Delivery) -> None:
-        """Send one reply, approval prompt or notification; parts already sent are not sent again."""
-        chat_id = int(delivery.address.chat_id)
-        parts = split_text(delivery.text, TELEGRAM_LIMIT)
-        details = activity.info().heartbeat_details
-        done = int(details[0]) if details else 0
-        for i in range(done, len(parts)):
-            last = i == len(parts) - 1
-            reply = delivery.address.reply_to if i == 0 else None
-            try:
-                await self.bot.send_message(
-                    chat_id=chat_id,
-                    **to_entities(parts[i]),
-                    reply_parameters=(
-                        ReplyParameters(message_id=int(reply), allow_sending_without_reply=True) if reply else None
-                    ),
-                    reply_markup=_keyboard(delivery) if last and delivery.approval else None,
-                )
-            except TelegramRetryAfter as exc:
-                # Temporal retries after exactly what Telegram asked for
-                raise ApplicationError(
-                    f"Telegram asked to retry after {exc.retry_after} s",
-                    next_retry_delay=timedelta(seconds=exc.retry_after),
-                ) from None
-            except TelegramForbiddenError as exc:  # blocked by the user, kicked from the group
-                raise ApplicationError(f"chat {chat_id} refuses the bot: {exc.message}", non_retryable=True) from None
-            except TelegramBadRequest as exc:
-                raise ApplicationError(f"Telegram refused the message: {exc.message}", non_retryable=True) from None
-            activity.heartbeat(i + 1)
+        """Send one reply, approval prompt or notification (into the turn's live drafts, if any)."""
+        await self.replies.deliver(delivery, activity.info().workflow_id or "")
 
     # ------------------------------------------------------------------ routers
     def _commands(self) -> Router:
@@ -226,6 +201,7 @@ class TelegramBot:
                 PLATFORM, _uid(message), conversation_key(message.chat.id, private), text, address, mid
             )
             self._spawn(self._typing(message.chat.id, sid, mid))
+            self._spawn(self.replies.follow(sid, mid, address))
 
         return router
 
@@ -271,20 +247,6 @@ def _uid(message: Message) -> str:
     return str(message.from_user.id if message.from_user else message.chat.id)
 
 
-def _keyboard(delivery: Delivery) -> InlineKeyboardMarkup:
-    assert delivery.approval is not None
-    suffix = delivery.approval.session_id.rsplit(":", 1)[-1]
-    ref = call_reference(delivery.approval.call_id)
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(text="✅ Approve", callback_data=f"ap:y:{suffix}:{ref}"),
-                InlineKeyboardButton(text="❌ Reject", callback_data=f"ap:n:{suffix}:{ref}"),
-            ]
-        ]
-    )
-
-
 async def _drop_keyboard(message: Message) -> None:
     try:
         await message.edit_reply_markup(reply_markup=None)
@@ -296,4 +258,7 @@ async def run_telegram(settings: Settings, stop: asyncio.Event, ready_file: Path
     assert settings.telegram_token is not None
     runtime = await BotRuntime.start(settings)
     bot = TelegramBot(runtime, build_bot(settings.telegram_token.get_secret_value(), settings.telegram_api_url))
-    await bot.run(stop, ready_file)
+    try:
+        await bot.run(stop, ready_file)
+    finally:
+        await runtime.close()

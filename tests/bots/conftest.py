@@ -8,13 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from temporalio.client import Client
 
 from bots.common.runtime import BotRuntime
+from bots.discord.app import DiscordBot
 from bots.telegram.app import TelegramBot, build_bot
 from core.settings import Settings
 from devstack.redis_server import RedisServer
 from temporal.devserver import TemporalDevServer
+from tests.bots.fake_discord import FakeDiscord
 from tests.bots.fake_telegram import FakeTelegram
 from tests.conftest import make_settings
 
@@ -61,6 +64,7 @@ async def telegram(client: Client, settings: Settings, worker: None, fake_tg: Fa
     bot = Running(run).start()
     yield bot
     await bot.stop()
+    await runtime.close()
 
 
 async def wait_for(fake: Any, predicate: Callable[[], Any], timeout: float = 60) -> Any:
@@ -71,3 +75,24 @@ async def wait_for(fake: Any, predicate: Callable[[], Any], timeout: float = 60)
         if found or asyncio.get_running_loop().time() > end:
             return found
         await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def fake_dc() -> AsyncIterator[FakeDiscord]:
+    fake = await FakeDiscord().start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def discord(client: Client, settings: Settings, worker: None, fake_dc: FakeDiscord) -> AsyncIterator[Running]:
+    settings = settings.model_copy(
+        update={"discord_token": SecretStr("fake"), "discord_api_url": fake_dc.url + "/api/v10"}
+    )
+    runtime = await BotRuntime.start(settings, client)
+    bot = Running(lambda stop: DiscordBot(runtime, settings).run(stop)).start()
+    await asyncio.wait_for(fake_dc.identified.wait(), 60)
+    assert await wait_for(fake_dc, lambda: fake_dc.commands.get("ask"), 30)
+    yield bot
+    await bot.stop()
+    await runtime.close()

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 import re
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +32,13 @@ class FakeDiscord:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, Any]] = []
         self.sent: list[dict[str, Any]] = []  # {"channel_id", "content", "components", "id", "token"}
+        #: what the chats show now: message id -> the message as last edited (deleted ones are gone)
+        self.messages: dict[str, dict[str, Any]] = {}
+        #: (monotonic time, message id) of every message sent or edited, for the edit cadence
+        self.changes: list[tuple[float, str]] = []
+        self.originals: dict[str, str] = {}  # interaction token -> id of its original response
+        #: the next calls answered 429 with this Retry-After (seconds)
+        self.limit_next: list[float] = []
         self.commands: dict[str, dict[str, Any]] = {}
         self.identified = asyncio.Event()
         self.acks: dict[str, int] = {}  # interaction token -> callback type
@@ -122,14 +130,15 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ what the bot did
     def texts(self, channel: str | None = None, token: str | None = None) -> list[str]:
+        """What the chats show now: the bot's messages, oldest first, with their latest edit."""
         return [
-            s["content"]
-            for s in self.sent
-            if (channel is None or s["channel_id"] == channel) and (token is None or s["token"] == token)
+            m["content"]
+            for m in self.messages.values()
+            if (channel is None or m["channel_id"] == channel) and (token is None or m["token"] == token)
         ]
 
     def with_buttons(self) -> list[dict[str, Any]]:
-        return [s for s in self.sent if s.get("components")]
+        return [m for m in self.messages.values() if m.get("components")]
 
     # ------------------------------------------------------------------ gateway
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
@@ -172,6 +181,11 @@ class FakeDiscord:
         raw = await request.read()
         body = json.loads(raw) if raw else None
         self.calls.append((request.method, path, body))
+        if self.limit_next and not path.startswith(("/gateway", "/users", "/applications")):
+            retry = self.limit_next.pop(0)
+            headers = {"Content-Type": "application/json", "Retry-After": str(retry), "X-RateLimit-Scope": "user"}
+            body429 = {"message": "You are being rate limited.", "retry_after": retry, "global": False}
+            return web.Response(status=429, body=json.dumps(body429).encode(), headers=headers)
         result = self._route(request.method, path, body if isinstance(body, dict | list) else {})
         if result is None:
             return web.Response(status=204)
@@ -211,10 +225,20 @@ class FakeDiscord:
             if method == "POST":
                 return self._record(r[1], body, None)
             return []
+        if r := m(r"/channels/(\d+)/messages/(\d+)", path):
+            return self._change(method, r[2], body)
         if r := m(r"/interactions/\d+/([^/]+)/callback", path):
             self.acks[r[1]] = body.get("type")
             return None
-        if r := m(r"/webhooks/\d+/([^/]+)(?:/messages/@original)?", path):
+        if r := m(r"/webhooks/\d+/([^/]+)/messages/@original", path):
+            if r[1] in self.originals:
+                return self._change(method, self.originals[r[1]], body)
+            msg = self._record(None, body, r[1])
+            self.originals[r[1]] = msg["id"]
+            return msg
+        if r := m(r"/webhooks/\d+/([^/]+)/messages/(\d+)", path):
+            return self._change(method, r[2], body)
+        if r := m(r"/webhooks/\d+/([^/]+)", path):
             return self._record(None, body, r[1])
         if r := m(r"/channels/(\d+)", path):
             return {"id": r[1], "type": 1, "recipients": [], "last_message_id": None}
@@ -224,7 +248,18 @@ class FakeDiscord:
         msg = self._message(channel or "0", body.get("content") or "", BOT_USER)
         msg["components"] = body.get("components") or []
         self.sent.append({**msg, "token": token})
+        self.messages[msg["id"]] = {**msg, "token": token}
+        self.changes.append((time.monotonic(), msg["id"]))
         return msg
+
+    def _change(self, method: str, message_id: str, body: dict[str, Any]) -> Any:
+        if method == "DELETE":
+            self.messages.pop(message_id, None)
+            return None
+        msg = self.messages[message_id]
+        msg.update({k: v for k, v in body.items() if k in ("content", "components")}, edited_timestamp=_now())
+        self.changes.append((time.monotonic(), message_id))
+        return {k: v for k, v in msg.items() if k != "token"}
 
     def _message(self, channel: str, content: str, author: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -1,8 +1,10 @@
 """A small fake Telegram Bot API server (stdlib, a thread) for the bot tests: the network edge.
 
 ``/bot<token>/<method>`` with form or JSON parameters; ``getUpdates`` long-polls a queue
-filled by ``push_*``; every other call is recorded in ``calls``. ``fail_next`` answers the
-next calls of a method with an error (429 with ``retry_after``), as Telegram does.
+filled by ``push_*``; every other call is recorded in ``calls`` (with its arrival time in
+``_at``, monotonic seconds). ``messages`` holds what a chat shows now: sent messages as later
+edited or deleted. ``fail_next`` answers the next calls of a method with an error (429 with
+``retry_after``), as Telegram does.
 """
 
 from __future__ import annotations
@@ -27,10 +29,16 @@ def _value(v: str) -> Any:
     return v
 
 
+class NotModified(Exception):
+    pass
+
+
 class FakeTelegram:
     def __init__(self, token: str = "4242:TEST") -> None:
         self.token = token
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        #: (chat id, message id) -> text, in the order the messages were sent
+        self.messages: dict[tuple[str, int], str] = {}
         self.updates: list[dict[str, Any]] = []
         self.polls = 0
         self.faults: list[list[Any]] = []
@@ -94,7 +102,13 @@ class FakeTelegram:
             return [p for m, p in self.calls if m in methods and (chat is None or str(p.get("chat_id")) == str(chat))]
 
     def texts(self, chat: int | None = None) -> list[str]:
-        return [p.get("text", "") for p in self.sent(chat)]
+        """What the chat shows now: the bot's messages, oldest first, with their latest edit."""
+        with self.cond:
+            return [t for (c, _), t in self.messages.items() if chat is None or c == str(chat)]
+
+    def edit_times(self, chat: int | None = None) -> list[float]:
+        """When each accepted ``sendMessage``/``editMessageText`` to the chat arrived (monotonic s)."""
+        return [p["_at"] for p in self.sent(chat, ("sendMessage", "editMessageText"))]
 
     def wait_for(self, predicate: Any, timeout: float = 60) -> Any:
         end = time.time() + timeout
@@ -120,9 +134,20 @@ class FakeTelegram:
                     if batch or time.time() >= end:
                         return batch
                     self.cond.wait(max(0.0, end - time.time()))
+        if m == "deletemessage":
+            with self.cond:
+                self.messages.pop((str(params["chat_id"]), int(params["message_id"])), None)
+            return True
         if m in ("sendmessage", "editmessagetext", "editmessagereplymarkup"):
+            mid = int(params.get("message_id") or next(self._mids))
+            key = (str(params["chat_id"]), mid)
+            with self.cond:
+                if m != "editmessagereplymarkup":
+                    if m == "editmessagetext" and self.messages.get(key) == params.get("text", ""):
+                        raise NotModified()
+                    self.messages[key] = params.get("text", "")
             msg = {
-                "message_id": int(params.get("message_id") or next(self._mids)),
+                "message_id": mid,
                 "date": int(time.time()),
                 "chat": {"id": int(params["chat_id"]), "type": "private"},
                 "from": BOT,
@@ -143,6 +168,7 @@ class FakeTelegram:
                 path = urllib.parse.urlsplit(self.path).path
                 method = path.rsplit("/", 1)[-1]
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                at = time.monotonic()
                 if self.headers.get("Content-Type", "").startswith("application/json"):
                     params = json.loads(raw or "{}")
                 else:
@@ -153,14 +179,19 @@ class FakeTelegram:
                     fault = next((f for f in fake.faults if f[0] == method.lower() and f[3] > 0), None)
                     if fault:
                         fault[3] -= 1
-                        fake.calls.append((method + ":refused", params))
+                        fake.calls.append((method + ":refused", {**params, "_at": at}))
                 if fault:
                     body = {"ok": False, "error_code": fault[1], "description": "Too Many Requests"}
                     if fault[1] == 429:
                         body["parameters"] = {"retry_after": fault[2]}
                     return self._send(fault[1], body)
-                result = fake._answer(method, params)
+                try:
+                    result = fake._answer(method, params)
+                except NotModified:  # Telegram's answer to an edit that changes nothing
+                    desc = "Bad Request: message is not modified"
+                    return self._send(400, {"ok": False, "error_code": 400, "description": desc})
                 if method.lower() != "getupdates":
+                    params["_at"] = at
                     with fake.cond:
                         fake.calls.append((method, params))
                         fake.cond.notify_all()

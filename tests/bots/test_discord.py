@@ -3,39 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
-from pydantic import SecretStr
-from temporalio.client import Client
-
-from bots.common.runtime import BotRuntime
-from bots.discord.app import DiscordBot
 from core.settings import Settings
 from tests.bots.conftest import Running, wait_for
 from tests.bots.fake_discord import FakeDiscord
 
 OWNER, STRANGER = 5001, 6006
-
-
-@pytest.fixture
-async def fake_dc() -> AsyncIterator[FakeDiscord]:
-    fake = await FakeDiscord().start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
-async def discord(client: Client, settings: Settings, worker: None, fake_dc: FakeDiscord) -> AsyncIterator[Running]:
-    settings = settings.model_copy(
-        update={"discord_token": SecretStr("fake"), "discord_api_url": fake_dc.url + "/api/v10"}
-    )
-    runtime = await BotRuntime.start(settings, client)
-    bot = Running(lambda stop: DiscordBot(runtime, settings).run(stop)).start()
-    await asyncio.wait_for(fake_dc.identified.wait(), 60)
-    assert await wait_for(fake_dc, lambda: fake_dc.commands.get("ask"), 30)
-    yield bot
-    await bot.stop()
 
 
 async def test_dm_and_slash_command(discord: Running, fake_dc: FakeDiscord) -> None:

@@ -1,0 +1,89 @@
+"""The real bots render a slow answer by editing their reply in place, at the platform's cadence.
+
+The offline model writes one word every 200 ms here, so its "did not understand" answer takes
+several seconds; the fakes of Telegram and Discord record when each send and edit arrived.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from bots.common.runtime import BotRuntime
+from core.settings import Settings
+from devstack.redis_server import RedisServer
+from temporal.devserver import TemporalDevServer
+from tests.bots.conftest import Running, wait_for
+from tests.bots.fake_discord import FakeDiscord
+from tests.bots.fake_telegram import FakeTelegram
+from tests.conftest import make_settings
+
+USER = 1001
+
+
+def slow_question() -> str:
+    # distinct every time: a cached model answer (same question, same conversation) is not streamed
+    return f"tell me a story about the moon {uuid.uuid4().hex[:6]}"
+
+
+#: what the platforms accept; the settings' defaults
+TELEGRAM_EVERY, DISCORD_EVERY = 1.5, 1.2
+
+
+@pytest.fixture
+def settings(temporal_server: TemporalDevServer, redis_server: RedisServer, tmp_path: Path) -> Settings:
+    return make_settings(temporal_server, redis_server.url, tmp_path, bot_agent="tester", offline_token_delay_ms=200)
+
+
+async def final_reply(client: Client, settings: Settings, platform: str, user: str) -> str:
+    """The session workflow's own answer to the chat's last message (the authority)."""
+    chats = (await BotRuntime.start(settings, client)).chats
+    owner = chats.owner(view := await chats.identity(platform, user))
+    session = await chats.sessions.get(owner, view.sessions["dm"])
+    return [m.content for m in session.messages if m.role == "assistant"][-1]
+
+
+async def test_telegram_edits_at_most_every_1_5_s_and_ends_with_the_exact_answer(
+    telegram: Running, fake_tg: FakeTelegram, client: Client, settings: Settings
+) -> None:
+    assert settings.telegram_edit_interval_seconds == TELEGRAM_EVERY
+    fake_tg.fail_next("editMessageText", 429, retry_after=2)  # the first edit is refused: wait 2 s
+    fake_tg.push_message(USER, slow_question())
+    assert await wait_for(fake_tg, lambda: fake_tg.sent(USER, ("editMessageText",)), 60)
+    shown = await wait_for(fake_tg, lambda: [t for t in fake_tg.texts(USER) if t.endswith("again.")], 60)
+    final = await final_reply(client, settings, "telegram", str(USER))
+
+    assert fake_tg.texts(USER) == [final] == shown  # one message, exactly the workflow's answer
+    assert len(fake_tg.sent(USER)) == 1
+    times = fake_tg.edit_times(USER)
+    assert len(times) >= 3  # the message grew while the model wrote
+    assert min(b - a for a, b in itertools.pairwise(times)) >= TELEGRAM_EVERY - 0.05
+    refused = fake_tg.sent(USER, ("editMessageText:refused",))[0]["_at"]
+    assert min(t for t in times if t > refused) - refused >= 2 - 0.05
+    drafts = [p["text"] for p in fake_tg.sent(USER, ("sendMessage", "editMessageText"))]
+    assert all(final.startswith(d.rstrip(".… ")[:-1]) for d in drafts)  # every draft was a prefix
+
+
+async def test_discord_edits_each_message_at_most_every_1_2_s(
+    discord: Running, fake_dc: FakeDiscord, client: Client, settings: Settings
+) -> None:
+    assert settings.discord_edit_interval_seconds == DISCORD_EVERY
+    await fake_dc.push_dm(USER, slow_question())
+    dm = fake_dc.dm_channel(USER)
+    assert await wait_for(fake_dc, lambda: len(fake_dc.changes) >= 2, 60)
+    fake_dc.limit_next.append(2.0)  # one edit answered 429, Retry-After 2 s
+    limited_at = fake_dc.changes[-1][0]
+    assert await wait_for(fake_dc, lambda: [t for t in fake_dc.texts(dm) if t.endswith("again.")], 60)
+    final = await final_reply(client, settings, "discord", str(USER))
+
+    assert fake_dc.texts(dm) == [final]
+    (message,) = {m for _, m in fake_dc.changes}
+    times = [t for t, _ in fake_dc.changes]
+    assert len(times) >= 3
+    assert min(b - a for a, b in itertools.pairwise(times)) >= DISCORD_EVERY - 0.05
+    assert max(b - a for a, b in itertools.pairwise(times) if a >= limited_at) >= 2 - 0.05
+    assert message in fake_dc.messages
