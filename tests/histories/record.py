@@ -18,8 +18,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from temporalio import activity
+from temporalio.worker import Worker
+
 from core.agents import AgentFactory
+from core.bots import DELIVER, Delivery, bot_task_queue
 from core.cache import MemoryCache
+from core.schemas import ReplyAddress
 from devstack.processes import free_port
 from services.sessions import SessionService
 from services.tools import load_tools
@@ -32,6 +37,15 @@ from tests.conftest import make_settings
 HERE = Path(__file__).parent
 #: the fixed test key of the recorded (encrypted) histories; public, for tests only
 RECORDING_CODEC_KEY = "recording-test:0dMFl5BsQAhTYzQIjmK/6hvdCv01ePEfkhc5xUnManY="
+
+
+delivered: list[Delivery] = []
+
+
+@activity.defn(name=DELIVER)
+async def deliver(delivery: Delivery) -> None:
+    """The chat platform's edge: what the bot would send is only noted."""
+    delivered.append(delivery)
 
 
 async def record(prefix: str) -> None:
@@ -59,6 +73,19 @@ async def record(prefix: str) -> None:
                 [p] = (await sessions.get("local", sid)).pending_approvals
                 await sessions.decide("local", sid, p.call_id, approve)
             await _save(client, sid, prefix + "-approvals")
+
+            # a chat turn: the reply and an approval prompt go out through the bot's deliver activity
+            chat = Worker(client, task_queue=bot_task_queue("telegram", settings.task_queue), activities=[deliver])
+            async with chat:
+                sid = await sessions.create("tg-7", "tester", session_id="replay", platform="telegram")
+                address = ReplyAddress(platform="telegram", chat_id="7", user_id="7")
+                await sessions.send("tg-7", sid, "what is 2 * 21?", wait=30, message_id="tg-1", reply_to=address)
+                await sessions.send("tg-7", sid, '/tool pay {"amount": "1", "to": "bob"}', wait=30, reply_to=address)
+                [p] = (await sessions.get("tg-7", sid)).pending_approvals
+                await sessions.decide("tg-7", sid, p.call_id, False)
+                while len(delivered) < 3:  # the reply, the prompt, the answer after the decision
+                    await asyncio.sleep(0.1)
+            await _save(client, sid, prefix + "-bot-delivery")
 
             sid = await sessions.create("local", "tester", session_id="replay-concurrent")
             await asyncio.gather(*(sessions.send("local", sid, f"what is {i} + 1?", wait=30) for i in range(3)))
