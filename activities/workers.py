@@ -51,9 +51,8 @@ class WorkerActivities:
             by_user.setdefault(item.user, []).append(item.notification)
 
         async def deliver(user: str, notes: list[Any]) -> None:
-            async with gate:
-                for note in notes:  # one user's notifications in their order; users in parallel
-                    await self.notifications.notify(user, note)
+            async with gate:  # one user's notifications in one signal, in order; users in parallel
+                await self.notifications.notify_many(user, notes)
 
         async with heartbeating(10):
             await asyncio.gather(*(deliver(u, n) for u, n in by_user.items()))

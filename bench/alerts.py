@@ -50,6 +50,7 @@ from temporal.devserver import TemporalDevServer
 from temporal.listener_main import run_listener
 from temporal.search_attributes import ensure_registered
 from workers.models import price_watch_id
+from workflows.notifications import notifications_workflow_id
 from workflows.watch import WatchWorkflow
 
 FEED_OWNER = ANVIL_ACCOUNTS[0].address
@@ -94,6 +95,17 @@ async def history_counts(client, wid: str) -> tuple[str, int, int]:
     events = [e async for e in client.get_workflow_handle(wid, run_id=desc.run_id).fetch_history_events()]
     acts = sum(1 for e in events if e.HasField("activity_task_scheduled_event_attributes"))
     return desc.run_id, len(events), acts
+
+
+async def inbox_signals(client, users: list[str]) -> int:
+    """Signals received by the users' inbox workflows (their current runs)."""
+
+    async def one(user: str) -> int:
+        handle = client.get_workflow_handle(notifications_workflow_id(user))
+        signaled = "workflow_execution_signaled_event_attributes"
+        return len([e async for e in handle.fetch_history_events() if e.HasField(signaled)])
+
+    return sum(await asyncio.gather(*(one(u) for u in users)))
 
 
 async def main(rules: int, owners: int, n: int, schedule_seconds: float) -> dict:
@@ -180,6 +192,7 @@ async def main(rules: int, owners: int, n: int, schedule_seconds: float) -> dict
                     events.append(after[1] - before[1])
                     activities.append(after[2] - before[2])
             worker_rss = rss_mb(worker.pid)
+            signals_per_update = await inbox_signals(client, users) / n
 
             # schedules: firing time -> notification stored
             agents = AgentFactory.from_yaml(settings.agents_file, load_tools(), settings)
@@ -207,7 +220,7 @@ async def main(rules: int, owners: int, n: int, schedule_seconds: float) -> dict
             "update_to_last_notification_max_ms": round(max(latencies), 1),
             "watch_history_events_per_update": statistics.median(events) if events else None,
             "watch_activities_per_update": statistics.median(activities) if activities else None,
-            "notification_signals_per_update": rules,
+            "notification_signals_per_update": signals_per_update,
             "worker_rss_mb": worker_rss,
             "schedule_firings": len(fired),
             "schedule_fire_to_notification_p50_ms": pct(fired, 50) if fired else None,

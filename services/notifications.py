@@ -20,6 +20,8 @@ from workflows.notifications import NotificationsWorkflow, notifications_workflo
 
 USER = USER_NAME
 QUERY_TIMEOUT = timedelta(seconds=5)
+#: notifications per ``notify_many`` signal (keeps one signal's payload well under Temporal's limits)
+NOTIFY_MANY_CHUNK = 100
 _UNAVAILABLE = (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE, RPCStatusCode.CANCELLED)
 
 
@@ -30,6 +32,18 @@ class NotificationService:
 
     async def notify(self, user: str, notification: Notification) -> None:
         """Durably hand ``notification`` to ``user``'s inbox (created on first use)."""
+        await self._signal(user, "notify", notification)
+
+    async def notify_many(self, user: str, notifications: list[Notification]) -> None:
+        """Several notifications for one user, in order, in one signal per NOTIFY_MANY_CHUNK."""
+        for i in range(0, len(notifications), NOTIFY_MANY_CHUNK):
+            chunk = notifications[i : i + NOTIFY_MANY_CHUNK]
+            if len(chunk) == 1:
+                await self._signal(user, "notify", chunk[0])
+            else:
+                await self._signal(user, "notify_many", chunk)
+
+    async def _signal(self, user: str, signal: str, arg: object) -> None:
         wid = notifications_workflow_id(_checked(user))
         try:
             await self.client.start_workflow(
@@ -38,8 +52,8 @@ class NotificationService:
                 id=wid,
                 task_queue=self.settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                start_signal="notify",
-                start_signal_args=[notification],
+                start_signal=signal,
+                start_signal_args=[arg],
                 static_summary=f"notifications of {user}",
             )
         except RPCError as exc:

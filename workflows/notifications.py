@@ -131,6 +131,12 @@ class NotificationsWorkflow:
         # each new key once per chat: the key check above makes a repeated signal a no-op
         self._outbox.extend(ChatDelivery(address=a, notification=notification) for a in self._subscribers.values())
 
+    @workflow.signal
+    def notify_many(self, notifications: list[Notification]) -> None:
+        """Several notifications in one signal (one RPC and one workflow task for a burst), in order."""
+        for notification in notifications:
+            self.notify(notification)
+
     @workflow.query
     def subscribers(self) -> list[ReplyAddress]:
         return list(self._subscribers.values())

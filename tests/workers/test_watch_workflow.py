@@ -27,7 +27,7 @@ from temporal.client import with_codec
 from temporal.codec import CodecKey, EncryptionCodec
 from workers.models import AddRule, PriceUpdate, RemoveRule, TransferSeen, WatchStart
 from workers.rules import PriceRule, WalletRule
-from workflows.notifications import NotificationsWorkflow
+from workflows.notifications import NotificationsWorkflow, notifications_workflow_id
 from workflows.watch import WatchWorkflow
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
@@ -177,3 +177,29 @@ async def test_each_owner_sees_and_deletes_only_their_rules(
     assert await running.list(bob) == []  # bob watches outgoing transfers only
     assert await h.execute_update(WatchWorkflow.remove_rule, RemoveRule(owner=alice, alert_id="wallet.a.1")) is True
     assert await h.query(WatchWorkflow.rules, alice) == []
+
+
+async def test_one_update_reaches_an_owner_in_one_signal_in_rule_order(
+    env: WorkflowEnvironment, running: NotificationService
+) -> None:
+    sym = f"B{uuid.uuid4().hex[:4].upper()}"
+    wid = f"watch:price:{sym}"
+    owner = user()
+    for i in range(5):
+        rule = PriceRule(alert_id=f"price.{sym}.{i}", owner=owner, symbol=sym, above=Decimal(100 + i))
+        await add(env, wid, WatchStart(kind="price", target=sym), AddRule(price=rule))
+    h = env.client.get_workflow_handle(wid)
+    await h.signal(WatchWorkflow.price, price(sym, "90", 0, 1))
+    await h.signal(WatchWorkflow.price, price(sym, "150", 60, 2))  # crosses all five
+    await settle(env, wid)
+    notes = await alerts_when(running, owner, 5)
+    assert [n.data["alert_id"] for n in notes] == [f"price.{sym}.{i}" for i in range(5)]
+
+    inbox = env.client.get_workflow_handle(notifications_workflow_id(owner))
+    signaled = [
+        e async for e in inbox.fetch_history_events() if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    assert len(signaled) == 1  # one signal for the owner's five firings, not five
+
+    await running.notify_many(owner, notes)  # the batch again (a retried activity): nothing new
+    assert len(await alerts_when(running, owner, 6, timeout=2)) == 5
