@@ -154,6 +154,13 @@ class TurnStreams:
             return None
         return _decode(entry) if entry else None
 
+    async def keep_for_replay(self, session_id: str, message_id: str) -> None:
+        """The turn is over (e.g. its reply was delivered to a chat): expire after ``keep_seconds``."""
+        try:
+            await self.writer.expire(stream_key(session_id, message_id), self.keep_seconds)
+        except STREAM_ERRORS as exc:
+            self._failed("expire", exc)
+
     # ------------------------------------------------------------------ reading
     async def read(self, session_id: str, message_id: str, after: str = "0", block_ms: int = 0) -> list[TurnEvent]:
         """Events after ``after`` (an event id; "0" = from the start), waiting up to ``block_ms`` for

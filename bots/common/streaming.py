@@ -339,6 +339,9 @@ class StreamingReplies:
                 self.renderers.pop((session_id, message_id), None)
             else:
                 renderer.new_segment()
+        if delivery.kind == "reply" and self.streams is not None:
+            # nobody appends ``done`` to a chat turn's events: keep them only as long as a finished turn's
+            await self.streams.keep_for_replay(session_id, message_id)
 
     async def _put(
         self, address: ReplyAddress, ref: str | None, text: str | None, *, first: bool, buttons: ApprovalButton | None

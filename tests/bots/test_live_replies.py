@@ -21,7 +21,7 @@ from temporalio.testing import ActivityEnvironment
 from bots.common.streaming import RateLimited, StreamingReplies
 from core.bots import ApprovalButton, Delivery
 from core.schemas import ReplyAddress
-from core.streams import TurnStreams
+from core.streams import TurnStreams, stream_key
 from devstack.processes import free_port
 from devstack.redis_server import RedisServer
 
@@ -259,3 +259,12 @@ async def test_redis_down_the_reply_arrives_whole() -> None:
     await deliver(replies, sid, mid, "answer")
     assert [(c.op, c.text) for c in surface.calls] == [("send", "answer")]
     await dead.close()
+
+
+async def test_a_delivered_turns_events_are_kept_only_as_long_as_a_finished_turns(streams: TurnStreams) -> None:
+    replies = StreamingReplies(RecordingSurface(), streams, interval=INTERVAL, grace=GRACE)
+    sid, mid = turn()
+    await write(streams, sid, mid, ["a "], 0)
+    assert await streams.writer.ttl(stream_key(sid, mid)) > streams.keep_seconds  # a running turn's
+    await deliver(replies, sid, mid, "a")
+    assert 0 < await streams.writer.ttl(stream_key(sid, mid)) <= streams.keep_seconds
