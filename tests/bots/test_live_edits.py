@@ -16,11 +16,10 @@ from temporalio.client import Client
 from bots.common.runtime import BotRuntime
 from core.settings import Settings
 from devstack.redis_server import RedisServer
-from temporal.devserver import TemporalDevServer
 from tests.bots.conftest import Running, wait_for
 from tests.bots.fake_discord import FakeDiscord
 from tests.bots.fake_telegram import FakeTelegram
-from tests.conftest import make_settings
+from tests.conftest import TemporalServer, make_settings
 
 USER = 1001
 
@@ -35,7 +34,7 @@ TELEGRAM_EVERY, DISCORD_EVERY = 1.5, 1.2
 
 
 @pytest.fixture
-def settings(temporal_server: TemporalDevServer, redis_server: RedisServer, tmp_path: Path) -> Settings:
+def settings(temporal_server: TemporalServer, redis_server: RedisServer, tmp_path: Path) -> Settings:
     return make_settings(temporal_server, redis_server.url, tmp_path, bot_agent="tester", offline_token_delay_ms=200)
 
 

@@ -23,9 +23,8 @@ from devstack.processes import find_executable, stop_process
 from services.chain_access import ChainAccess
 from services.sessions import SessionService
 from services.tools import load_tools
-from temporal.devserver import TemporalDevServer
 from temporal.worker import WorkerDeps, build_worker
-from tests.conftest import decoded_payloads, make_settings, worker_process
+from tests.conftest import TemporalServer, decoded_payloads, make_settings, worker_process
 from tests.test_durability import wait_for_turns
 from tests.turns import decided, done
 
@@ -35,7 +34,7 @@ WEI = 10**18
 
 @pytest.fixture
 def chain_settings(
-    temporal_server: TemporalDevServer, redis_server, anvil: Anvil, data_dir: Path, deployment: dict[str, Any]
+    temporal_server: TemporalServer, redis_server, anvil: Anvil, data_dir: Path, deployment: dict[str, Any]
 ) -> Settings:
     return make_settings(
         temporal_server,
@@ -202,7 +201,7 @@ async def test_kill_9_of_the_worker_during_a_transfer_leaves_exactly_one_spend(
 async def test_an_approval_forged_through_the_temporal_cli_moves_nothing(
     chain_sessions: SessionService,
     chain_worker: None,
-    temporal_server: TemporalDevServer,
+    temporal_server: TemporalServer,
     anvil: Anvil,
     deployment: dict[str, Any],
 ):
