@@ -1,4 +1,9 @@
-"""Dependencies injected into routes: the caller's identity, the shared services and per-route rate limits."""
+"""Dependencies injected into routes: the caller's identity, the shared services and per-route rate limits.
+
+Every dependency is ``async def``, even those that never await: FastAPI runs a plain ``def``
+dependency in a worker thread, a thread hop per dependency per request (three on a chat turn),
+which a loaded machine makes cost more than the work itself. None of them blocks.
+"""
 
 from __future__ import annotations
 
@@ -15,19 +20,19 @@ from services.sessions import SessionService
 from services.streams import TurnEventService
 
 
-def get_sessions(request: Request) -> SessionService:
+async def get_sessions(request: Request) -> SessionService:
     return request.app.state.sessions
 
 
-def get_turn_events(request: Request) -> TurnEventService:
+async def get_turn_events(request: Request) -> TurnEventService:
     return request.app.state.turn_events
 
 
-def get_agents(request: Request) -> AgentFactory:
+async def get_agents(request: Request) -> AgentFactory:
     return request.app.state.agents
 
 
-def get_registry(request: Request) -> ToolRegistry:
+async def get_registry(request: Request) -> ToolRegistry:
     return request.app.state.registry
 
 
@@ -39,7 +44,7 @@ def key_ring(request: Request) -> KeyRing:
     return state.keys
 
 
-def current_user(request: Request) -> str:
+async def current_user(request: Request) -> str:
     """The user behind the request. With no API keys configured there is one local user
     (the API then binds to loopback and serves loopback Host headers only)."""
     keys = key_ring(request)
