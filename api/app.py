@@ -102,6 +102,12 @@ def create_app(settings: Settings) -> FastAPI:
         max_depth=settings.api_max_json_depth,
         larger={"/codec/": codec.MAX_BODY_BYTES},
     )
-    app.add_middleware(RateLimitMiddleware, limiter=limiter, keys=keys, local_user=settings.local_user)
+    app.add_middleware(
+        RateLimitMiddleware,
+        limiter=limiter,
+        keys=keys,
+        local_user=settings.local_user,
+        routes=sessions.RATE_LIMITED_ROUTES,
+    )
     app.add_middleware(FrontDoor, loopback_only=not keys)
     return app

@@ -1,33 +1,36 @@
-"""Dependencies injected into routes: the caller's identity, the shared services and per-route rate limits."""
+"""Dependencies injected into routes: the caller's identity and the shared services.
+
+Every dependency is ``async def``, even those that never await: FastAPI runs a plain ``def``
+dependency in a worker thread, a thread hop per dependency per request (three on a chat turn),
+which a loaded machine makes cost more than the work itself. None of them blocks.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
 from api.auth import KeyRing, presented_key
-from api.ratelimit import RateLimiter
 from core.agents import AgentFactory
 from core.tools import ToolRegistry
 from services.sessions import SessionService
 from services.streams import TurnEventService
 
 
-def get_sessions(request: Request) -> SessionService:
+async def get_sessions(request: Request) -> SessionService:
     return request.app.state.sessions
 
 
-def get_turn_events(request: Request) -> TurnEventService:
+async def get_turn_events(request: Request) -> TurnEventService:
     return request.app.state.turn_events
 
 
-def get_agents(request: Request) -> AgentFactory:
+async def get_agents(request: Request) -> AgentFactory:
     return request.app.state.agents
 
 
-def get_registry(request: Request) -> ToolRegistry:
+async def get_registry(request: Request) -> ToolRegistry:
     return request.app.state.registry
 
 
@@ -39,7 +42,7 @@ def key_ring(request: Request) -> KeyRing:
     return state.keys
 
 
-def current_user(request: Request) -> str:
+async def current_user(request: Request) -> str:
     """The user behind the request. With no API keys configured there is one local user
     (the API then binds to loopback and serves loopback Host headers only)."""
     keys = key_ring(request)
@@ -61,15 +64,3 @@ Sessions = Annotated[SessionService, Depends(get_sessions)]
 TurnEvents = Annotated[TurnEventService, Depends(get_turn_events)]
 Agents = Annotated[AgentFactory, Depends(get_agents)]
 Registry = Annotated[ToolRegistry, Depends(get_registry)]
-
-
-def rate_limited(rule: str) -> Callable[..., Awaitable[None]]:
-    """A route dependency counting the caller's requests against ``rule`` (e.g. "session")."""
-
-    async def check(request: Request, user: User) -> None:
-        limiter: RateLimiter = request.app.state.limiter
-        refusal = await limiter.hit(rule, f"user:{user}")
-        if refusal is not None:
-            raise HTTPException(429, refusal.message, headers={"Retry-After": str(refusal.retry_after)})
-
-    return check

@@ -8,13 +8,21 @@ Buckets (settings): every request of a user (``rate_limit``; keyless mode has th
 a request without a key counts against its client IP), creating sessions and sending messages
 (``rate_limit_sessions`` / ``rate_limit_messages``, per user), and wrong API keys per client IP
 (``rate_limit_bad_keys``). ``/healthz`` is never limited. A refusal is 429 with ``Retry-After``.
+
+A route with a bucket of its own (``RouteRule``, e.g. sending a message) is counted here too,
+together with the request's bucket: both hits go to Redis at once, so a chat turn waits for one
+round trip instead of two (each ~0.3 ms). Both count even when one refuses.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import math
+import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
@@ -44,6 +52,25 @@ class Refusal:
     @property
     def message(self) -> str:
         return f"too many requests (limit {self.limit}); retry in {self.retry_after} s"
+
+
+@dataclass(frozen=True)
+class RouteRule:
+    """A route counted against a bucket of its own (``rule``), on top of the request's bucket."""
+
+    method: str
+    #: the route's path template, e.g. ``/v1/sessions/{session_id}/messages``
+    path: str
+    rule: str
+
+    def matches(self, method: str, path: str) -> bool:
+        return method == self.method and path_pattern(self.path).match(path) is not None
+
+
+@functools.cache
+def path_pattern(template: str) -> re.Pattern[str]:
+    """A path template as a regex: each ``{param}`` matches one path segment, as the router does."""
+    return re.compile("^" + "[^/]+".join(map(re.escape, re.split(r"\{[^}]+\}", template))) + "$")
 
 
 def limits_uri(redis_url: str) -> str:
@@ -115,6 +142,12 @@ class RateLimiter:
             self._redis_back_at = time.monotonic() + REDIS_COOLDOWN_SECONDS
             return await self._hit(self._memory, rule, who)
 
+    async def hit_all(self, hits: Sequence[tuple[str, str]]) -> Refusal | None:
+        """Count every ``(rule, who)`` at once (the Redis round trips overlap); the first refusal
+        in ``hits`` order, or None."""
+        refusals = await asyncio.gather(*(self.hit(rule, who) for rule, who in hits))
+        return next((r for r in refusals if r is not None), None)
+
     def _current(self) -> MovingWindowRateLimiter:
         if self._redis is not None and not self.shared and time.monotonic() >= self._redis_back_at:
             self._limiter = MovingWindowRateLimiter(self._redis)
@@ -135,13 +168,17 @@ def client_ip(scope: Scope) -> str:
 
 
 class RateLimitMiddleware:
-    """ASGI middleware: every request but /healthz counts against its user (or client IP)."""
+    """ASGI middleware: every request but /healthz counts against its user (or client IP); a
+    user's request to one of ``routes`` also counts against that route's bucket."""
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter, keys: KeyRing, local_user: str) -> None:
+    def __init__(
+        self, app: ASGIApp, limiter: RateLimiter, keys: KeyRing, local_user: str, routes: Sequence[RouteRule] = ()
+    ) -> None:
         self.app = app
         self.limiter = limiter
         self.keys = keys
         self.local_user = local_user
+        self.routes = tuple(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS:
@@ -155,14 +192,21 @@ class RateLimitMiddleware:
 
     async def _check(self, scope: Scope) -> Refusal | None:
         if not self.keys:
-            return await self.limiter.hit("request", f"user:{self.local_user}")
+            return await self._check_user(scope, self.local_user)
         key = presented_key(Headers(scope=scope))
         if key is None:  # pages, docs, or a request the route will answer 401
             return await self.limiter.hit("request", f"ip:{client_ip(scope)}")
         user = self.keys.user_for(key)
         if user is None:  # someone guessing keys: the route answers 401 until this refuses
             return await self.limiter.hit("bad_key", f"ip:{client_ip(scope)}")
-        return await self.limiter.hit("request", f"user:{user}")
+        return await self._check_user(scope, user)
+
+    async def _check_user(self, scope: Scope, user: str) -> Refusal | None:
+        who = f"user:{user}"
+        own = [r.rule for r in self.routes if r.matches(scope["method"], scope["path"])]
+        if not own:
+            return await self.limiter.hit("request", who)
+        return await self.limiter.hit_all([("request", who), *((rule, who) for rule in own)])
 
 
 async def refuse(send: Send, refusal: Refusal) -> None:

@@ -3,7 +3,7 @@
 Same dev server, same worker process, interleaved, one run:
 - bot: a message pushed to a local fake Bot API server -> the real aiogram bot long-polls it,
   signals the session -> the turn -> the ``deliver`` activity -> ``sendMessage`` at the fake;
-- api: the same kind of message through the session service (signal + update wait), as the API does.
+- api: the same kind of message through the session service (the send_and_wait update), as the API does.
 Then a notification stored for a user whose chat turned notifications on -> ``sendMessage``.
 Prints one JSON object (p50/p90 in ms).
 """

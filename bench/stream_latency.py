@@ -21,6 +21,7 @@ import contextlib
 import gc
 import json
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -45,6 +46,10 @@ FIRST_TOKEN_DELAY_MS = 200.0
 TOKEN_DELAY_MS = 10.0
 ROUNDS = 40
 WARMUP = 5
+#: in every text, so no run is served from the cache of an earlier one: answers are cached in
+#: Redis by conversation, and `impressox up` uses the Redis at 127.0.0.1:6379 when one runs there
+RUN_TAG = "".join(random.choices("abcdefghijklmnopqrstuvwxyz", k=10))
+RUN_NUMBER = random.randrange(10**6, 10**7)
 
 
 def stream_turn(http: httpx.Client, sid: str, text: str) -> tuple[float, list[float], dict]:
@@ -70,10 +75,10 @@ def measure(api: str) -> dict:
     with httpx.Client(base_url=api, timeout=60) as http:
         sid = http.post("/v1/sessions", json={"agent": "assistant"}).raise_for_status().json()["session_id"]
         for i in range(WARMUP):
-            stream_turn(http, sid, f"hello, warm-up {i}")
+            stream_turn(http, sid, f"hello, warm-up {i} of {RUN_TAG}")
         firsts, rates, counts = [], [], []
         for i in range(ROUNDS):
-            first, tokens, done = stream_turn(http, sid, f"hello there, round {i}")
+            first, tokens, done = stream_turn(http, sid, f"hello there, round {i} of {RUN_TAG}")
             assert done.get("reply"), done
             firsts.append(first * 1000 - FIRST_TOKEN_DELAY_MS)
             if len(tokens) > 1:
@@ -115,11 +120,11 @@ async def api_turn_vs_bare_update(api: str, temporal_address: str) -> dict:
                 return (time.perf_counter() - t0) * 1000
 
             for i in range(WARMUP * 2):
-                await turn(f"what is {i} * 1000003?")
+                await turn(f"what is {RUN_NUMBER + i} * 1000003?")
                 await update()
             turns, updates = [], []
-            for i in range(ROUNDS):  # interleaved, distinct texts (no cache hits)
-                turns.append(await turn(f"what is {i} * 7919 + 13?"))
+            for i in range(ROUNDS):  # interleaved, distinct texts (no cache hits, RUN_NUMBER)
+                turns.append(await turn(f"what is {RUN_NUMBER + i} * 7919 + 13?"))
                 updates.append(await update())
             await bare.signal(BareUpdateWorkflow.stop)
     finally:

@@ -2,7 +2,7 @@
 
 Both run on the same dev server, in the same worker process, interleaved, in one run:
 - turn: a message to an existing AgentSessionWorkflow through the session service
-  (signal + wait_turn update), offline model: node.llm -> tool.calculator -> node.llm;
+  (the send_and_wait update), offline model: node.llm -> tool.calculator -> node.llm;
 - bare: start a workflow that runs 3 no-op activities and wait for its result.
 Then throughput: 200 sessions taking one turn each at once vs 200 bare workflows at once.
 Prints one JSON object.

@@ -1,11 +1,14 @@
 """Cache strategy: one ``Cache`` interface, a Redis implementation and an in-memory one.
 
 Redis is preferred; ``ResilientCache`` wraps it so that a Redis outage mid-run only
-bypasses the cache (a warning is logged) and never fails a turn.
+bypasses the cache (a warning is logged) and never fails a turn, and so that nobody waits
+for a cache write: a write only saves work later, so ``set`` starts it and returns (a
+``get`` of the same key in this process still reads it; ``flush`` and ``close`` wait for all).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -31,6 +34,9 @@ class Cache(ABC):
 
     @abstractmethod
     async def set(self, key: str, value: str, ttl_seconds: int) -> None: ...
+
+    async def flush(self) -> None:  # noqa: B027 - optional hook
+        """Wait until every ``set`` so far is stored (a cache may store behind its callers)."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         pass
@@ -85,6 +91,8 @@ class ResilientCache(Cache):
         self.inner = inner
         self.cooldown = cooldown
         self._down_until = 0.0
+        #: writes under way, by key (a step's result is not held up by its cache write, ~0.3 ms)
+        self._writes: dict[str, asyncio.Task[None]] = {}
 
     def _available(self) -> bool:
         return time.monotonic() >= self._down_until
@@ -95,6 +103,8 @@ class ResilientCache(Cache):
         self._down_until = time.monotonic() + self.cooldown
 
     async def get(self, key: str) -> str | None:
+        if (write := self._writes.get(key)) is not None:
+            await asyncio.shield(write)  # this process reads its own write
         if not self._available():
             return None
         try:
@@ -104,14 +114,24 @@ class ResilientCache(Cache):
             return None
 
     async def set(self, key: str, value: str, ttl_seconds: int) -> None:
+        """Start the write and return at once (failures are logged, never raised)."""
         if not self._available() or ttl_seconds <= 0:
             return
+        write = asyncio.create_task(self._write(key, value, ttl_seconds))
+        self._writes[key] = write
+        write.add_done_callback(lambda _: self._writes.pop(key) if self._writes.get(key) is write else None)
+
+    async def _write(self, key: str, value: str, ttl_seconds: int) -> None:
         try:
             await self.inner.set(key, value, ttl_seconds)
         except (TimeoutError, RedisError, OSError) as exc:
             self._failed("set", exc)
 
+    async def flush(self) -> None:
+        await asyncio.gather(*self._writes.values())
+
     async def close(self) -> None:
+        await self.flush()
         try:
             await self.inner.close()
         except (RedisError, OSError):

@@ -121,11 +121,15 @@ class SessionService:
         message_id: str | None = None,
         reply_to: ReplyAddress | None = None,
     ) -> TurnResult | PendingTurn:
-        """Durably enqueue a message (a signal), then wait up to ``wait`` seconds for its turn.
+        """Durably deliver a message, then wait up to ``wait`` seconds for its turn.
 
-        The wait is the ``send_and_wait`` update carrying the message itself: Temporal may
-        deliver an update ahead of a signal sent just before it, so a wait by id alone could
-        be refused as unknown; this one is not.
+        A waiting caller sends the message as the ``send_and_wait`` update alone: one RPC and one
+        workflow task, where a signal followed by the update cost two of each. The update is in
+        history once the session accepts it, which it must have done before it answers; every
+        other outcome (no answer in time, a busy or failing server) signals the message before
+        anything is answered, so an acknowledged message (200 or 202) is always durable. The
+        session answers a message id once, so an update and a signal of the same message never
+        make two turns. ``wait <= 0``: the signal alone (durable at once, worker or not).
         """
         text = text.strip()
         if not text:
@@ -136,21 +140,35 @@ class SessionService:
         msg = UserMessage(
             message_id=message_id or uuid.uuid4().hex, text=text, sent_at=datetime.now(UTC), reply_to=reply_to
         )
-        await self._signal_message(handle, msg, session_id)
         if wait <= 0:
+            await self._signal_message(handle, msg, session_id)
             return PendingTurn(message_id=msg.message_id)
+        return await self._deliver_and_wait(handle, msg, session_id, wait, signalled=False)
+
+    async def _deliver_and_wait(
+        self, handle: WorkflowHandle, msg: UserMessage, session_id: str, wait: float, *, signalled: bool
+    ) -> TurnResult | PendingTurn:
+        """The ``send_and_wait`` update; unless the message was ``signalled`` already, any outcome
+        but the update's answer signals it before returning or raising."""
+        deadline = asyncio.get_running_loop().time() + wait
         try:
-            result = await asyncio.wait_for(
-                # the message again, as an update: answered whether or not its signal is in yet
-                handle.execute_update(AgentSessionWorkflow.send_and_wait, msg),
-                timeout=wait,
-            )
+            result = await asyncio.wait_for(handle.execute_update(AgentSessionWorkflow.send_and_wait, msg), wait)
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-            # the message is safe in history; its reply will appear in the session
-            return PendingTurn(message_id=msg.message_id)
-        except WorkflowUpdateFailedError as exc:
+            if not signalled:  # the update may not have been accepted yet
+                await self._signal_message(handle, msg, session_id)
+            return PendingTurn(message_id=msg.message_id)  # its reply will appear in the session
+        except WorkflowUpdateFailedError as exc:  # refused or failed by the session: a 409, nothing acknowledged
             raise ConflictError(f"message {msg.message_id}: {exc.cause or exc}") from None
         except RPCError as exc:
+            if not signalled:  # NotFoundError from here when the session is gone
+                await self._signal_message(handle, msg, session_id)
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    # the run the update went to continued as new before accepting it, and the
+                    # signal went to the new run: wait there for what is left of the wait
+                    remaining = deadline - asyncio.get_running_loop().time()
+                    if remaining > 0:
+                        return await self._deliver_and_wait(handle, msg, session_id, remaining, signalled=True)
+                    return PendingTurn(message_id=msg.message_id)
             if exc.status in _BUSY:  # the message is safe in history: busy or slow is not a failure
                 return PendingTurn(message_id=msg.message_id)
             raise _not_found_or(exc, session_id) from None

@@ -38,6 +38,7 @@ async def test_a_ttl_tool_is_served_from_redis_and_a_side_effect_tool_always_run
         calc = registry.get("calculator")
         first = await tools.execute(calc, call("calculator", {"expression": "123 * 456"}, "a"))
         assert first.output == "123 * 456 = 56088"
+        await cache.flush()  # the write goes on behind the result: wait for it before reading Redis itself
         raw = aioredis.Redis.from_url(redis_server.url)
         key = cache_key("tool:calculator", {"expression": "123 * 456"})
         ttl = await raw.ttl(key)

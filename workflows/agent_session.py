@@ -125,12 +125,12 @@ class AgentSessionWorkflow:
 
     @workflow.update
     async def send_and_wait(self, message: UserMessage) -> TurnResult:
-        """Deliver a message and wait for its turn: what a waiting caller sends after the signal.
+        """Deliver a message and wait for its turn: what a waiting caller sends.
 
-        The caller signals first (durable even with no worker running), then sends the same
-        message with this update. Whichever arrives first enqueues it, the other is a duplicate,
-        so the order in which Temporal delivers them never matters: a wait for an id it has
-        not seen yet (the update ahead of its signal) cannot happen.
+        Accepted, the update is in history with its message, so the message is durable. A
+        caller whose update gets no answer signals the same message (durable even with no
+        worker running): whichever arrives first enqueues it, the other is a duplicate, so the
+        order in which Temporal delivers them never matters.
         """
         self.send_message(message)
         return await self._wait(message.message_id)

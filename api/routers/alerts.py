@@ -12,7 +12,7 @@ from services.alerts import AlertCreate, AlertCreated, AlertService
 from workers.models import AlertView
 
 
-def get_alerts(request: Request) -> AlertService:
+async def get_alerts(request: Request) -> AlertService:
     return request.app.state.alerts
 
 

@@ -17,7 +17,7 @@ from core.bots import LinkCode, LinkedIdentity
 from services.chats import ChatService
 
 
-def get_chats(request: Request) -> ChatService:
+async def get_chats(request: Request) -> ChatService:
     return request.app.state.chats
 
 

@@ -12,7 +12,7 @@ from core.notifications import Notification
 from services.notifications import NotificationService
 
 
-def get_notifications(request: Request) -> NotificationService:
+async def get_notifications(request: Request) -> NotificationService:
     return request.app.state.notifications
 
 

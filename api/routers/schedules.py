@@ -11,7 +11,7 @@ from api.schemas import ErrorOut
 from services.schedules import ScheduleCreate, ScheduleCreated, ScheduleOut, ScheduleService
 
 
-def get_schedules(request: Request) -> ScheduleService:
+async def get_schedules(request: Request) -> ScheduleService:
     return request.app.state.schedules
 
 

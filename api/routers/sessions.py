@@ -6,11 +6,12 @@ import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.deps import Sessions, TurnEvents, User, rate_limited
+from api.deps import Sessions, TurnEvents, User
+from api.ratelimit import RouteRule
 from api.schemas import (
     ApprovalIn,
     ApprovalOut,
@@ -32,6 +33,13 @@ STREAM_DOC = (
     "`reset`, `error`, and last `done` (its data is the TurnOut body)."
 )
 
+#: routes with a rate-limit bucket of their own (settings rate_limit_sessions / rate_limit_messages),
+#: counted by api.ratelimit's middleware with the request's bucket, in one Redis wait
+RATE_LIMITED_ROUTES = (
+    RouteRule("POST", "/v1/sessions", "session"),
+    RouteRule("POST", "/v1/sessions/{session_id}/messages", "message"),
+)
+
 router = APIRouter(
     prefix="/v1/sessions",
     tags=["sessions"],
@@ -43,7 +51,6 @@ router = APIRouter(
     "",
     status_code=201,
     response_model=SessionCreated,
-    dependencies=[Depends(rate_limited("session"))],
     responses={409: {"model": ErrorOut, "description": "the caller has too many running sessions"}},
 )
 async def create_session(body: SessionCreate, user: User, sessions: Sessions) -> SessionCreated:
@@ -75,7 +82,6 @@ async def end_session(session_id: str, user: User, sessions: Sessions) -> Respon
         202: {"model": TurnPending, "description": "the turn is not done yet"},
         200: {"content": {"text/event-stream": {}}, "description": f"with `stream=true`: {STREAM_DOC}"},
     },
-    dependencies=[Depends(rate_limited("message"))],
 )
 async def send_message(
     session_id: str,

@@ -14,7 +14,7 @@ from api.schemas import ErrorOut
 from services.vaults import VaultRegistryService
 
 
-def get_vaults(request: Request) -> VaultRegistryService:
+async def get_vaults(request: Request) -> VaultRegistryService:
     return request.app.state.vaults
 
 
