@@ -319,7 +319,7 @@ class StreamingReplies:
                     renderer.paused = True
                 async with renderer.lock:  # an edit in flight ends first
                     refs, shown = list(renderer.refs), list(renderer.shown)
-            if not refs:
+            else:  # a bot restarted mid-turn, or a retried delivery: the drafts it left, if any
                 refs = await self.drafts.load(session_id, message_id)
         parts = split_text(delivery.text, self.surface.limit)
         details = activity.info().heartbeat_details
