@@ -86,3 +86,16 @@ async def test_discord_edits_each_message_at_most_every_1_2_s(
     assert min(b - a for a, b in itertools.pairwise(times)) >= DISCORD_EVERY - 0.05
     assert max(b - a for a, b in itertools.pairwise(times) if a >= limited_at) >= 2 - 0.05
     assert message in fake_dc.messages
+
+
+async def test_discord_slash_command_answer_grows_in_its_deferred_response(
+    discord: Running, fake_dc: FakeDiscord, client: Client, settings: Settings
+) -> None:
+    token = await fake_dc.push_slash(USER, "ask", {"question": slow_question()})
+    assert await wait_for(fake_dc, lambda: [t for t in fake_dc.texts(token=token) if t.endswith("again.")], 60)
+    final = await final_reply(client, settings, "discord", str(USER))
+
+    assert fake_dc.texts(token=token) == [final]  # the "thinking…" response became the answer
+    times = [t for t, m in fake_dc.changes if m == fake_dc.originals[token]]
+    assert len(times) >= 3
+    assert min(b - a for a, b in itertools.pairwise(times)) >= DISCORD_EVERY - 0.05
