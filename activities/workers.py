@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from activities.errors import permanent_errors_not_retried
 from activities.heartbeat import heartbeating
+from core.activity_names import ALERTS_NOTIFY, SCHEDULE_RUN_TURN, task_activity
 from core.errors import ConflictError
 from services.notifications import NotificationService
 from services.sessions import SessionService
@@ -42,7 +43,7 @@ class WorkerActivities:
         out += [self._task_activity(t) for t in self.periodic]
         return out
 
-    @activity.defn(name="alerts.notify")
+    @activity.defn(name=ALERTS_NOTIFY)
     async def notify(self, batch: NotifyBatch) -> int:
         """Hand each notification to its user's inbox (keys make a retried batch harmless)."""
         gate = asyncio.Semaphore(NOTIFY_CONCURRENCY)
@@ -58,7 +59,7 @@ class WorkerActivities:
             await asyncio.gather(*(deliver(u, n) for u, n in by_user.items()))
         return len(batch.items)
 
-    @activity.defn(name="schedule.run_turn")
+    @activity.defn(name=SCHEDULE_RUN_TURN)
     async def run_turn(self, req: ScheduledTurnRequest) -> ScheduledTurnResult:
         return await permanent_errors_not_retried(self._run_turn(req))
 
@@ -89,4 +90,4 @@ class WorkerActivities:
                 raise ApplicationError("periodic tasks need a task context on this worker", non_retryable=True)
             return await task.func(self.task_context)
 
-        return activity.defn(name=f"task.{task.name}")(run_task)
+        return activity.defn(name=task_activity(task.name))(run_task)

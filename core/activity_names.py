@@ -4,6 +4,10 @@ from __future__ import annotations
 
 #: validates a money-moving call before a human is asked to approve it
 TOOL_CHECK = "tool.check"
+#: hands a batch of notifications to their users' inboxes (alerts, scheduled turns)
+ALERTS_NOTIFY = "alerts.notify"
+#: one scheduled agent turn
+SCHEDULE_RUN_TURN = "schedule.run_turn"
 
 
 def node_activity(name: str) -> str:
@@ -14,3 +18,8 @@ def node_activity(name: str) -> str:
 def tool_activity(name: str) -> str:
     """``tool.<name>``: one tool call (ToolInput -> ToolOutput)."""
     return f"tool.{name}"
+
+
+def task_activity(name: str) -> str:
+    """``task.<name>``: one run of a ``@tasks.periodic`` task."""
+    return f"task.{name}"

@@ -8,6 +8,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from core.activity_names import task_activity
     from workers.models import PeriodicTaskInput
 
 
@@ -16,7 +17,7 @@ class PeriodicTaskWorkflow:
     @workflow.run
     async def run(self, inp: PeriodicTaskInput) -> str | None:
         return await workflow.execute_activity(
-            f"task.{inp.name}",
+            task_activity(inp.name),
             inp,
             result_type=str,
             start_to_close_timeout=timedelta(seconds=inp.timeout_seconds),

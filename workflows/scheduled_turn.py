@@ -16,6 +16,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
+    from core.activity_names import ALERTS_NOTIFY, SCHEDULE_RUN_TURN
     from core.notifications import Notification
     from workers.models import (
         NotifyBatch,
@@ -38,7 +39,7 @@ class ScheduledTurnWorkflow:
         fired_at = info.typed_search_attributes.get(SCHEDULED_START) or info.start_time
         message_id = "sched-" + hashlib.sha256(info.workflow_id.encode()).hexdigest()[:24]
         result = await workflow.execute_activity(
-            "schedule.run_turn",
+            SCHEDULE_RUN_TURN,
             ScheduledTurnRequest(
                 schedule_id=inp.schedule_id,
                 owner=inp.owner,
@@ -68,7 +69,7 @@ class ScheduledTurnWorkflow:
             at=workflow.now(),
         )
         await workflow.execute_activity(
-            "alerts.notify",
+            ALERTS_NOTIFY,
             NotifyBatch(items=[OwnedNotification(user=inp.owner, notification=note)]),
             start_to_close_timeout=timedelta(seconds=60),
             heartbeat_timeout=timedelta(seconds=10),

@@ -20,6 +20,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from core.activity_names import ALERTS_NOTIFY
     from core.notifications import Notification
     from workers.models import (
         AddRule,
@@ -78,7 +79,7 @@ class WatchWorkflow:
                 notes = [n for item in batch for n in self._evaluate(item)]
                 if notes:
                     await workflow.execute_activity(
-                        "alerts.notify",
+                        ALERTS_NOTIFY,
                         NotifyBatch(items=notes),
                         start_to_close_timeout=timedelta(seconds=120),
                         # a killed worker is noticed in seconds, not at the start-to-close timeout
