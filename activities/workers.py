@@ -55,7 +55,7 @@ class WorkerActivities:
             async with gate:  # one user's notifications in one signal, in order; users in parallel
                 await self.notifications.notify_many(user, notes)
 
-        async with heartbeating(10):
+        async with heartbeating():  # the interval follows the heartbeat timeout the workflow set
             await asyncio.gather(*(deliver(u, n) for u, n in by_user.items()))
         return len(batch.items)
 
@@ -71,7 +71,7 @@ class WorkerActivities:
             await self.sessions.create(req.owner, req.agent, platform="schedule", session_id=suffix)
         except (ConflictError, WorkflowAlreadyStartedError):
             pass  # the schedule's session exists: this turn continues it
-        async with heartbeating(30):
+        async with heartbeating():
             turn = await self.sessions.send(
                 req.owner, sid, req.prompt, wait=req.wait_seconds, message_id=req.message_id
             )

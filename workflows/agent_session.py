@@ -16,17 +16,11 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
+from workflows.delivery import deliver_to_chat, error_text
+
 with workflow.unsafe.imports_passed_through():
     from core.activity_names import TOOL_CHECK, node_activity, tool_activity
-    from core.bots import (
-        DELIVER,
-        DELIVERY_ATTEMPT_TIMEOUT,
-        DELIVERY_DEADLINE,
-        DELIVERY_RETRY,
-        ApprovalButton,
-        Delivery,
-        bot_task_queue,
-    )
+    from core.bots import ApprovalButton, Delivery
     from core.policies import CHECK_ATTEMPTS, NODE_HEARTBEAT_SECONDS, NODE_RETRY, retry_policy
     from core.schemas import (
         AgentPlan,
@@ -63,11 +57,6 @@ QUEUED_BEHIND_APPROVAL = "queued-behind-approval"
 #: patch: a message with a reply address (a chat bot's) gets its reply and approval prompts
 #: delivered by the bot's ``deliver`` activity on the bot's own task queue
 BOT_DELIVERY = "bot-delivery"
-
-
-def _error_text(err: BaseException) -> str:
-    cause = err.cause if isinstance(err, ActivityError) and err.cause else err
-    return getattr(cause, "message", None) or str(cause)
 
 
 @workflow.defn
@@ -272,7 +261,7 @@ class AgentSessionWorkflow:
             reply, usage = await self._answer(turn, conversation)
             status = "done"
         except ActivityError as err:
-            reply, usage, status = f"Sorry, this turn failed: {_error_text(err)}", TokenUsage(), "failed"
+            reply, usage, status = f"Sorry, this turn failed: {error_text(err)}", TokenUsage(), "failed"
         self._finish_turn(
             message,
             turn,
@@ -287,21 +276,7 @@ class AgentSessionWorkflow:
         )
         if message.reply_to is not None and workflow.patched(BOT_DELIVERY):
             # after the turn is recorded (waiters answered): the next turn starts once the chat has it
-            await self._deliver(Delivery(address=message.reply_to, text=reply, key=f"{message.message_id}/reply"))
-
-    async def _deliver(self, delivery: Delivery) -> None:
-        """Hand a text to the chat bot's worker; it waits in Temporal while the bot is down."""
-        try:
-            await workflow.execute_activity(
-                DELIVER,
-                delivery,
-                task_queue=bot_task_queue(delivery.address.platform, workflow.info().task_queue),
-                start_to_close_timeout=DELIVERY_ATTEMPT_TIMEOUT,
-                schedule_to_close_timeout=DELIVERY_DEADLINE,
-                retry_policy=DELIVERY_RETRY,
-            )
-        except ActivityError as err:  # the chat stayed unreachable: the reply stays in the transcript
-            workflow.logger.warning("delivery %s failed: %s", delivery.key, _error_text(err))
+            await deliver_to_chat(Delivery(address=message.reply_to, text=reply, key=f"{message.message_id}/reply"))
 
     async def _answer(self, turn: int, conversation: list[ModelMessage]) -> tuple[str, TokenUsage]:
         """LLM steps and tool calls until the model answers (or the step budget runs out)."""
@@ -422,7 +397,7 @@ class AgentSessionWorkflow:
             )
             record.result = out.output
         except ActivityError as err:
-            record.status, record.result = "error", f"Error: {_error_text(err)}"
+            record.status, record.result = "error", f"Error: {error_text(err)}"
         return record
 
     def _tool_input(self, call: ToolCallRequest, turn: int, approval: ApprovalDecision | None = None) -> ToolInput:
@@ -455,7 +430,7 @@ class AgentSessionWorkflow:
         )
         asker = self._current.reply_to if self._current else None
         if asker is not None and workflow.patched(BOT_DELIVERY):
-            await self._deliver(
+            await deliver_to_chat(
                 Delivery(
                     address=asker,
                     text=f"This needs your approval: {self._pending[call.call_id].summary}.",

@@ -16,18 +16,11 @@ from __future__ import annotations
 from collections import deque
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+
+from workflows.delivery import deliver_to_chat
 
 with workflow.unsafe.imports_passed_through():
-    from core.bots import (
-        DELIVER,
-        DELIVERY_ATTEMPT_TIMEOUT,
-        DELIVERY_DEADLINE,
-        DELIVERY_RETRY,
-        Delivery,
-        NotifySubscription,
-        bot_task_queue,
-    )
+    from core.bots import Delivery, NotifySubscription
     from core.notifications import ChatDelivery, Notification, NotificationsStart
     from core.schemas import ReplyAddress
 
@@ -87,22 +80,14 @@ class NotificationsWorkflow:
     async def _deliver(self, item: ChatDelivery) -> None:
         if _chat_key(item.address) not in self._subscribers:  # unsubscribed meanwhile
             return
-        try:
-            await workflow.execute_activity(
-                DELIVER,
-                Delivery(
-                    address=item.address,
-                    text=item.notification.text,
-                    kind="notification",
-                    key=f"{item.notification.key}/{_chat_key(item.address)}",
-                ),
-                task_queue=bot_task_queue(item.address.platform, workflow.info().task_queue),
-                start_to_close_timeout=DELIVERY_ATTEMPT_TIMEOUT,
-                schedule_to_close_timeout=DELIVERY_DEADLINE,
-                retry_policy=DELIVERY_RETRY,
+        await deliver_to_chat(
+            Delivery(
+                address=item.address,
+                text=item.notification.text,
+                kind="notification",
+                key=f"{item.notification.key}/{_chat_key(item.address)}",
             )
-        except ActivityError:
-            workflow.logger.warning("notification %s not delivered to a chat", item.notification.key)
+        )
 
     @workflow.signal
     def subscribe(self, subscription: NotifySubscription) -> None:
