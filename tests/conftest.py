@@ -10,6 +10,7 @@ import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -68,6 +69,8 @@ async def temporal_server() -> AsyncIterator[LocalTemporal]:
         dev_server_existing_path=find_executable("temporal"),
         search_attributes=search_attributes.ALL,
         dev_server_extra_args=[arg for value in LOW_LATENCY_CONFIG for arg in ("--dynamic-config-value", value)],
+        # the SDK's default of 5 s is too short for a loaded CI machine
+        dev_server_startup_timeout=timedelta(seconds=60),
     )
     yield LocalTemporal(address=f"127.0.0.1:{port}")
     await env.shutdown()

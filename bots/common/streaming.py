@@ -115,7 +115,8 @@ class Throttle:
 
 
 class DraftStore:
-    """The drafts' message refs of a turn, in Redis (a bot restarted mid-turn finds them)."""
+    """A turn's drafts in Redis: their message refs while it runs, and once its reply went out
+    that it was delivered (a bot restarted mid-turn, or a redelivered chat update, finds them)."""
 
     def __init__(self, streams: TurnStreams) -> None:
         self.redis = streams.writer
@@ -124,25 +125,22 @@ class DraftStore:
     def key(session_id: str, message_id: str) -> str:
         return f"impressox:drafts:{session_id}:{message_id}"
 
-    async def save(self, session_id: str, message_id: str, refs: list[str]) -> None:
+    async def save(self, session_id: str, message_id: str, refs: list[str], delivered: bool = False) -> None:
+        value = json.dumps({"refs": refs, "delivered": delivered})
         try:
-            await self.redis.set(self.key(session_id, message_id), json.dumps(refs), ex=DRAFTS_KEEP_SECONDS)
+            await self.redis.set(self.key(session_id, message_id), value, ex=DRAFTS_KEEP_SECONDS)
         except STREAM_ERRORS as exc:
             log.warning("could not keep the drafts of %s/%s: %s", session_id, message_id, exc)
 
-    async def load(self, session_id: str, message_id: str) -> list[str]:
+    async def load(self, session_id: str, message_id: str) -> tuple[list[str], bool]:
+        """(the drafts' refs, whether the turn's reply was delivered)."""
         try:
             raw = await self.redis.get(self.key(session_id, message_id))
         except STREAM_ERRORS as exc:
             log.warning("could not read the drafts of %s/%s: %s", session_id, message_id, exc)
-            return []
-        return [str(r) for r in json.loads(raw)] if raw else []
-
-    async def drop(self, session_id: str, message_id: str) -> None:
-        try:
-            await self.redis.delete(self.key(session_id, message_id))
-        except STREAM_ERRORS:
-            pass
+            return [], False
+        value = json.loads(raw) if raw else {}
+        return [str(r) for r in value.get("refs", [])], bool(value.get("delivered"))
 
 
 @dataclass
@@ -250,6 +248,8 @@ class TurnRenderer:
                 ref = self.refs[i] if i < len(self.refs) else None
                 key = surface.throttle_key(self.address, ref)
                 await throttle.wait(key)
+                if self.closed or self.paused:  # the final text came meanwhile: this edit is moot
+                    return True
                 try:
                     if ref is None:
                         ref = await surface.send(self.address, part, first=i == 0, buttons=None)
@@ -295,6 +295,11 @@ class StreamingReplies:
         renderer = TurnRenderer(self, self.streams, self.drafts, session_id, message_id, address)
         self.renderers[(session_id, message_id)] = renderer
         try:
+            # a redelivered chat update, or a bot restarted mid-turn: take up what is there
+            refs, delivered = await self.drafts.load(session_id, message_id)
+            if delivered:
+                return
+            renderer.refs, renderer.shown = refs, [""] * len(refs)
             await renderer.run(self.grace)
         finally:
             if self.renderers.get((session_id, message_id)) is renderer:
@@ -320,7 +325,7 @@ class StreamingReplies:
                 async with renderer.lock:  # an edit in flight ends first
                     refs, shown = list(renderer.refs), list(renderer.shown)
             else:  # a bot restarted mid-turn, or a retried delivery: the drafts it left, if any
-                refs = await self.drafts.load(session_id, message_id)
+                refs, _ = await self.drafts.load(session_id, message_id)
         parts = split_text(delivery.text, self.surface.limit)
         details = activity.info().heartbeat_details
         done = int(details[0]) if details else 0
@@ -332,8 +337,9 @@ class StreamingReplies:
             activity.heartbeat(i + 1)
         for ref in refs[len(parts) :]:
             await self._put(delivery.address, ref, None, first=False, buttons=None)
-        if refs and self.drafts is not None:
-            await self.drafts.drop(session_id, message_id)
+        if self.drafts is not None and delivery.kind != "notification":
+            # the reply is out: a late renderer shows nothing; an approval prompt ends this set of drafts
+            await self.drafts.save(session_id, message_id, [], delivered=delivery.kind == "reply")
         if renderer is not None:
             if delivery.kind == "reply":
                 self.renderers.pop((session_id, message_id), None)

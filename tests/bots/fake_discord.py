@@ -37,8 +37,9 @@ class FakeDiscord:
         #: (monotonic time, message id) of every message sent or edited, for the edit cadence
         self.changes: list[tuple[float, str]] = []
         self.originals: dict[str, str] = {}  # interaction token -> id of its original response
-        #: the next calls answered 429 with this Retry-After (seconds)
+        #: the next edits (PATCH) answered 429 with this Retry-After (seconds); (time, path) of each
         self.limit_next: list[float] = []
+        self.limited: list[tuple[float, str]] = []
         self.commands: dict[str, dict[str, Any]] = {}
         self.identified = asyncio.Event()
         self.acks: dict[str, int] = {}  # interaction token -> callback type
@@ -181,8 +182,9 @@ class FakeDiscord:
         raw = await request.read()
         body = json.loads(raw) if raw else None
         self.calls.append((request.method, path, body))
-        if self.limit_next and not path.startswith(("/gateway", "/users", "/applications")):
+        if self.limit_next and request.method == "PATCH" and "/messages/" in path:
             retry = self.limit_next.pop(0)
+            self.limited.append((time.monotonic(), path))
             headers = {"Content-Type": "application/json", "Retry-After": str(retry), "X-RateLimit-Scope": "user"}
             body429 = {"message": "You are being rate limited.", "retry_after": retry, "global": False}
             return web.Response(status=429, body=json.dumps(body429).encode(), headers=headers)

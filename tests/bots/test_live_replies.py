@@ -268,3 +268,33 @@ async def test_a_delivered_turns_events_are_kept_only_as_long_as_a_finished_turn
     assert await streams.writer.ttl(stream_key(sid, mid)) > streams.keep_seconds  # a running turn's
     await deliver(replies, sid, mid, "a")
     assert 0 < await streams.writer.ttl(stream_key(sid, mid)) <= streams.keep_seconds
+
+
+async def test_a_redelivered_message_after_its_reply_shows_nothing_again(streams: TurnStreams) -> None:
+    surface = RecordingSurface()
+    replies = StreamingReplies(surface, streams, interval=INTERVAL, grace=0.1)
+    sid, mid = turn()
+    await write(streams, sid, mid, ["the ", "answer"], 0)
+    await deliver(replies, sid, mid, "the answer")
+    # the platform sends the same update again (e.g. after a bot restart): its turn was answered
+    await asyncio.wait_for(replies.follow(sid, mid, ADDRESS), 5)
+    assert [(c.op, c.text) for c in surface.calls] == [("send", "the answer")]
+
+
+async def test_a_restarted_bot_goes_on_growing_the_draft_it_left(streams: TurnStreams) -> None:
+    surface = RecordingSurface()
+    before = StreamingReplies(surface, streams, interval=INTERVAL, grace=GRACE)
+    sid, mid = turn()
+    follow = asyncio.create_task(before.follow(sid, mid, ADDRESS))
+    await write(streams, sid, mid, ["half "] * 20, 0.05)
+    follow.cancel()  # the bot dies; the platform redelivers the message to the new process
+    await asyncio.gather(follow, return_exceptions=True)
+
+    after = StreamingReplies(surface, streams, interval=INTERVAL, grace=GRACE)
+    follow = asyncio.create_task(after.follow(sid, mid, ADDRESS))
+    await write(streams, sid, mid, ["more "] * 20, 0.05)
+    await deliver(after, sid, mid, "the whole answer")
+    await asyncio.wait_for(follow, 5)
+    assert any("more" in c.text for c in surface.calls if c.op == "edit")  # the old draft grew on
+    assert list(surface.messages.values()) == ["the whole answer"]
+    assert sum(c.op == "send" for c in surface.calls) == 1

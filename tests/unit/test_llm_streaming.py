@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import litellm
+import pytest
 
 from core.cache import MemoryCache
+from core.llm import offline
 from core.llm.gateway import LLMGateway, split_words
 from core.settings import OFFLINE_MODEL
 
@@ -27,7 +30,17 @@ def conversation(tag: str) -> list[dict]:
     ]
 
 
-async def test_a_streamed_answer_equals_the_plain_one_and_arrives_word_by_word() -> None:
+async def test_a_streamed_answer_equals_the_plain_one_and_arrives_word_by_word(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answered: list[object] = []
+    respond = offline.respond
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        answered.append(args)
+        return respond(*args, **kwargs)
+
+    monkeypatch.setattr(offline, "respond", counting)
     gateway = LLMGateway(MemoryCache())
     chunks: list[str] = []
 
@@ -47,7 +60,9 @@ async def test_a_streamed_answer_equals_the_plain_one_and_arrives_word_by_word()
     async def collect(text: str) -> None:
         again.append(text)
 
+    calls = len(answered)
     cached = await gateway.complete(OFFLINE_MODEL, conversation("a"), TOOLS, 5, on_chunk=collect)
+    assert len(answered) == calls  # served from the cache, not by the model
     assert cached.content == streamed.content and "".join(again) == streamed.content
 
 
