@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from core.names import USER_NAME_PATTERN
+
 #: the activity that deploys a user vault (run by workers, called by VaultRegistryWorkflow)
 REGISTER_ACTIVITY = "vault.register"
 
@@ -26,7 +28,7 @@ class UserVault(BaseModel):
 class VaultRegistration(BaseModel):
     """Register ``user``'s vault, owned by ``owner`` (a checksummed address)."""
 
-    user: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
+    user: str = Field(pattern=USER_NAME_PATTERN)
     owner: str
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from core.files import write_json_atomic
 from core.settings import Settings
 
 FILE_NAME = "stack.json"
@@ -42,14 +42,7 @@ def write_stack(data_dir: Path, info: StackInfo) -> Path:
     """Write the stack file atomically (a reader never sees half a file)."""
     path = stack_file(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".stack-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(info.model_dump_json(indent=2))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomic(path, info.model_dump(mode="json"), indent=2)
     return path
 
 

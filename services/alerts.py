@@ -23,13 +23,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from chain.units import checksum_address
 from core.errors import BadInputError, NotFoundError, UnavailableError
+from core.names import USER_NAME
 from core.settings import Settings
 from workers.models import AddRule, AlertView, RemoveRule, WatchStart, price_watch_id, wallet_watch_id
 from workers.rules import PriceRule, WalletRule
 from workflows.watch import WatchWorkflow
 
 log = logging.getLogger(__name__)
-NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 SYMBOL = r"^[A-Za-z][A-Za-z0-9]{1,9}$"
 QUERY_TIMEOUT = timedelta(seconds=5)
 
@@ -201,6 +201,6 @@ class AlertService:
 
 
 def _checked(owner: str) -> str:
-    if not isinstance(owner, str) or not NAME.match(owner):
+    if not isinstance(owner, str) or not USER_NAME.match(owner):
         raise BadInputError(f"invalid owner {owner!r}")
     return owner

@@ -41,7 +41,7 @@ from core.bots import (
 from core.errors import BadInputError, NotFoundError
 from core.names import USER_NAME
 from core.notifications import NotificationsStart
-from core.schemas import ReplyAddress, ToolCallRecord
+from core.schemas import ReplyAddress
 from core.settings import Settings
 from services.sessions import QUERY_TIMEOUT, SessionService, owner_of
 from workflows.agent_session import AgentSessionWorkflow
@@ -157,13 +157,6 @@ class ChatService:
         if call is None:
             raise NotFoundError("this approval is no longer pending")
         return owner, sid, call
-
-    async def decide(
-        self, platform: str, user_id: str, suffix: str, call_ref: str, approve: bool, wait: float = 60
-    ) -> ToolCallRecord | None:
-        """A button press decided through the session service (which signs the decision)."""
-        owner, sid, call = await self.resolve_approval(platform, user_id, suffix, call_ref)
-        return await self.sessions.decide(owner, sid, call, approve, wait=wait)
 
     # ------------------------------------------------------------------ linking
     async def new_code(self, user: str) -> LinkCode:

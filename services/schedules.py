@@ -9,7 +9,6 @@ is reported as not found.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,12 +32,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.agents import AgentFactory
 from core.errors import BadInputError, NotFoundError
+from core.names import USER_NAME
 from core.settings import Settings
 from temporal.search_attributes import AGENT, OWNER, PLATFORM
 from workers.models import ScheduledTurnInput
 from workflows.scheduled_turn import ScheduledTurnWorkflow
 
-NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 RECENT_RUNS = 5
 
 
@@ -90,7 +89,7 @@ class ScheduleOut(BaseModel):
 
 def owner_of(schedule_id: str) -> str | None:
     parts = schedule_id.split(":")
-    return parts[1] if len(parts) == 3 and parts[0] == "schedule" and NAME.match(parts[1]) else None
+    return parts[1] if len(parts) == 3 and parts[0] == "schedule" and USER_NAME.match(parts[1]) else None
 
 
 class ScheduleService:
@@ -101,7 +100,7 @@ class ScheduleService:
 
     async def create(self, owner: str, req: ScheduleCreate, suffix: str | None = None) -> ScheduleCreated:
         """Create the schedule; a ``suffix`` (e.g. from a tool's idempotency key) makes a retry find it."""
-        if not NAME.match(owner):
+        if not USER_NAME.match(owner):
             raise BadInputError(f"invalid owner {owner!r}")
         plan = self.agents.build(req.agent)  # unknown agent: an error now, not at the first firing
         sid = f"schedule:{owner}:{suffix or uuid.uuid4().hex[:12]}"
@@ -162,7 +161,7 @@ class ScheduleService:
         return ScheduleCreated(schedule_id=sid, next_run_at=nxt[0] if nxt else None)
 
     async def list(self, owner: str) -> list[ScheduleOut]:
-        if not NAME.match(owner):
+        if not USER_NAME.match(owner):
             raise BadInputError(f"invalid owner {owner!r}")
         out = []
         async for item in await self.client.list_schedules(query=f"ImpressoxOwner='{owner}'"):

@@ -10,10 +10,8 @@ from web3 import exceptions as w3x
 
 from chain.artifacts import load_artifact
 from chain.client import chain_errors
-from chain.units import checksum_address
+from chain.units import ETH_ADDRESS, checksum_address
 from core.errors import ChainRevertError
-
-ETH_ADDRESS = "0x" + "00" * 20
 
 
 @dataclass(frozen=True)
