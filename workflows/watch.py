@@ -97,7 +97,7 @@ class WatchWorkflow:
             target=self._start.target,
             price_rules=list(self._price_rules.values()),
             wallet_rules=list(self._wallet_rules.values()),
-            states={k: v for k, v in self._states.items() if k in self._price_rules},
+            states={k: v for k, v in self._states.items() if k in self._price_rules or k in self._wallet_rules},
             history=self._history,
             seen_keys=list(self._seen),
             last_price=self._last_price,

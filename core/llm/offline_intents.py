@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from core.llm.offline_worker_intents import parse_worker_intent
+from core.llm.offline_worker_intents import SYMBOL_ALIASES, normalize_symbol, parse_worker_intent
 
 _NUMBER_WORDS = {
     "zero": "0",
@@ -50,7 +50,6 @@ _EXPR_CHARS = re.compile(r"^[\d\s.+\-*/^%()]+$")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}\b")
 _AMOUNT_TOKEN = re.compile(r"(-?\d+(?:\.\d+)?(?:e\d+)?)\s*([A-Za-z][A-Za-z0-9]{1,10})", re.I)
 #: names people use for a token -> its symbol
-SYMBOL_ALIASES = {"bitcoin": "BTC", "bitcoins": "BTC", "xbt": "BTC", "ether": "ETH", "ethereum": "ETH", "eth": "ETH"}
 _ALIAS_WORD = re.compile(rf"\b({'|'.join(SYMBOL_ALIASES)})\b", re.I)
 # "2 eth in usd", "convert 0.5 bitcoin to dollars", "how much are 3 ETH worth"
 _CONVERSION = re.compile(
@@ -81,11 +80,6 @@ class Conversion:
 
     amount: str
     symbol: str
-
-
-def normalize_symbol(word: str) -> str:
-    """The token symbol for a name people use (bitcoin -> BTC, ether -> ETH), else the word upper-cased."""
-    return SYMBOL_ALIASES.get(word.lower(), word.upper())
 
 
 def parse_conversion(text: str) -> Conversion | None:

@@ -17,6 +17,14 @@ import re
 from typing import Any
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}\b")
+SYMBOL_ALIASES = {"bitcoin": "BTC", "bitcoins": "BTC", "xbt": "BTC", "ether": "ETH", "ethereum": "ETH", "eth": "ETH"}
+
+
+def normalize_symbol(word: str) -> str:
+    """The token symbol for a name people use (bitcoin -> BTC, ether -> ETH), else the word upper-cased."""
+    return SYMBOL_ALIASES.get(word.lower(), word.upper())
+
+
 _UNITS = {"second": 1, "sec": 1, "minute": 60, "min": 60, "hour": 3600, "hr": 3600, "day": 86400, "week": 604800}
 _DAYS = {"sunday": 0, "monday": 1, "tuesday": 2, "wednesday": 3, "thursday": 4, "friday": 5, "saturday": 6}
 _DAYPART_HOURS = {"morning": 9, "noon": 12, "afternoon": 15, "evening": 18, "night": 21, "midnight": 0}
@@ -104,7 +112,7 @@ def _price_alert(text: str) -> dict[str, Any] | None:
     sym = re.search(r"\b(?:when|if|once)\s+([A-Za-z]{2,10})\b", text)
     if not sym or _ADDRESS.search(text):
         return None
-    symbol = sym.group(1).upper()
+    symbol = normalize_symbol(sym.group(1))
     move = re.search(rf"\bmoves?\s+(?:by\s+)?(?:more\s+than\s+|over\s+)?({_NUM})\s*%", lowered)
     if move:
         window = re.search(r"\b(?:in|within|over)\s+(.+)$", lowered[move.end() :])

@@ -36,6 +36,11 @@ WALLET = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
         ("tell me when ETH goes above 4,000", "create_alert", {"kind": "price", "symbol": "ETH", "above": "4000"}),
         ("alert me if BTC drops below 50000", "create_alert", {"kind": "price", "symbol": "BTC", "below": "50000"}),
         (
+            "tell me when bitcoin goes above 100000",
+            "create_alert",
+            {"kind": "price", "symbol": "BTC", "above": "100000"},
+        ),
+        (
             "tell me if ETH moves more than 5% in an hour",
             "create_alert",
             {"kind": "price", "symbol": "ETH", "move_pct": "5", "window_seconds": 3600},

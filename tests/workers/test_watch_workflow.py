@@ -203,3 +203,32 @@ async def test_one_update_reaches_an_owner_in_one_signal_in_rule_order(
 
     await running.notify_many(owner, notes)  # the batch again (a retried activity): nothing new
     assert len(await alerts_when(running, owner, 6, timeout=2)) == 5
+
+
+async def test_a_wallet_rule_keeps_its_count_across_continue_as_new(
+    env: WorkflowEnvironment, running: NotificationService
+) -> None:
+    owner = user()
+    address = "0x" + uuid.uuid4().hex[:8] + "0" * 32
+    wid = f"watch:wallet:{address}"
+    start = WatchStart(kind="wallet", target=address, signals_per_run=2)  # a new run every 2 signals
+    rule = WalletRule(alert_id=f"wallet.{owner}", owner=owner, address=address, direction="in")
+    await add(env, wid, start, AddRule(wallet=rule))
+    h = env.client.get_workflow_handle(wid)
+    first_run = (await h.describe()).run_id
+    for n in range(3):
+        seen = TransferSeen(
+            key=f"0x{n}:-1",
+            sender="0x" + "1" * 40,
+            receiver=address,
+            amount=Decimal(1),
+            block_number=n,
+            tx_hash=f"0x{n}",
+            at=T0,
+        )
+        await h.signal(WatchWorkflow.transfer, seen)
+        await settle(env, wid)
+    assert len(await alerts_when(running, owner, 3)) == 3
+    assert (await h.describe()).run_id != first_run  # it did continue as new
+    [view] = await h.query(WatchWorkflow.rules, owner)
+    assert view.fired_count == 3
