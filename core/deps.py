@@ -11,6 +11,7 @@ from core.settings import Settings
 if TYPE_CHECKING:  # services build on core; the names are only needed for the types
     from temporalio.client import Client
 
+    from core.agents import AgentFactory
     from services.chain_access import ChainAccess
 
 
@@ -24,3 +25,5 @@ class WorkerDeps:
     chain: ChainAccess | None = None
     #: the Temporal client (schedule and alert tools manage the user's schedules and rules)
     temporal: Client | None = None
+    #: the worker's agents (the schedule tools check a schedule's agent against them)
+    agents: AgentFactory | None = None

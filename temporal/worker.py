@@ -90,12 +90,14 @@ def build_worker(
         deps = WorkerDeps(settings=settings, cache=cache, chain=chain_access(settings))
     if deps.temporal is None:
         deps.temporal = client
+    if deps.agents is None:
+        deps.agents = AgentFactory.from_yaml(settings.agents_file, registry, settings)
     tools = ToolActivities(registry, cache, deps, approval_key=approval_key(settings), streams=streams)
     vaults = VaultActivities(deps.chain)
     load_handlers()
     workers = WorkerActivities(
         NotificationService(client, settings),
-        SessionService(client, settings, AgentFactory.from_yaml(settings.agents_file, registry, settings)),
+        SessionService(client, settings, deps.agents),
         TaskContext(settings=settings, client=client, deps=deps),
         tasks.all(),
     )

@@ -40,10 +40,12 @@ def _services(ctx: ToolContext) -> tuple[Any, Any]:
 
 def _schedules(ctx: ToolContext) -> ScheduleService:
     client, settings = _services(ctx)
-    from services.tools import load_tools  # the package imports this module: load it at call time
+    assert ctx.deps is not None  # _services checked it
+    if ctx.deps.agents is None:  # a worker built without them (tests): read the agents file once
+        from services.tools import load_tools  # the package imports this module: load it at call time
 
-    registry = load_tools(settings.tool_modules)
-    return ScheduleService(client, settings, AgentFactory.from_yaml(settings.agents_file, registry, settings))
+        ctx.deps.agents = AgentFactory.from_yaml(settings.agents_file, load_tools(settings.tool_modules), settings)
+    return ScheduleService(client, settings, ctx.deps.agents)
 
 
 def _alerts(ctx: ToolContext) -> AlertService:
