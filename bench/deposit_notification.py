@@ -37,6 +37,7 @@ from services.notifications import NotificationService
 from temporal.client import connect
 from temporal.devserver import TemporalDevServer
 from temporal.listener_main import run_listener
+from temporal.sandbox import WORKFLOW_RUNNER
 from workflows.notifications import NotificationsWorkflow
 
 DEPOSIT_WEI = 10**16
@@ -66,7 +67,9 @@ async def main(n: int, poll_seconds: float) -> dict:
         notifications = NotificationService(client, settings)
         w3 = make_web3(anvil.rpc_url)
         stop, ready = asyncio.Event(), asyncio.Event()
-        async with Worker(client, task_queue=settings.task_queue, workflows=[NotificationsWorkflow]):
+        async with Worker(
+            client, task_queue=settings.task_queue, workflows=[NotificationsWorkflow], workflow_runner=WORKFLOW_RUNNER
+        ):
             listener = asyncio.create_task(run_listener(settings, stop, ready=ready))
             try:
                 await asyncio.wait_for(ready.wait(), 60)

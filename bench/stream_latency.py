@@ -41,6 +41,7 @@ from bench.bare_workflow import BareUpdateWorkflow, noop
 from core.settings import load_settings
 from devstack.processes import find_executable, free_port, port_open, wait_until
 from temporal.client import connect
+from temporal.sandbox import WORKFLOW_RUNNER
 
 FIRST_TOKEN_DELAY_MS = 200.0
 TOKEN_DELAY_MS = 10.0
@@ -100,7 +101,13 @@ async def api_turn_vs_bare_update(api: str, temporal_address: str) -> dict:
     client = await connect(load_settings(temporal_address=temporal_address))
     try:
         async with (
-            Worker(client, task_queue="bench-bare-update", workflows=[BareUpdateWorkflow], activities=[noop]),
+            Worker(
+                client,
+                task_queue="bench-bare-update",
+                workflows=[BareUpdateWorkflow],
+                activities=[noop],
+                workflow_runner=WORKFLOW_RUNNER,
+            ),
             httpx.AsyncClient(base_url=api, timeout=60) as http,
         ):
             bare = await client.start_workflow(

@@ -34,6 +34,7 @@ from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.client import connect
 from temporal.devserver import TemporalDevServer
+from temporal.sandbox import WORKFLOW_RUNNER
 from temporal.search_attributes import ensure_registered
 from temporal.worker import build_worker
 
@@ -71,7 +72,9 @@ async def measure(settings) -> dict:
     registry = load_tools()
     cache = await build_cache(settings.redis_url)
     agent_worker = build_worker(client, settings, registry, cache)
-    bare_worker = Worker(client, task_queue="bench-bare", workflows=[BareWorkflow], activities=[noop])
+    bare_worker = Worker(
+        client, task_queue="bench-bare", workflows=[BareWorkflow], activities=[noop], workflow_runner=WORKFLOW_RUNNER
+    )
     sessions = SessionService(client, settings, AgentFactory.from_yaml(settings.agents_file, registry, settings))
     out: dict = {}
     try:

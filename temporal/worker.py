@@ -32,6 +32,7 @@ from services.schedules import reconcile_periodic_tasks
 from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.client import connect
+from temporal.sandbox import WORKFLOW_RUNNER
 from temporal.search_attributes import ensure_registered
 from temporal.shutdown import stop_on_signals
 from workers import load_handlers, tasks
@@ -105,6 +106,7 @@ def build_worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=WORKFLOW_RUNNER,
         activities=[*nodes.activities(), *tools.activities(), vaults.register, *workers.activities()],
         max_concurrent_activities=200,
     )

@@ -35,6 +35,7 @@ from core.notifications import Notification, NotificationsStart
 from core.settings import ApiKey, Settings
 from services.notifications import NotificationService
 from temporal.listener_main import run_listener
+from temporal.sandbox import WORKFLOW_RUNNER
 from workflows.notifications import KEEP, NotificationsWorkflow, notifications_workflow_id
 
 OUTSIDER = ANVIL_ACCOUNTS[2].address  # not the vault's owner nor its operator
@@ -48,7 +49,9 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture
 async def worker(client: Client, settings: Settings) -> AsyncIterator[None]:
-    async with Worker(client, task_queue=settings.task_queue, workflows=[NotificationsWorkflow]):
+    async with Worker(
+        client, task_queue=settings.task_queue, workflows=[NotificationsWorkflow], workflow_runner=WORKFLOW_RUNNER
+    ):
         yield
 
 

@@ -25,6 +25,7 @@ from core.settings import Settings
 from services.notifications import NotificationService
 from temporal.client import with_codec
 from temporal.codec import CodecKey, EncryptionCodec
+from temporal.sandbox import WORKFLOW_RUNNER
 from workers.models import AddRule, PriceUpdate, RemoveRule, TransferSeen, WatchStart
 from workers.rules import PriceRule, WalletRule
 from workflows.notifications import NotificationsWorkflow, notifications_workflow_id
@@ -50,7 +51,11 @@ async def running(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator
     notes = NotificationService(env.client, s)
     acts = WorkerActivities(notes, None)
     async with Worker(
-        env.client, task_queue=QUEUE, workflows=[WatchWorkflow, NotificationsWorkflow], activities=acts.activities()
+        env.client,
+        task_queue=QUEUE,
+        workflows=[WatchWorkflow, NotificationsWorkflow],
+        activities=acts.activities(),
+        workflow_runner=WORKFLOW_RUNNER,
     ):
         yield notes
 
