@@ -68,3 +68,7 @@ class UnavailableError(TransientError):
 
 class ConflictError(PermanentError):
     """The request conflicts with the current state (e.g. the session has ended)."""
+
+
+class SessionExistsError(ConflictError):
+    """A session with the requested id is running (or, unless restarting, has run) already."""

@@ -26,8 +26,10 @@ from temporalio.client import (
     ScheduleSpec,
     ScheduleState,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.agents import AgentFactory
@@ -71,6 +73,8 @@ class ScheduleRun(BaseModel):
     workflow_id: str
     status: str
     reply: str | None = None
+    #: why a failed run could not run its turn (it is also in the owner's notifications)
+    error: str | None = None
 
 
 class ScheduleOut(BaseModel):
@@ -213,6 +217,10 @@ class ScheduleService:
                 run.reply = getattr(result, "reply", None) or (
                     result.get("reply") if isinstance(result, dict) else None
                 )
+            elif d.status == WorkflowExecutionStatus.FAILED:
+                await wf.result()
+        except WorkflowFailureError as failed:
+            run.error = failed.cause.message if isinstance(failed.cause, FailureError) else str(failed)
         except RPCError:
             pass
         return run

@@ -22,11 +22,12 @@ from temporalio.client import (
     WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core import approvals
 from core.agents import AgentFactory
-from core.errors import BadInputError, ConflictError, NotFoundError, UnavailableError
+from core.errors import BadInputError, ConflictError, NotFoundError, SessionExistsError, UnavailableError
 from core.names import USER_NAME
 from core.schemas import (
     ApprovalDecision,
@@ -87,7 +88,18 @@ class SessionService:
         self.agents = agents
 
     # ------------------------------------------------------------------ create
-    async def create(self, owner: str, agent: str, platform: str = "web", session_id: str | None = None) -> str:
+    async def create(
+        self,
+        owner: str,
+        agent: str,
+        platform: str = "web",
+        session_id: str | None = None,
+        *,
+        restart_ended: bool = False,
+    ) -> str:
+        """Start a session; ``session_id`` names it (default: a random suffix). An id that ran
+        before is refused unless ``restart_ended`` (a new run of an ended session's id, as a
+        schedule does); a running one always is (SessionExistsError)."""
         for label, value in (("owner", owner), ("platform", platform)):
             if not NAME.match(value):
                 raise BadInputError(f"invalid {label} {value!r}")
@@ -101,13 +113,17 @@ class SessionService:
                 start,
                 id=sid,
                 task_queue=self.settings.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_reuse_policy=(
+                    WorkflowIDReusePolicy.ALLOW_DUPLICATE if restart_ended else WorkflowIDReusePolicy.REJECT_DUPLICATE
+                ),
                 search_attributes=session_attributes(owner, plan.name, platform),
                 static_summary=f"{plan.name} session of {owner} ({platform})",
             )
+        except WorkflowAlreadyStartedError:
+            raise SessionExistsError(f"session {sid} already exists") from None
         except RPCError as exc:
             if exc.status == RPCStatusCode.ALREADY_EXISTS:
-                raise ConflictError(f"session {sid} already exists") from None
+                raise SessionExistsError(f"session {sid} already exists") from None
             raise
         return sid
 

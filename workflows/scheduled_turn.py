@@ -4,7 +4,9 @@ It runs the schedule's prompt as a turn of the owner's agent (in the schedule's 
 ``schedule:<owner>:<id>``, where any approval it asks for can be given; one nobody gives
 expires with the session's approval timeout, so a scheduled turn never moves money on its
 own), then stores the answer as a ``schedule`` notification keyed by this run, so a retried
-activity still shows it once.
+activity still shows it once. A turn that cannot run (the user is at the running-session cap,
+the agent is gone) is a ``schedule`` notification too, with status ``failed`` and the reason,
+and the run fails with that reason: a user learns why a schedule stays silent.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from core.activity_names import ALERTS_NOTIFY, SCHEDULE_RUN_TURN
@@ -38,29 +41,46 @@ class ScheduledTurnWorkflow:
         info = workflow.info()
         fired_at = info.typed_search_attributes.get(SCHEDULED_START) or info.start_time
         message_id = "sched-" + hashlib.sha256(info.workflow_id.encode()).hexdigest()[:24]
-        result = await workflow.execute_activity(
-            SCHEDULE_RUN_TURN,
-            ScheduledTurnRequest(
-                schedule_id=inp.schedule_id,
-                owner=inp.owner,
-                agent=inp.agent,
-                prompt=inp.prompt,
-                message_id=message_id,
-                fired_at=fired_at,
-                wait_seconds=inp.wait_seconds,
-            ),
-            result_type=ScheduledTurnResult,
-            start_to_close_timeout=timedelta(seconds=inp.wait_seconds + 60),
-            heartbeat_timeout=timedelta(seconds=30),
-            retry_policy=RETRY,
+        request = ScheduledTurnRequest(
+            schedule_id=inp.schedule_id,
+            owner=inp.owner,
+            agent=inp.agent,
+            prompt=inp.prompt,
+            message_id=message_id,
+            fired_at=fired_at,
+            wait_seconds=inp.wait_seconds,
         )
+        try:
+            result = await workflow.execute_activity(
+                SCHEDULE_RUN_TURN,
+                request,
+                result_type=ScheduledTurnResult,
+                start_to_close_timeout=timedelta(seconds=inp.wait_seconds + 60),
+                heartbeat_timeout=timedelta(seconds=30),
+                retry_policy=RETRY,
+            )
+        except ActivityError as err:  # only a permanent error ends the retries
+            reason = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause or err)
+            failed = ScheduledTurnResult(
+                schedule_id=inp.schedule_id,
+                fired_at=fired_at,
+                session_id="",
+                status="failed",
+                reply=f"The scheduled turn could not run: {reason}",
+            )
+            await self._notify(inp, message_id, failed)
+            raise ApplicationError(failed.reply, type="ScheduledTurnFailed", non_retryable=True) from None
+        await self._notify(inp, message_id, result)
+        return result
+
+    async def _notify(self, inp: ScheduledTurnInput, message_id: str, result: ScheduledTurnResult) -> None:
         note = Notification(
             key=f"schedule:{message_id}",
             kind="schedule",
             text=result.reply,
             data={
                 "schedule_id": inp.schedule_id,
-                "fired_at": fired_at.isoformat(),
+                "fired_at": result.fired_at.isoformat(),
                 "session_id": result.session_id,
                 "status": result.status,
                 "prompt": inp.prompt,
@@ -75,4 +95,3 @@ class ScheduledTurnWorkflow:
             heartbeat_timeout=timedelta(seconds=10),
             retry_policy=RETRY,
         )
-        return result

@@ -26,9 +26,13 @@ from workers.tasks import TaskRegistry
 
 
 @pytest.fixture
-def settings(temporal_server: Any, redis_server: Any, tmp_path: Path) -> Settings:
-    """A user of this test's own: inboxes are per user on the shared server."""
-    return make_settings(temporal_server, redis_server.url, tmp_path, local_user=f"u-{uuid.uuid4().hex[:8]}")
+def settings(temporal_server: Any, redis_server: Any, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """A user of this test's own: inboxes are per user on the shared server. Overrides come by
+    indirect parametrization (``@pytest.mark.parametrize("settings", [{...}], indirect=True)``)."""
+    overrides = getattr(request, "param", {})
+    return make_settings(
+        temporal_server, redis_server.url, tmp_path, local_user=f"u-{uuid.uuid4().hex[:8]}", **overrides
+    )
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30) -> Any:
@@ -84,6 +88,48 @@ async def test_a_schedule_answers_into_notifications_and_obeys_pause_trigger_del
 async def _at_least(api: httpx.AsyncClient, sid: str, n: int) -> list[dict] | None:
     notes = [x for x in await schedule_notes(api, sid) if "42" in x["text"]]
     return notes if len(notes) >= n else None
+
+
+async def test_a_schedule_whose_session_was_ended_starts_a_fresh_one(api: httpx.AsyncClient) -> None:
+    r = await api.post("/v1/schedules", json={"prompt": "what is 6 * 7?", "cron": "0 9 1 1 *", "timezone": "UTC"})
+    assert r.status_code == 201, r.text
+    sid = r.json()["schedule_id"]
+    try:
+        assert (await api.post(f"/v1/schedules/{sid}/trigger")).status_code == 200
+        [first] = await eventually(lambda: _at_least(api, sid, 1))
+        session = first["data"]["session_id"]
+        assert (await api.delete(f"/v1/sessions/{session}")).status_code == 204
+
+        assert (await api.post(f"/v1/schedules/{sid}/trigger")).status_code == 200
+        notes = await eventually(lambda: _at_least(api, sid, 2))
+        assert all(n["data"]["status"] == "done" for n in notes)
+        assert notes[-1]["data"]["session_id"] == session  # the same id, a fresh run
+        view = await api.get(f"/v1/sessions/{session}")
+        assert view.status_code == 200, view.text
+        assert view.json()["turn_count"] == 1 and "42" in view.json()["messages"][-1]["content"]
+    finally:
+        await api.delete(f"/v1/schedules/{sid}")
+
+
+@pytest.mark.parametrize("settings", [{"max_running_sessions_per_user": 1}], indirect=True)
+async def test_a_user_at_the_session_cap_is_told_why_the_schedule_is_silent(api: httpx.AsyncClient) -> None:
+    assert (await api.post("/v1/sessions", json={"agent": "assistant"})).status_code == 201  # the cap: 1
+    r = await api.post("/v1/schedules", json={"prompt": "what is 6 * 7?", "cron": "0 9 1 1 *", "timezone": "UTC"})
+    sid = r.json()["schedule_id"]
+    try:
+        assert (await api.post(f"/v1/schedules/{sid}/trigger")).status_code == 200
+        [note] = await eventually(lambda: schedule_notes(api, sid))
+        assert note["data"]["status"] == "failed"
+        assert "running sessions" in note["text"] and "end one first" in note["text"], note["text"]
+
+        runs = await eventually(lambda: _failed_runs(api, sid))
+        assert "running sessions" in (runs[0]["error"] or "")
+    finally:
+        await api.delete(f"/v1/schedules/{sid}")
+
+
+async def _failed_runs(api: httpx.AsyncClient, sid: str) -> list[dict]:
+    return [run for run in (await api.get(f"/v1/schedules/{sid}")).json()["recent_runs"] if run["status"] == "failed"]
 
 
 async def test_bad_schedules_are_refused(api: httpx.AsyncClient) -> None:

@@ -699,6 +699,8 @@ export interface components {
         };
         /** ScheduleRun */
         ScheduleRun: {
+            /** Error */
+            error?: string | null;
             /** Reply */
             reply?: string | null;
             /** Scheduled At */

@@ -25,6 +25,7 @@ export interface ScheduleRun {
   workflow_id: string;
   status: string;
   reply?: string | null;
+  error?: string | null;
 }
 export interface ScheduleOut {
   schedule_id: string;

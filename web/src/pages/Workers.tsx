@@ -130,6 +130,7 @@ export function SchedulesPage() {
                     <li key={r.workflow_id}>
                       {ago(r.started_at ?? r.scheduled_at)} · {r.status}
                       {r.reply ? `: ${r.reply}` : ""}
+                      {r.error ? `: ${r.error}` : ""}
                     </li>
                   ))}
                 </ul>
