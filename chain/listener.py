@@ -394,9 +394,9 @@ class EventListener:
         for n in range(start, end + 1):
             block = await self.w3.eth.get_block(n, full_transactions=True)
             block_hash = _hex(block["hash"])
-            if n not in canonical:
-                canonical[n] = await self._hash_of(n)
-            if block_hash != canonical[n]:
+            # a block a log came from must be this one; otherwise this fetch is the canonical
+            # block now (fetching its hash again would compare the chain with itself)
+            if canonical.setdefault(n, block_hash) != block_hash:
                 return None
             for tx in cast(list[Any], block["transactions"]):  # full transactions, asked for above
                 if not tx.get("to") or int(tx.get("value", 0)) == 0:
