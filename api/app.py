@@ -64,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await app.state.turn_events.close()
             await streams.close()
+            await app.state.vaults.close()
 
     app = FastAPI(
         title="Impressox Agent API",

@@ -8,17 +8,19 @@ Reads go straight to the chain without any key.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError, RPCStatusCode
+from web3 import AsyncWeb3
 
-from chain.client import close_web3, make_web3
+from chain.client import chain_errors, close_web3, make_web3
 from chain.deploy import deployment_for
 from chain.units import checksum_address
 from chain.vault import VaultService, VaultStatus
-from core.errors import BadInputError, ConflictError, NotFoundError, PermanentError, UnavailableError
+from core.errors import BadInputError, ConfigError, ConflictError, NotFoundError, PermanentError, UnavailableError
 from core.settings import Settings
 from core.vaults import UserVault, VaultRegistration, VaultRegistryStart
 from workflows.vaults import VaultRegistryWorkflow, registry_workflow_id
@@ -33,6 +35,30 @@ class VaultRegistryService:
         self.client = client
         self.settings = settings
         self.registry_id = registry_workflow_id(settings.task_queue)
+        #: one chain client for every read (made on first use), not one per request
+        self._w3: AsyncWeb3 | None = None
+
+    async def close(self) -> None:
+        if self._w3 is not None:
+            await close_web3(self._w3)
+            self._w3 = None
+
+    def _chain(self) -> AsyncWeb3:
+        if not self.settings.chain_rpc_url:
+            raise PermanentError("no chain is configured for this platform")
+        if self._w3 is None:
+            self._w3 = make_web3(self.settings.chain_rpc_url)
+        return self._w3
+
+    async def _deployment(self) -> dict[str, Any]:
+        """The platform deployment on the chain the RPC URL serves now (ConfigError without one)."""
+        w3 = self._chain()
+        with chain_errors("read chain id"):
+            chain_id = await w3.eth.chain_id
+        deployment = deployment_for(self.settings.data_dir, chain_id)
+        if deployment is None:
+            raise ConfigError(f"no vault deployed on chain {chain_id}: run `impressox chain deploy`")
+        return deployment
 
     async def register(self, user: str, owner_address: str) -> UserVault:
         """Deploy (or find) ``user``'s vault owned by ``owner_address``; the same vault every time."""
@@ -87,14 +113,9 @@ class VaultRegistryService:
     async def _platform_vault(self, user: str) -> UserVault | None:
         if not self.settings.chain_rpc_url:
             return None
-        w3 = make_web3(self.settings.chain_rpc_url)
         try:
-            deployment = deployment_for(self.settings.data_dir, await w3.eth.chain_id)
-        except Exception:  # noqa: BLE001 - no chain: no vault to show
-            return None
-        finally:
-            await close_web3(w3)
-        if deployment is None:
+            deployment = await self._deployment()
+        except Exception:  # noqa: BLE001 - no chain (or nothing deployed on it): no vault to show
             return None
         return UserVault(
             user=user,
@@ -106,13 +127,8 @@ class VaultRegistryService:
         )
 
     async def _read(self, address: str) -> VaultStatus:
-        if not self.settings.chain_rpc_url:
-            raise PermanentError("no chain is configured for this platform")
-        service = await VaultService.connect(self.settings.chain_rpc_url, self.settings.data_dir)
-        try:
-            return await VaultService(service.w3, {**service.deployment, "vault": address}).status()
-        finally:
-            await service.close()
+        deployment = await self._deployment()
+        return await VaultService(self._chain(), {**deployment, "vault": address}).status()
 
 
 def _domain_error(exc: WorkflowUpdateFailedError) -> Exception:
