@@ -58,7 +58,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.schedules = ScheduleService(client, settings, agents)
         app.state.alerts = AlertService(client, settings)
         streams = TurnStreams.from_settings(settings)
-        app.state.turn_events = TurnEventService(app.state.sessions, streams)
+        app.state.turn_events = TurnEventService(
+            app.state.sessions, streams, keepalive_seconds=settings.stream_keepalive_seconds
+        )
         try:
             yield
         finally:

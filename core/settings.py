@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     stream_keep_seconds: int = Field(default=3600, ge=1)
     #: events kept per turn (approximate trim); a longer answer loses its first tokens on replay
     stream_max_events: int = Field(default=10_000, ge=100)
+    #: seconds between keep-alive comments on an idle event stream (proxies drop silent
+    #: connections); at most 50, below the Redis reader's 60 s socket timeout
+    stream_keepalive_seconds: float = Field(default=15.0, gt=0, le=50)
 
     # API
     api_host: str = "127.0.0.1"

@@ -40,10 +40,12 @@ def turn_body(result: TurnResult) -> dict:
 
 
 class TurnEventService:
-    def __init__(self, sessions: SessionService, streams: TurnStreams, block_ms: int = 15_000) -> None:
+    def __init__(self, sessions: SessionService, streams: TurnStreams, keepalive_seconds: float = 15.0) -> None:
         self.sessions = sessions
         self.streams = streams
-        self.block_ms = block_ms
+        #: an idle stream yields None (a keep-alive) this often
+        self.keepalive_seconds = keepalive_seconds
+        self.block_ms = max(1, round(keepalive_seconds * 1000))
         self._watchers: dict[tuple[str, str], _Watch] = {}
 
     # ------------------------------------------------------------------ watching

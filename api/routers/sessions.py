@@ -26,8 +26,6 @@ from core.schemas import SessionView
 from core.streams import TurnEvent
 from services.sessions import PendingTurn, SessionSummary
 
-#: seconds between keep-alive comments on an idle event stream (proxies drop silent connections)
-KEEPALIVE_SECONDS = 15
 STREAM_DOC = (
     "Server-sent events, each with an `id`: `token`, `tool_call`, `tool_result`, `approval_required`, "
     "`reset`, `error`, and last `done` (its data is the TurnOut body)."
@@ -95,7 +93,7 @@ async def send_message(
     if stream:
         queued = await sessions.send(user, session_id, body.text, 0, message_id=body.message_id)
         events.watch(user, session_id, queued.message_id)  # ends the stream even if this client leaves
-        return _sse(events.follow(user, session_id, queued.message_id))
+        return _sse(events.follow(user, session_id, queued.message_id), events.keepalive_seconds)
     result = await sessions.send(user, session_id, body.text, wait, message_id=body.message_id)
     if isinstance(result, PendingTurn):
         return JSONResponse(result.model_dump(exclude_none=True), status_code=202)
@@ -136,13 +134,16 @@ async def turn_events(
     finished turn while its events are kept."""
     await events.open(user, session_id, message_id)
     resume = last_event_id if last_event_id and _EVENT_ID.match(last_event_id) else after
-    return _sse(events.follow(user, session_id, message_id, resume))
+    return _sse(events.follow(user, session_id, message_id, resume), events.keepalive_seconds)
 
 
 _EVENT_ID = re.compile(r"^(\d+-\d+|done)$")
 
 
-def _sse(events: AsyncIterator[TurnEvent | None]) -> EventSourceResponse:
+def _sse(events: AsyncIterator[TurnEvent | None], keepalive_seconds: float) -> EventSourceResponse:
+    """The events as SSE, with a keep-alive comment every ``keepalive_seconds`` (settings
+    stream_keepalive_seconds) so proxies do not drop an idle connection."""
+
     async def frames() -> AsyncIterator[ServerSentEvent]:
         async for event in events:
             if event is None:
@@ -151,4 +152,4 @@ def _sse(events: AsyncIterator[TurnEvent | None]) -> EventSourceResponse:
                 yield ServerSentEvent(data=event.data, event=event.event, id=event.id)
 
     # no buffering proxies: nginx honours X-Accel-Buffering
-    return EventSourceResponse(frames(), ping=KEEPALIVE_SECONDS, headers={"X-Accel-Buffering": "no"})
+    return EventSourceResponse(frames(), ping=keepalive_seconds, headers={"X-Accel-Buffering": "no"})

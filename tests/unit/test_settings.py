@@ -76,6 +76,7 @@ def test_env_overrides_the_yaml(yaml_file: Path, monkeypatch: pytest.MonkeyPatch
         ("IMPRESSOX_RATE_LIMIT_MESSAGES", "5 per fortnight", "rate_limit_messages"),
         ("IMPRESSOX_MAX_RUNNING_SESSIONS_PER_USER", "0", "max_running_sessions_per_user"),
         ("IMPRESSOX_API_MAX_JSON_DEPTH", "100000", "api_max_json_depth"),
+        ("IMPRESSOX_STREAM_KEEPALIVE_SECONDS", "0", "stream_keepalive_seconds"),
     ],
 )
 def test_bad_value_names_the_field(monkeypatch: pytest.MonkeyPatch, var: str, value: str, field: str) -> None:
