@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -240,3 +241,44 @@ async def test_an_approval_request_appears_in_the_stream_and_the_turn_goes_on_on
         kinds = [k for _, k, _ in rest]
         assert kinds[:2] == ["tool_call", "tool_result"] and kinds[-1] == "done"
         assert rest[-1][2]["reply"] == "paid 5 USD to bob" == shown_text(rest)
+
+
+async def read_frames(response: httpx.Response) -> list[tuple[str, str]]:
+    """An SSE response as it arrives, until ``done``: ("comment", text) for each comment line
+    (keep-alives) and (event, data) for each event, in order."""
+    assert response.status_code == 200, await response.aread()
+    out: list[tuple[str, str]] = []
+    cur: dict[str, str] = {}
+    async for line in response.aiter_lines():
+        if line.startswith(":"):
+            out.append(("comment", line[1:].strip()))
+        elif not line:
+            if "data" in cur:
+                out.append((cur.get("event", "message"), cur["data"]))
+                if out[-1][0] == "done":
+                    break
+            cur = {}
+        else:
+            key, _, value = line.partition(":")
+            cur[key] = value.removeprefix(" ")
+    return out
+
+
+async def test_an_idle_stream_sends_keep_alive_comments_until_the_answer_comes(
+    client: Client, settings: Settings
+) -> None:
+    # the model thinks for 3 s before its first word; keep-alives every 0.3 s (default 15 s)
+    quiet = settings.model_copy(update={"stream_keepalive_seconds": 0.3, "offline_first_token_delay_ms": 3000.0})
+    async with live_stack(client, quiet) as http:
+        sid = await new_session(http)
+        # never asked before: a cached answer would skip the model and its delay
+        text = f"tell me about keep-alives {uuid.uuid4().hex[:8]}"
+        async with http.stream(
+            "POST", f"/v1/sessions/{sid}/messages?stream=true", json={"text": text, "message_id": "m1"}
+        ) as r:
+            frames = await read_frames(r)
+    first = next(i for i, (kind, _) in enumerate(frames) if kind != "comment")
+    assert frames[first][0] == "token", frames[: first + 1]
+    assert first >= 2, frames[: first + 1]  # comments kept the silent connection alive, more than once
+    assert all(kind == "comment" and text for kind, text in frames[:first])
+    assert frames[-1][0] == "done" and "offline model" in json.loads(frames[-1][1])["reply"]
