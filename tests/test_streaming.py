@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from devstack.processes import free_port
 from devstack.redis_server import RedisServer
 from services.tools import load_tools
 from temporal.worker import build_worker
-from tests.conftest import make_settings
+from tests.conftest import decoded_payloads, make_settings
 from tests.test_remote_llm import FakeOpenAI, fake_openai, remote_settings  # noqa: F401 - fixtures
 
 Event = tuple[str, str, dict]  # id, event, data
@@ -282,3 +283,28 @@ async def test_an_idle_stream_sends_keep_alive_comments_until_the_answer_comes(
     assert first >= 2, frames[: first + 1]  # comments kept the silent connection alive, more than once
     assert all(kind == "comment" and text for kind, text in frames[:first])
     assert frames[-1][0] == "done" and "offline model" in json.loads(frames[-1][1])["reply"]
+
+
+async def test_tokens_never_go_through_workflow_history(client: Client, settings: Settings) -> None:
+    """A 10-word and a 200-word streamed answer leave histories with the same events: the reply
+    is there whole, no token is."""
+    histories = {}
+    async with live_stack(client, settings) as http:
+        for words in (10, 200):
+            sid = await new_session(http, "tester")
+            # long_text answers in lines of 99 characters: one streamed word a line
+            events = await stream_message(http, sid, f'/tool long_text {{"chars": {words * 99}}}', "m1")
+            reply = events[-1][2]["reply"]
+            assert [k for _, k, _ in events].count("token") == words and shown_text(events) == reply
+            history = await client.get_workflow_handle(sid).fetch_history()
+            payloads = decoded_payloads(history.to_json())
+            assert json.dumps(reply)[1:-1] in payloads  # the whole reply is in history
+            assert '"token"' not in payloads  # but no token event, in any payload
+            # workflow tasks come and go with timing; every other event is the turn's own work
+            histories[words] = Counter(
+                e.WhichOneof("attributes")
+                for e in history.events
+                if not str(e.WhichOneof("attributes")).startswith("workflow_task_")
+            )
+    assert histories[10] == histories[200]
+    assert histories[10]["activity_task_scheduled_event_attributes"] == 3  # model, tool, model
