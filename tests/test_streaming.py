@@ -308,3 +308,47 @@ async def test_tokens_never_go_through_workflow_history(client: Client, settings
             )
     assert histories[10] == histories[200]
     assert histories[10]["activity_task_scheduled_event_attributes"] == 3  # model, tool, model
+
+
+async def test_ending_a_session_mid_answer_stops_its_model_call(client: Client, settings: Settings) -> None:
+    """DELETE terminates the session's workflow; the model activity learns it at its next
+    heartbeat (the SDK sends them at most every 0.8 x the 10 s heartbeat timeout) and stops
+    writing the answer, long before its end."""
+    slow = settings.model_copy(update={"offline_token_delay_ms": 100.0})
+    # 505 words, 50 s at 100 ms a word; a length no other test asks for (a cached answer is not paced)
+    chars = 49_995
+    words = -(-chars // 99)
+    streams = TurnStreams.from_settings(slow)
+    try:
+        async with live_stack(client, slow) as http:
+            sid = await new_session(http, "tester")
+            r = await http.post(
+                f"/v1/sessions/{sid}/messages?wait=0",
+                json={"text": f'/tool long_text {{"chars": {chars}}}', "message_id": "m1"},
+            )
+            assert r.status_code == 202, r.text
+            kinds: list[str] = []
+            cursor = "0"
+
+            async def more(block_seconds: float) -> bool:
+                """Wait up to ``block_seconds`` for the turn's next events; False when none came."""
+                nonlocal cursor
+                events = await asyncio.wait_for(streams.read(sid, "m1", cursor, int(block_seconds * 1000)), 60)
+                cursor = events[-1].id if events else cursor
+                kinds.extend(e.event for e in events)
+                return bool(events)
+
+            for _ in range(60):  # the answer is being written
+                if kinds.count("token") >= 10:
+                    break
+                await more(1)
+            assert kinds.count("token") >= 10, kinds
+            assert (await http.delete(f"/v1/sessions/{sid}")).status_code == 204
+            # then the stream stops growing: no event for 3 s (30 words' time)
+            while kinds.count("token") < words and await more(3):
+                pass
+            tokens = kinds.count("token")
+            assert tokens < words // 2, f"{tokens} of {words} words written after the session ended"
+            assert "done" not in kinds
+    finally:
+        await streams.close()
