@@ -298,3 +298,27 @@ async def test_a_restarted_bot_goes_on_growing_the_draft_it_left(streams: TurnSt
     assert any("more" in c.text for c in surface.calls if c.op == "edit")  # the old draft grew on
     assert list(surface.messages.values()) == ["the whole answer"]
     assert sum(c.op == "send" for c in surface.calls) == 1
+
+
+async def test_the_cadence_is_the_chats_across_two_turns(streams: TurnStreams) -> None:
+    """The next turn's first draft waits for the slot the previous turn's last edit took: the
+    throttle counts per chat (as Telegram does), not per turn."""
+    surface = RecordingSurface()
+    replies = StreamingReplies(surface, streams, interval=INTERVAL, grace=0.05)
+    sid, _ = turn()
+    finals, starts = [], []
+    for n in range(2):  # the second turn starts the moment the first one's reply is delivered
+        mid = uuid.uuid4().hex
+        starts.append(len(surface.calls))
+        follow = asyncio.create_task(replies.follow(sid, mid, ADDRESS))
+        await write(streams, sid, mid, [f"t{n}w{i} " for i in range(20)], 0.05)  # ~1 s of tokens
+        finals.append(f"answer {n}")
+        await deliver(replies, sid, mid, finals[-1])
+        await asyncio.wait_for(follow, 5)
+
+    assert list(surface.messages.values()) == finals
+    second = surface.calls[starts[1]]
+    assert second.op == "send" and second.text.startswith("t1w0")  # the second turn had a draft
+    # a margin for the event loop's lateness; without a per-chat throttle this gap is ~grace
+    assert second.at - surface.calls[starts[1] - 1].at >= INTERVAL - 0.1
+    assert min(surface.gaps()) >= INTERVAL - 0.1
