@@ -6,6 +6,8 @@ several seconds; the fakes of Telegram and Discord record when each send and edi
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import itertools
 import uuid
 from pathlib import Path
@@ -34,8 +36,12 @@ TELEGRAM_EVERY, DISCORD_EVERY = 1.5, 1.2
 
 
 @pytest.fixture
-def settings(temporal_server: TemporalServer, redis_server: RedisServer, tmp_path: Path) -> Settings:
-    return make_settings(temporal_server, redis_server.url, tmp_path, bot_agent="tester", offline_token_delay_ms=200)
+def settings(
+    temporal_server: TemporalServer, redis_server: RedisServer, tmp_path: Path, request: pytest.FixtureRequest
+) -> Settings:
+    """The test settings; a test parametrizes it (indirect) with settings of its own."""
+    values: dict[str, object] = {"bot_agent": "tester", "offline_token_delay_ms": 200, **getattr(request, "param", {})}
+    return make_settings(temporal_server, redis_server.url, tmp_path, **values)
 
 
 async def final_reply(client: Client, settings: Settings, platform: str, user: str) -> str:
@@ -100,3 +106,51 @@ async def test_discord_slash_command_answer_grows_in_its_deferred_response(
     times = [t for t, m in fake_dc.changes if m == fake_dc.originals[token]]
     assert len(times) >= 3
     assert min(b - a for a, b in itertools.pairwise(times)) >= DISCORD_EVERY - 0.05
+
+
+@pytest.mark.parametrize(
+    "settings",
+    # a long interval and a short grace: a throttle per turn would send the second turn's first draft
+    # well under 1 s after the first turn's last edit
+    [
+        pytest.param(
+            {"telegram_edit_interval_seconds": 3.0, "bot_live_grace_seconds": 0.1, "offline_token_delay_ms": 150},
+            id="edits-every-3s",
+        )
+    ],
+    indirect=True,
+)
+async def test_telegram_keeps_the_chats_cadence_from_one_turn_to_the_next(
+    telegram: Running, fake_tg: FakeTelegram, client: Client, settings: Settings
+) -> None:
+    every = settings.telegram_edit_interval_seconds
+
+    def answers_shown(n: int) -> bool:
+        """The chat shows ``n`` messages, the last one a whole answer."""
+        shown = fake_tg.texts(USER)
+        return len(shown) == n and shown[-1].endswith("again.")
+
+    for n in (1, 2):  # the second question is asked as soon as the first answer is shown whole
+        fake_tg.push_message(USER, slow_question())
+        assert await wait_for(fake_tg, functools.partial(answers_shown, n), 60), fake_tg.texts(USER)
+    runtime = await BotRuntime.start(settings, client)
+    try:
+        chats = runtime.chats
+        owner = chats.owner(view := await chats.identity("telegram", str(USER)))
+        for _ in range(600):  # the session records its second answer
+            session = await chats.sessions.get(owner, view.sessions["dm"])
+            finals = [m.content for m in session.messages if m.role == "assistant"]
+            if len(finals) == 2:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await runtime.close()
+    assert await wait_for(fake_tg, lambda: fake_tg.texts(USER) == finals, 60), (fake_tg.texts(USER), finals)
+
+    times = fake_tg.edit_times(USER)  # every sendMessage and editMessageText to the chat, both turns
+    first, second = (p["_at"] for p in fake_tg.sent(USER))
+    at = times.index(second)
+    assert times.index(first) == 0 and at >= 2  # each turn began with a draft, the first one grew
+    # a margin for the HTTP calls' lateness; a throttle per turn leaves well under 1 s here
+    assert times[at] - times[at - 1] >= every - 0.25
+    assert min(b - a for a, b in itertools.pairwise(times)) >= every - 0.25
