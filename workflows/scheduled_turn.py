@@ -31,6 +31,8 @@ with workflow.unsafe.imports_passed_through():
 
 #: set by Temporal on workflows a schedule starts: the firing's nominal time
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+#: runs started before it name their message by the workflow id alone (replay keeps that)
+PER_RUN_MESSAGE_ID = "schedule-message-id-per-run"
 RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
 
 
@@ -40,7 +42,10 @@ class ScheduledTurnWorkflow:
     async def run(self, inp: ScheduledTurnInput) -> ScheduledTurnResult:
         info = workflow.info()
         fired_at = info.typed_search_attributes.get(SCHEDULED_START) or info.start_time
-        message_id = "sched-" + hashlib.sha256(info.workflow_id.encode()).hexdigest()[:24]
+        # one message (and notification) per run: a firing's retried activity sends it once. The
+        # workflow id alone names the firing's second, which two "Run now" presses can share.
+        firing = f"{info.workflow_id}/{info.run_id}" if workflow.patched(PER_RUN_MESSAGE_ID) else info.workflow_id
+        message_id = "sched-" + hashlib.sha256(firing.encode()).hexdigest()[:24]
         request = ScheduledTurnRequest(
             schedule_id=inp.schedule_id,
             owner=inp.owner,
