@@ -201,14 +201,20 @@ async def test_a_quick_turn_is_one_plain_message(streams: TurnStreams) -> None:
     assert [(c.op, c.text) for c in surface.calls] == [("send", "17 * 23 = 391")]
 
 
-async def test_a_restarted_bot_finishes_the_drafts_it_left(streams: TurnStreams) -> None:
-    surface = RecordingSurface()
+async def died_mid_turn(surface: RecordingSurface, streams: TurnStreams) -> tuple[str, str]:
+    """A bot process that showed half a turn as a draft and died; the turn's (session, message)."""
     before = StreamingReplies(surface, streams, interval=INTERVAL, grace=GRACE)
     sid, mid = turn()
     follow = asyncio.create_task(before.follow(sid, mid, ADDRESS))
     await write(streams, sid, mid, ["half "] * 20, 0.05)
-    follow.cancel()  # the bot process dies in the middle of the turn
+    follow.cancel()
     await asyncio.gather(follow, return_exceptions=True)
+    return sid, mid
+
+
+async def test_a_restarted_bot_finishes_the_drafts_it_left(streams: TurnStreams) -> None:
+    surface = RecordingSurface()
+    sid, mid = await died_mid_turn(surface, streams)
     assert len(surface.messages) == 1
 
     after = StreamingReplies(surface, streams, interval=INTERVAL, grace=GRACE)  # a new process
@@ -283,12 +289,7 @@ async def test_a_redelivered_message_after_its_reply_shows_nothing_again(streams
 
 async def test_a_restarted_bot_goes_on_growing_the_draft_it_left(streams: TurnStreams) -> None:
     surface = RecordingSurface()
-    before = StreamingReplies(surface, streams, interval=INTERVAL, grace=GRACE)
-    sid, mid = turn()
-    follow = asyncio.create_task(before.follow(sid, mid, ADDRESS))
-    await write(streams, sid, mid, ["half "] * 20, 0.05)
-    follow.cancel()  # the bot dies; the platform redelivers the message to the new process
-    await asyncio.gather(follow, return_exceptions=True)
+    sid, mid = await died_mid_turn(surface, streams)  # the platform redelivers the message to a new process
 
     after = StreamingReplies(surface, streams, interval=INTERVAL, grace=GRACE)
     follow = asyncio.create_task(after.follow(sid, mid, ADDRESS))
