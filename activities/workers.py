@@ -4,6 +4,7 @@ turn, run a periodic task. Thin adapters over the services."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -14,9 +15,8 @@ from activities.errors import permanent_errors_not_retried
 from activities.heartbeat import heartbeating
 from core.activity_names import ALERTS_NOTIFY, SCHEDULE_RUN_TURN, task_activity
 from core.errors import NotFoundError, SessionExistsError
-from core.schemas import TurnResult
 from services.notifications import NotificationService
-from services.sessions import PendingTurn, SessionService
+from services.sessions import SessionService
 from workers.models import NotifyBatch, PeriodicTaskInput, ScheduledTurnRequest, ScheduledTurnResult
 from workers.tasks import PeriodicTask, TaskContext
 
@@ -65,22 +65,24 @@ class WorkerActivities:
         return await permanent_errors_not_retried(self._run_turn(req))
 
     async def _run_turn(self, req: ScheduledTurnRequest) -> ScheduledTurnResult:
-        assert self.sessions is not None
+        sessions = self.sessions
+        assert sessions is not None
         suffix = req.schedule_id.rsplit(":", 1)[-1]
         sid = f"schedule:{req.owner}:{suffix}"
+        send = functools.partial(sessions.send, req.owner, sid, req.prompt, req.wait_seconds, req.message_id)
         async with heartbeating():
             try:
-                turn = await self._send_turn(req, sid)
+                turn = await send()
             except NotFoundError:
                 # the first firing, or the user ended the schedule's session: a fresh run of
                 # the same id; a user at the running-session cap learns it from the failure
                 try:
-                    await self.sessions.create(
+                    await sessions.create(
                         req.owner, req.agent, platform="schedule", session_id=suffix, restart_ended=True
                     )
                 except SessionExistsError:
                     pass  # started meanwhile (an earlier attempt of this activity)
-                turn = await self._send_turn(req, sid)
+                turn = await send()
         reply = getattr(turn, "reply", None) or f"The scheduled turn is still running (see session {sid})."
         return ScheduledTurnResult(
             schedule_id=req.schedule_id,
@@ -89,10 +91,6 @@ class WorkerActivities:
             status=getattr(turn, "status", "running"),
             reply=reply,
         )
-
-    async def _send_turn(self, req: ScheduledTurnRequest, sid: str) -> TurnResult | PendingTurn:
-        assert self.sessions is not None
-        return await self.sessions.send(req.owner, sid, req.prompt, wait=req.wait_seconds, message_id=req.message_id)
 
     def _task_activity(self, task: PeriodicTask) -> Callable[..., Any]:
         async def run_task(inp: PeriodicTaskInput) -> str | None:
