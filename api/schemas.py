@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from core.schemas import TokenUsage, ToolCallRecord
 from services.sessions import PendingTurn
@@ -17,6 +17,16 @@ class SessionCreate(BaseModel):
     platform: Literal["web", "cli"] = "web"
 
 
+class SessionRename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=200)
+
+
+class SessionRenamed(BaseModel):
+    session_id: str
+    title: str
+
+
 class SessionCreated(BaseModel):
     session_id: str
     agent: str
@@ -24,9 +34,16 @@ class SessionCreated(BaseModel):
 
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=100_000)
+    #: the message; may be left out when ``message_id`` names one sent before (fetches its reply)
+    text: str | None = Field(default=None, min_length=1, max_length=100_000)
     #: optional idempotency key: the same id sent twice is answered once
     message_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+
+    @model_validator(mode="after")
+    def _text_or_id(self) -> MessageIn:
+        if self.text is None and self.message_id is None:
+            raise ValueError("send text (a new message) or the message_id of one sent before (its reply)")
+        return self
 
 
 class TurnOut(BaseModel):

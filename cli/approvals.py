@@ -1,5 +1,5 @@
-"""``impressox approve|reject CALL_ID`` and ``impressox sessions``: decide pending approvals and
-list sessions from the terminal (through the API of a running stack, see ``cli/backend.py``)."""
+"""``impressox approve|reject CALL_ID``: decide pending approvals from the terminal (through the
+API of a running stack, see ``cli/backend.py``; ``impressox sessions`` is in ``session_commands.py``)."""
 
 from __future__ import annotations
 
@@ -33,14 +33,3 @@ async def find_session(backend: Backend, call_id: str) -> str:
     if len(found) > 1:
         raise BadInputError(f"{call_id!r} is pending in {len(found)} sessions ({', '.join(found)}): pass --session")
     return found[0]
-
-
-async def list_sessions(backend: Backend) -> int:
-    listed = await backend.sessions()
-    if not listed:
-        print("no sessions yet (start one with `impressox chat`)")
-        return 0
-    for s in listed:
-        started = s.started_at.strftime("%Y-%m-%d %H:%M") if s.started_at else "-"
-        print(f"{s.session_id}  {s.agent or '-'}  {s.platform or '-'}  {s.status}  {started}")
-    return 0

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import httpx
 from pydantic import BaseModel
 
+from cli import credentials
 from core.agents import AgentFactory
 from core.errors import BadInputError, ConflictError, ImpressoxError, NotFoundError, UnavailableError
 from core.schemas import SessionView, TurnResult
@@ -27,6 +28,10 @@ from temporal.client import connect
 PLATFORM = "cli"
 #: how long to wait for a stack that does not answer before saying so
 CONNECT_SECONDS = 3.0
+
+
+class KeyRequiredError(ImpressoxError):
+    """The API wants a key the CLI did not send, or refused the one it sent."""
 
 
 class Decision(BaseModel):
@@ -46,16 +51,21 @@ class Backend(Protocol):
     async def view(self, session_id: str) -> SessionView: ...
     async def sessions(self) -> list[SessionSummary]: ...
     async def decide(self, session_id: str, call_id: str, approve: bool) -> Decision: ...
+    async def end(self, session_id: str) -> None: ...
     async def close(self) -> None: ...
 
 
 class ApiBackend:
-    """The API of a running stack (keyless loopback mode: the API's one local user)."""
+    """The API of a running stack, as the user of ``api_key`` (none: keyless loopback mode, the
+    API's one local user). ``key_source`` says where the key came from, for a refusal's message."""
 
-    def __init__(self, api_url: str) -> None:
+    def __init__(self, api_url: str, api_key: str | None = None, key_source: str = "") -> None:
         self.where = api_url
+        self.key_source = key_source
+        self.has_key = bool(api_key)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.http = httpx.AsyncClient(
-            base_url=api_url, timeout=httpx.Timeout(330, connect=CONNECT_SECONDS), trust_env=False
+            base_url=api_url, timeout=httpx.Timeout(330, connect=CONNECT_SECONDS), trust_env=False, headers=headers
         )
 
     async def create(self, agent: str) -> str:
@@ -123,6 +133,9 @@ class ApiBackend:
         r = await self._call("POST", f"/v1/sessions/{session_id}/approvals/{call_id}", json={"approve": approve})
         return Decision.model_validate(r.json())
 
+    async def end(self, session_id: str) -> None:
+        await self._call("DELETE", f"/v1/sessions/{session_id}")
+
     async def close(self) -> None:
         await self.http.aclose()
 
@@ -139,6 +152,13 @@ class ApiBackend:
         return r
 
     def _raise_for(self, r: httpx.Response) -> None:
+        if r.status_code == 401:  # one line saying how to give a (valid) key
+            if not self.has_key:
+                raise KeyRequiredError(f"the API at {self.where} needs an API key: {credentials.HOW}")
+            raise KeyRequiredError(
+                f"the API at {self.where} refused the API key from {self.key_source or 'the caller'}: "
+                f"{credentials.HOW} with a valid one"
+            )
         try:
             said = r.json().get("error") or r.text
         except (ValueError, AttributeError):
@@ -175,14 +195,19 @@ class DirectBackend:
             return Decision(call_id=call_id, approved=approve, status="running")
         return Decision(call_id=call_id, approved=approve, status=record.status, result=record.result)
 
+    async def end(self, session_id: str) -> None:
+        await self.sessions_service.end(self.user, session_id)
+
     async def close(self) -> None:
         pass
 
 
-async def open_backend(settings: Settings, api_url: str | None) -> Backend:
+async def open_backend(
+    settings: Settings, api_url: str | None, api_key: str | None = None, key_source: str = ""
+) -> Backend:
     """The API when a stack gave its URL, else the session service over a Temporal client."""
     if api_url:
-        return ApiBackend(api_url)
+        return ApiBackend(api_url, api_key, key_source)
     try:
         client = await connect(settings, wait_seconds=CONNECT_SECONDS)
     except ConnectionError:

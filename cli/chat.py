@@ -1,16 +1,73 @@
 """``impressox chat "TEXT"``: one message to a session, the reply on stdout, any approval it
-waits for with the command that decides it."""
+waits for with the command that decides it.
+
+Like a shell's history, a chat continues the session the last ``impressox chat`` used (per API
+and key, remembered in the data dir, see ``cli/credentials.py``) unless ``--new`` or
+``--session`` says otherwise; an ended session reopens when it is sent to.
+"""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
+from cli import credentials
 from cli.backend import ApiBackend, Backend
+from core.errors import NotFoundError
 from services.sessions import PendingTurn
 
 
-async def chat(backend: Backend, text: str, session: str | None, agent: str, wait: float, stream: bool = True) -> int:
-    sid = session or await backend.create(agent)
+@dataclass
+class SessionMemory:
+    """Where the last chat's session is remembered; ``fresh``: start a new one (``--new``)."""
+
+    data_dir: Path | None = None
+    key: str | None = None
+    fresh: bool = False
+
+    def recall(self, where: str, agent: str) -> str | None:
+        if self.fresh or self.data_dir is None:
+            return None
+        last = credentials.last_session(self.data_dir, where, self.key)
+        # a session of another agent is not the one this chat asks for
+        if last and last.get("agent", agent) == agent:
+            return last.get("session_id")
+        return None
+
+    def keep(self, where: str, agent: str, session_id: str | None) -> None:
+        if self.data_dir is not None:
+            credentials.remember_session(self.data_dir, where, self.key, session_id, agent)
+
+
+async def chat(
+    backend: Backend,
+    text: str,
+    session: str | None,
+    agent: str,
+    wait: float,
+    stream: bool = True,
+    memory: SessionMemory | None = None,
+) -> int:
+    memory = memory or SessionMemory()
+    sid = session or memory.recall(backend.where, agent)
+    if sid is None:
+        sid = await backend.create(agent)
+    try:
+        return await _send(backend, sid, text, wait, stream)
+    except NotFoundError:
+        if session is not None or sid is None:
+            raise
+        # the remembered session is gone (another stack, a wiped server): start a new one
+        memory.keep(backend.where, agent, None)
+        sid = await backend.create(agent)
+        return await _send(backend, sid, text, wait, stream)
+    finally:
+        if session is None:
+            memory.keep(backend.where, agent, sid)
+
+
+async def _send(backend: Backend, sid: str, text: str, wait: float, stream: bool) -> int:
     print(f"session: {sid}", file=sys.stderr)
     streamed: list[str] = []
     if stream and isinstance(backend, ApiBackend):
@@ -41,4 +98,6 @@ async def chat(backend: Backend, text: str, session: str | None, agent: str, wai
                 f"approval needed: {pending.summary} — approve with: impressox approve {pending.call_id} "
                 f"(or: impressox reject {pending.call_id})"
             )
+    if result.status == "failed":
+        return 4  # the turn failed (the reply says why): scripts must not take it for an answer
     return 0

@@ -1,4 +1,4 @@
-"""``impressox``: up, worker, api, listener, chat, approve, reject, sessions, chain.
+"""``impressox``: up, worker, api, listener, chat, approve, reject, sessions, login, chain.
 
 Every command but ``up`` finds a running ``impressox up`` through the stack file in the data
 dir (``devstack/stackfile.py``) when no address is set in the environment.
@@ -19,7 +19,7 @@ from core.errors import ConfigError, ImpressoxError
 from core.settings import Settings, load_settings
 
 #: commands that talk to a stack and exit: quiet logs, one line on failure
-CLIENT_COMMANDS = ("chat", "approve", "reject", "sessions")
+CLIENT_COMMANDS = ("chat", "approve", "reject", "sessions", "login", "logout")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +30,13 @@ def _parser() -> argparse.ArgumentParser:
         "the commands find a running `impressox up` through <data_dir>/stack.json.",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # every command that talks to the API takes the key the same way (cli/credentials.py)
+    keyed = argparse.ArgumentParser(add_help=False)
+    keyed.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="the API key to send (default: $IMPRESSOX_API_KEY, else the key `impressox login` stored)",
+    )
 
     up = sub.add_parser("up", help="run the whole stack in the foreground on embedded defaults")
     up.add_argument("--data-dir", type=Path, help="where state and logs live (default: settings data_dir)")
@@ -55,9 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     bot.add_argument("platform", choices=["telegram", "discord"])
     bot.add_argument("--ready-file", type=Path, help="touched once the bot serves (for health checks)")
 
-    chat = sub.add_parser("chat", help="send one message and print the reply (and any approval it waits for)")
+    chat = sub.add_parser(
+        "chat", parents=[keyed], help="send one message and print the reply (and any approval it waits for)"
+    )
     chat.add_argument("text", help="the message")
-    chat.add_argument("--session", help="an existing session id (default: a new session)")
+    chat.add_argument("--session", help="an existing session id (default: the session the last chat used)")
+    chat.add_argument("--new", action="store_true", help="start a new session instead of continuing the last one")
     chat.add_argument("--agent", default="assistant", help="the agent of a new session (default: %(default)s)")
     chat.add_argument(
         "--wait", type=float, default=60, help="seconds to wait for the reply (default: %(default)s, at most 300)"
@@ -69,11 +79,22 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     for verb, what in (("approve", "approve (the call runs)"), ("reject", "reject (the call does not run)")):
-        decide = sub.add_parser(verb, help=f"{what} a pending tool call, e.g. a transfer")
+        decide = sub.add_parser(verb, parents=[keyed], help=f"{what} a pending tool call, e.g. a transfer")
         decide.add_argument("call_id", metavar="CALL_ID", help="the call id `impressox chat` printed")
         decide.add_argument("--session", help="the session it is pending in (default: found among your sessions)")
 
-    sub.add_parser("sessions", help="list your sessions")
+    sessions = sub.add_parser("sessions", parents=[keyed], help="list your sessions (`sessions end` ends them)")
+    sessions.add_argument("--json", action="store_true", help="print the list as JSON (for scripts)")
+    sessions_sub = sessions.add_subparsers(dest="sessions_command", metavar="end")
+    end = sessions_sub.add_parser("end", parents=[keyed], help="end sessions (sending to one later reopens it)")
+    end.add_argument("session_ids", nargs="*", metavar="ID", help="the sessions to end")
+    end.add_argument(
+        "--idle", metavar="AGE", help="end every running session idle for at least AGE (e.g. 30m, 12h, 1d)"
+    )
+
+    login = sub.add_parser("login", parents=[keyed], help="store an API key for the other commands (mode 0600)")
+    login.add_argument("--stdin", action="store_true", help="read the key from standard input instead of a prompt")
+    sub.add_parser("logout", help="forget the key `impressox login` stored")
 
     from chain.cli import add_chain_commands
 
@@ -95,15 +116,31 @@ def main(argv: list[str] | None = None) -> int:
     _logging(args.command)
     try:
         settings = load_settings()
-        return _run(args, settings)
+        code = _run(args, settings)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at the interpreter's exit
+        return code
     except ConfigError as exc:
         print(f"impressox: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `impressox sessions | head`: the reader has what it wanted
+        _silence_stdout()
+        return 0
     except (ImpressoxError, ConnectionError) as exc:
         print(f"impressox: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not complain of the closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -139,18 +176,36 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         return run_bot(args.platform, settings, ready_file=args.ready_file)
 
-    from cli import approvals, chat
+    from cli import approvals, chat, credentials, session_commands
     from cli.backend import Backend, open_backend
 
+    if args.command == "logout":
+        gone = credentials.forget_key(settings.data_dir)
+        print("forgot the stored API key" if gone else "no API key was stored")
+        return 0
+    key, key_source = credentials.resolve_key(getattr(args, "api_key", None), os.environ, settings.data_dir)
+    if args.command == "login":
+        key = session_commands.read_key(args.api_key, args.stdin)
+        key_source = "the key given to `impressox login`"
+
     commands: dict[str, Callable[[Backend], Awaitable[int]]] = {
-        "chat": lambda b: chat.chat(b, args.text, args.session, args.agent, args.wait, not args.no_stream),
+        "chat": lambda b: chat.chat(
+            b,
+            args.text,
+            args.session,
+            args.agent,
+            args.wait,
+            not args.no_stream,
+            memory=chat.SessionMemory(settings.data_dir, key, fresh=args.new),
+        ),
         "approve": lambda b: approvals.decide(b, args.call_id, True, args.session),
         "reject": lambda b: approvals.decide(b, args.call_id, False, args.session),
-        "sessions": approvals.list_sessions,
+        "sessions": lambda b: session_commands.sessions(b, args),
+        "login": lambda b: session_commands.login(b, settings.data_dir, key or ""),
     }
 
     async def client_command() -> int:
-        backend = await open_backend(settings, stack.api_url if stack else None)
+        backend = await open_backend(settings, stack.api_url if stack else None, key, key_source)
         try:
             return await commands[args.command](backend)
         finally:

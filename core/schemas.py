@@ -186,6 +186,10 @@ class SessionState(BaseModel):
     #: message id -> turn of every answered message still indexed (bounded, oldest dropped):
     #: a late ``wait_turn`` for one whose full result was dropped is answered from this
     answered: dict[str, int] = Field(default_factory=dict)
+    #: the session's title: its first message (clipped) unless renamed; shown in session lists
+    title: str | None = None
+    #: when the last message was taken (the session's ``last_active_at``)
+    last_active_at: datetime | None = None
 
 
 class SessionStart(BaseModel):
@@ -197,6 +201,9 @@ class SessionStart(BaseModel):
     agent: AgentPlan
     created_at: datetime | None = None
     state: SessionState | None = None
+    #: the session closes itself (its run completes) after this long without a message; sending
+    #: to it later starts a new run under the same id with its history (settings session_idle_close_after)
+    idle_close_seconds: float | None = None
 
 
 class SessionView(BaseModel):
@@ -213,6 +220,8 @@ class SessionView(BaseModel):
     pending_approvals: list[PendingApproval]
     queued_messages: int
     created_at: datetime | None = None
+    title: str | None = None
+    last_active_at: datetime | None = None
 
 
 class NodeInput(BaseModel):

@@ -7,6 +7,7 @@ environment on its own. A bad value fails start-up with a message naming the fie
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -120,6 +121,9 @@ class Settings(BaseSettings):
     rate_limit_bad_keys: str = "30/minute"
     #: running sessions one user may have at once (creating one more answers 409)
     max_running_sessions_per_user: int = Field(default=100, ge=1)
+    #: a session with no message for this long closes itself (a durable timer in its workflow);
+    #: sending to it reopens it with its history. Seconds or ISO 8601 (P7D); 0: never
+    session_idle_close_after: timedelta = Field(default=timedelta(days=7), ge=timedelta(0))
 
     # Chain (issue: on-chain layer). Empty rpc url: chain tools answer that no chain is configured.
     chain_rpc_url: str | None = None

@@ -116,6 +116,19 @@ class ChatService:
         view = await self.identity(platform, user_id)
         return await self._new_session(platform, user_id, conversation, self.owner(view))
 
+    async def end_session(self, platform: str, user_id: str, conversation: str) -> str | None:
+        """``/end``: end the conversation's session (a later message reopens it); None if it has none."""
+        view = await self.identity(platform, user_id)
+        owner = self.owner(view)
+        sid = view.sessions.get(conversation)
+        if not sid or owner_of(sid) != owner:
+            return None
+        try:
+            await self.sessions.end(owner, sid)
+        except NotFoundError:
+            return None  # ended already
+        return sid
+
     async def _new_session(self, platform: str, user_id: str, conversation: str, owner: str) -> str:
         sid = await self.sessions.create(owner, self.settings.bot_agent, platform=platform)
         handle = await self._identity_handle(platform, user_id)

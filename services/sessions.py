@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel
 from temporalio.client import (
     Client,
+    WorkflowExecution,
     WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
@@ -39,8 +40,10 @@ from core.schemas import (
     UserMessage,
 )
 from core.settings import Settings
-from temporal.search_attributes import session_attributes
+from services import session_reopen
+from temporal.search_attributes import LAST_ACTIVE, session_attributes
 from workflows.agent_session import AgentSessionWorkflow
+from workflows.session_meta import TITLE
 
 NAME = USER_NAME  # owners and platforms share the user-name shape
 QUERY_TIMEOUT = timedelta(seconds=5)
@@ -74,6 +77,18 @@ class SessionSummary(BaseModel):
     platform: str | None
     status: str
     started_at: datetime | None
+    #: the first message (clipped) or the title it was renamed to; None before the first message
+    title: str | None = None
+    #: when it last took a message (None: never, or it ran before this was recorded)
+    last_active_at: datetime | None = None
+
+
+async def _memo_title(wf: WorkflowExecution) -> str | None:
+    try:
+        title = await wf.memo_value(TITLE, None)
+    except ValueError:  # a memo this process cannot decode (another codec key): no title, still listed
+        return None
+    return title if isinstance(title, str) else None
 
 
 def owner_of(session_id: str) -> str | None:
@@ -106,7 +121,15 @@ class SessionService:
         plan = self.agents.build(agent)
         await self._check_running_cap(owner)
         sid = f"{platform}:{owner}:{session_id or uuid.uuid4().hex[:12]}"
-        start = SessionStart(session_id=sid, owner=owner, platform=platform, agent=plan, created_at=datetime.now(UTC))
+        now = datetime.now(UTC)
+        start = SessionStart(
+            session_id=sid,
+            owner=owner,
+            platform=platform,
+            agent=plan,
+            created_at=now,
+            idle_close_seconds=session_reopen.idle_close_seconds(self),
+        )
         try:
             await self.client.start_workflow(
                 AgentSessionWorkflow.run,
@@ -116,7 +139,7 @@ class SessionService:
                 id_reuse_policy=(
                     WorkflowIDReusePolicy.ALLOW_DUPLICATE if restart_ended else WorkflowIDReusePolicy.REJECT_DUPLICATE
                 ),
-                search_attributes=session_attributes(owner, plan.name, platform),
+                search_attributes=session_attributes(owner, plan.name, platform, now),
                 static_summary=f"{plan.name} session of {owner} ({platform})",
             )
         except WorkflowAlreadyStartedError:
@@ -156,6 +179,17 @@ class SessionService:
         msg = UserMessage(
             message_id=message_id or uuid.uuid4().hex, text=text, sent_at=datetime.now(UTC), reply_to=reply_to
         )
+        try:
+            return await self._deliver(handle, msg, session_id, wait)
+        except NotFoundError:
+            # an ended session (idle-closed or DELETEd) reopens when sent to, its history kept
+            if not await session_reopen.reopen(self, owner, session_id):
+                raise
+        return await self._deliver(self._handle(owner, session_id), msg, session_id, wait)
+
+    async def _deliver(
+        self, handle: WorkflowHandle, msg: UserMessage, session_id: str, wait: float
+    ) -> TurnResult | PendingTurn:
         if wait <= 0:
             await self._signal_message(handle, msg, session_id)
             return PendingTurn(message_id=msg.message_id)
@@ -203,6 +237,20 @@ class SessionService:
                     raise _not_found_or(exc, session_id) from None
                 await asyncio.sleep(0.2 * (attempt + 1))
 
+    async def result_of(self, owner: str, session_id: str, message_id: str, wait: float) -> TurnResult | PendingTurn:
+        """The reply to a message sent before (by its id alone), waiting up to ``wait`` seconds;
+        NotFoundError when the session does not know the message."""
+        update = await self.watch_turn(owner, session_id, message_id)
+        try:
+            result = await asyncio.wait_for(update.result(), max(wait, 1.0))  # an answered one: at once
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            return PendingTurn(message_id=message_id)
+        except WorkflowUpdateFailedError:
+            raise NotFoundError(f"no message {message_id!r} in session {session_id!r}") from None
+        if result.status == "queued_behind_approval":
+            return PendingTurn(message_id=message_id, status=result.status, turn=result.turn, detail=result.reply)
+        return result
+
     async def watch_turn(self, owner: str, session_id: str, message_id: str) -> WorkflowUpdateHandle[TurnResult]:
         """A ``wait_turn`` update accepted by the session: ``await h.result()`` gives the turn's
         result (or the provisional one while it awaits an approval). NotFoundError when the
@@ -239,18 +287,29 @@ class SessionService:
         )
         out: dict[str, SessionSummary] = {}
         async for wf in self.client.list_workflows(query, limit=limit):
+            if wf.id in out:  # an older run of a reopened session: the newest comes first
+                continue
             attrs = wf.typed_search_attributes
-            out.setdefault(
-                wf.id,
-                SessionSummary(
-                    session_id=wf.id,
-                    agent=next((p.value for p in attrs if p.key.name == "ImpressoxAgent"), None),
-                    platform=next((p.value for p in attrs if p.key.name == "ImpressoxPlatform"), None),
-                    status=wf.status.name.lower() if wf.status else "unknown",
-                    started_at=wf.start_time,
-                ),
+            out[wf.id] = SessionSummary(
+                session_id=wf.id,
+                agent=next((p.value for p in attrs if p.key.name == "ImpressoxAgent"), None),
+                platform=next((p.value for p in attrs if p.key.name == "ImpressoxPlatform"), None),
+                status=wf.status.name.lower() if wf.status else "unknown",
+                started_at=wf.start_time,
+                title=await _memo_title(wf),
+                last_active_at=attrs.get(LAST_ACTIVE) or wf.start_time,
             )
         return list(out.values())
+
+    async def rename(self, owner: str, session_id: str, title: str) -> str:
+        """Give a running session a title; answers the title as kept (clipped)."""
+        handle = self._handle(owner, session_id)
+        try:
+            return await handle.execute_update(AgentSessionWorkflow.rename, title)
+        except WorkflowUpdateFailedError as exc:
+            raise BadInputError(str(getattr(exc.cause, "message", None) or exc.cause or exc)) from None
+        except RPCError as exc:
+            raise _not_found_or(exc, session_id) from None
 
     # ------------------------------------------------------------------ approvals
     async def decide(

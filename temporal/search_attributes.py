@@ -3,30 +3,44 @@ in the Web UI and with ``temporal workflow list --query "ImpressoxOwner='alice'"
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    SearchAttributeIndexedValueType,
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+)
 
 OWNER = SearchAttributeKey.for_keyword("ImpressoxOwner")
 AGENT = SearchAttributeKey.for_keyword("ImpressoxAgent")
 PLATFORM = SearchAttributeKey.for_keyword("ImpressoxPlatform")
-ALL = (OWNER, AGENT, PLATFORM)
+#: when a session last took a message: session lists sort by it, ``sessions end --idle`` filters on it
+LAST_ACTIVE = SearchAttributeKey.for_datetime("ImpressoxLastActive")
+ALL = (OWNER, AGENT, PLATFORM, LAST_ACTIVE)
+_TYPES = {SearchAttributeIndexedValueType.KEYWORD: "Keyword", SearchAttributeIndexedValueType.DATETIME: "Datetime"}
 
 
 def cli_flags() -> list[str]:
     """``--search-attribute`` flags for ``temporal server start-dev``."""
-    return [arg for key in ALL for arg in ("--search-attribute", f"{key.name}=Keyword")]
+    return [arg for key in ALL for arg in ("--search-attribute", f"{key.name}={_TYPES[key.indexed_value_type]}")]
 
 
-def session_attributes(owner: str, agent: str, platform: str) -> TypedSearchAttributes:
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(OWNER, owner),
-            SearchAttributePair(AGENT, agent),
-            SearchAttributePair(PLATFORM, platform),
-        ]
-    )
+def session_attributes(
+    owner: str, agent: str, platform: str, last_active: datetime | None = None
+) -> TypedSearchAttributes:
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(OWNER, owner),
+        SearchAttributePair(AGENT, agent),
+        SearchAttributePair(PLATFORM, platform),
+    ]
+    if last_active is not None:
+        pairs.append(SearchAttributePair(LAST_ACTIVE, last_active))
+    return TypedSearchAttributes(pairs)
 
 
 async def ensure_registered(client: Client) -> None:
@@ -35,7 +49,9 @@ async def ensure_registered(client: Client) -> None:
         ListSearchAttributesRequest(namespace=client.namespace)
     )
     missing = {
-        k.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for k in ALL if k.name not in existing.custom_attributes
+        k.name: IndexedValueType.ValueType(int(k.indexed_value_type))
+        for k in ALL
+        if k.name not in existing.custom_attributes
     }
     if missing:
         await client.operator_service.add_search_attributes(

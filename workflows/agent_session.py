@@ -16,6 +16,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
+from workflows import session_meta
 from workflows.delivery import deliver_to_chat, error_text
 
 with workflow.unsafe.imports_passed_through():
@@ -57,6 +58,12 @@ QUEUED_BEHIND_APPROVAL = "queued-behind-approval"
 #: patch: a message with a reply address (a chat bot's) gets its reply and approval prompts
 #: delivered by the bot's ``deliver`` activity on the bot's own task queue
 BOT_DELIVERY = "bot-delivery"
+#: patch: each turn records the session's last activity and (first message) title outside history
+SESSION_META = "session-meta"
+#: patch: a session idle for ``idle_close_seconds`` completes its run (sending to it reopens it)
+IDLE_CLOSE = "idle-close"
+#: patch: call ids carry a tag of their session, so `impressox approve <id>` names one call anywhere
+CALL_IDS_PER_SESSION = "call-ids-per-session"
 
 
 @workflow.defn
@@ -80,7 +87,14 @@ class AgentSessionWorkflow:
     @workflow.run
     async def run(self, start: SessionStart) -> None:
         while True:
-            await workflow.wait_condition(lambda: bool(self._state.inbox) or self._should_roll())
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self._state.inbox) or self._should_roll(), timeout=self._idle_timeout()
+                )
+            except TimeoutError:  # nothing to do for idle_close_seconds: close (a message reopens it)
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() or bool(self._state.inbox))
+                if not self._state.inbox:
+                    return
             if self._state.inbox:
                 await self._take_turn(self._state.inbox[0])
                 continue
@@ -88,6 +102,10 @@ class AgentSessionWorkflow:
             await workflow.wait_condition(lambda: workflow.all_handlers_finished() or bool(self._state.inbox))
             if not self._state.inbox:
                 workflow.continue_as_new(self._compact_start())
+
+    def _idle_timeout(self) -> timedelta | None:
+        idle = self._start.idle_close_seconds
+        return timedelta(seconds=idle) if idle and workflow.patched(IDLE_CLOSE) else None
 
     def _should_roll(self) -> bool:
         return (
@@ -167,6 +185,22 @@ class AgentSessionWorkflow:
         if decision.call_id not in self._pending or decision.call_id in self._decisions:
             raise ValueError(f"no pending approval with call id {decision.call_id!r}")
 
+    @workflow.update
+    def rename(self, title: str) -> str:
+        """Give the session a title (shown in session lists instead of its first message)."""
+        session_meta.set_title(self._state, title)
+        return self._state.title or ""
+
+    @rename.validator
+    def _validate_rename(self, title: str) -> None:
+        if not title.strip():
+            raise ValueError("a title must not be empty")
+
+    @workflow.query
+    def snapshot(self) -> SessionStart:
+        """The compact start a new run continues from (what reopening an ended session uses)."""
+        return self._compact_start()
+
     @workflow.query
     def view(self) -> SessionView:
         if self._pending:
@@ -187,6 +221,8 @@ class AgentSessionWorkflow:
             pending_approvals=list(self._pending.values()),
             queued_messages=len(self._state.inbox),
             created_at=self._start.created_at,
+            title=self._state.title,
+            last_active_at=self._state.last_active_at,
         )
 
     def _known(self, message_id: str) -> bool:
@@ -253,6 +289,8 @@ class AgentSessionWorkflow:
     async def _take_turn(self, message: UserMessage) -> None:
         self._current, self._current_calls = message, []
         turn = self._state.turn_count + 1
+        if workflow.patched(SESSION_META):
+            session_meta.note_message(self._state, message.text)
         conversation: list[ModelMessage] = [*self._conversation(), UserPrompt(content=message.text)]
         self._state.messages.append(
             ChatMessage(role="user", content=message.text, turn=turn, message_id=message.message_id, at=workflow.now())
@@ -286,7 +324,13 @@ class AgentSessionWorkflow:
             usage = usage + out.usage
             if not out.tool_calls:
                 return out.content or "", usage
-            if workflow.patched("session-unique-call-ids"):
+            if workflow.patched(CALL_IDS_PER_SESSION):
+                # model call ids repeat (cached or deterministic replies), and turn numbers repeat
+                # across sessions: the session's tag makes a printed `impressox approve <id>` unambiguous
+                tag = session_meta.call_tag(self._start.session_id)
+                calls = [c.model_copy(update={"call_id": f"{tag}t{turn}s{step}-{c.call_id}"}) for c in out.tool_calls]
+                out = out.model_copy(update={"tool_calls": calls})
+            elif workflow.patched("session-unique-call-ids"):
                 # model call ids repeat (cached or deterministic replies): an old approval
                 # must never match a new call, so ids are made unique within the session
                 calls = [c.model_copy(update={"call_id": f"t{turn}s{step}-{c.call_id}"}) for c in out.tool_calls]

@@ -25,7 +25,7 @@ Chats = Annotated[ChatService, Depends(get_chats)]
 
 
 class LinkRequest(BaseModel):
-    """No options yet: send an empty object, {} (anything else is refused, as on every route)."""
+    """No options yet: send no body or an empty object, {} (anything else is refused, as on every route)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -34,7 +34,7 @@ router = APIRouter(prefix="/v1/links", tags=["links"], responses={503: {"model":
 
 
 @router.post("", response_model=LinkCode, status_code=201)
-async def create_link_code(body: LinkRequest, user: User, chats: Chats) -> LinkCode:
+async def create_link_code(user: User, chats: Chats, body: LinkRequest | None = None) -> LinkCode:
     """A one-time code (8 digits, valid 10 minutes) to send as ``/link CODE`` to a bot."""
     return await chats.new_code(user)
 

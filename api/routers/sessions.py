@@ -19,6 +19,8 @@ from api.schemas import (
     MessageIn,
     SessionCreate,
     SessionCreated,
+    SessionRename,
+    SessionRenamed,
     TurnOut,
     TurnPending,
 )
@@ -66,9 +68,16 @@ async def get_session(session_id: str, user: User, sessions: Sessions) -> Sessio
     return await sessions.get(user, session_id)
 
 
+@router.patch("/{session_id}", response_model=SessionRenamed)
+async def rename_session(session_id: str, body: SessionRename, user: User, sessions: Sessions) -> SessionRenamed:
+    """Give a session a title (lists show it instead of the first message)."""
+    return SessionRenamed(session_id=session_id, title=await sessions.rename(user, session_id, body.title))
+
+
 @router.delete("/{session_id}", status_code=204)
 async def end_session(session_id: str, user: User, sessions: Sessions) -> Response:
-    """End a session for good (it no longer counts against max_running_sessions_per_user)."""
+    """End a session (it no longer counts against max_running_sessions_per_user); a message sent
+    to it later reopens it with its history."""
     await sessions.end(user, session_id)
     return Response(status_code=204)
 
@@ -90,11 +99,17 @@ async def send_message(
     wait: float = Query(30, ge=0, le=300, description="seconds to wait for the reply before answering 202"),
     stream: bool = Query(False, description="answer with the turn's events as they happen (SSE)"),
 ) -> TurnOut | JSONResponse | EventSourceResponse:
-    if stream:
-        queued = await sessions.send(user, session_id, body.text, 0, message_id=body.message_id)
+    if body.text is None and body.message_id is not None:  # a re-fetch of a message sent before
+        if stream:
+            await events.open(user, session_id, body.message_id)
+            return _sse(events.follow(user, session_id, body.message_id), events.keepalive_seconds)
+        result = await sessions.result_of(user, session_id, body.message_id, wait)
+    elif stream:
+        queued = await sessions.send(user, session_id, body.text or "", 0, message_id=body.message_id)
         events.watch(user, session_id, queued.message_id)  # ends the stream even if this client leaves
         return _sse(events.follow(user, session_id, queued.message_id), events.keepalive_seconds)
-    result = await sessions.send(user, session_id, body.text, wait, message_id=body.message_id)
+    else:
+        result = await sessions.send(user, session_id, body.text or "", wait, message_id=body.message_id)
     if isinstance(result, PendingTurn):
         return JSONResponse(result.model_dump(exclude_none=True), status_code=202)
     return TurnOut(

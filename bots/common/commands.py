@@ -6,12 +6,16 @@ HELP = (
     "I am the Impressox agent. Ask me anything: prices, balances, arithmetic, transfers from your vault "
     "(you approve each one).\n"
     "/new - start a fresh conversation\n"
+    "/end - end this conversation's session (your next message reopens it)\n"
     "/link CODE - act as your platform account (code from POST /v1/links)\n"
     "/unlink - stop acting as it\n"
     "/notify_on, /notify_off - your notifications in this chat\n"
     "In groups, mention me or reply to me."
 )
-NAMES = ("start", "help", "new", "link", "unlink", "notify_on", "notify_off")
+NAMES = ("start", "help", "new", "end", "link", "unlink", "notify_on", "notify_off")
+#: what /end answers
+ENDED = "Ended this conversation's session; your next message reopens it (/new starts a fresh one)."
+NOTHING_TO_END = "This conversation has no session to end."
 
 
 def parse_command(text: str) -> tuple[str, str] | None:

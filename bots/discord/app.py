@@ -22,7 +22,7 @@ from nextcord.http import Route
 from temporalio import activity
 from temporalio.worker import Worker
 
-from bots.common.commands import HELP, parse_command
+from bots.common.commands import ENDED, HELP, NOTHING_TO_END, parse_command
 from bots.common.runtime import BotRuntime
 from bots.common.streaming import StreamingReplies
 from bots.discord.surface import DiscordSurface, reference
@@ -79,6 +79,11 @@ class ChatCog(commands.Cog):
     async def new(self, interaction: Interaction) -> None:
         await interaction.response.defer(ephemeral=True)
         await interaction.followup.send(await self.app.command(interaction_identity(interaction), "new", ""))
+
+    @nextcord.slash_command(name="end", description="End this conversation's session")
+    async def end(self, interaction: Interaction) -> None:
+        await interaction.response.defer(ephemeral=True)
+        await interaction.followup.send(await self.app.command(interaction_identity(interaction), "end", ""))
 
     @nextcord.slash_command(name="link", description="Link your platform account")
     async def link(
@@ -220,6 +225,9 @@ class DiscordBot:
         if name == "new":
             await self.chats.new_session(PLATFORM, user, conversation_key(channel, private))
             return "Started a fresh conversation."
+        if name == "end":
+            ended = await self.chats.end_session(PLATFORM, user, conversation_key(channel, private))
+            return ENDED if ended else NOTHING_TO_END
         if name == "link":
             if not arg:
                 return "Send /link CODE with a code from POST /v1/links (or the web page)."

@@ -28,7 +28,7 @@ from aiogram.utils.chat_action import ChatActionSender
 from temporalio import activity
 from temporalio.worker import Worker
 
-from bots.common.commands import HELP
+from bots.common.commands import ENDED, HELP, NOTHING_TO_END
 from bots.common.runtime import BotRuntime
 from bots.common.streaming import StreamingReplies
 from bots.telegram.surface import TelegramSurface
@@ -47,6 +47,7 @@ COMMANDS = [
     BotCommand(command="start", description="what I can do"),
     BotCommand(command="help", description="what I can do"),
     BotCommand(command="new", description="start a fresh conversation"),
+    BotCommand(command="end", description="end this conversation's session"),
     BotCommand(command="link", description="link your platform account: /link CODE"),
     BotCommand(command="unlink", description="unlink your platform account"),
     BotCommand(command="notify_on", description="your notifications in this chat"),
@@ -128,6 +129,12 @@ class TelegramBot:
             conv = conversation_key(message.chat.id, message.chat.type == "private")
             await self.chats.new_session(PLATFORM, _uid(message), conv)
             await message.answer("Started a fresh conversation.")
+
+        @router.message(Command("end"))
+        async def end(message: Message) -> None:
+            conv = conversation_key(message.chat.id, message.chat.type == "private")
+            ended = await self.chats.end_session(PLATFORM, _uid(message), conv)
+            await message.answer(ENDED if ended else NOTHING_TO_END)
 
         @router.message(Command("link"))
         async def link(message: Message, command: CommandObject) -> None:

@@ -1,6 +1,7 @@
 """LLM gateway: litellm ``acompletion`` with its own retries off (Temporal retries).
 
-Errors are mapped once, here: auth / bad request / unknown model are permanent,
+Errors are mapped once, here: a misconfiguration (missing or refused key, unknown model,
+nothing at the base URL, see ``misconfig.py``) and other bad requests are permanent,
 timeouts, rate limits and outages transient. Deterministic calls are cached.
 """
 
@@ -18,6 +19,7 @@ from pydantic import SecretStr
 from core.cache import Cache, cache_key
 from core.errors import LLMPermanentError, LLMTransientError
 from core.llm import OFFLINE_PROVIDER, setup_litellm
+from core.llm.misconfig import misconfiguration
 from core.schemas import TokenUsage, ToolCallRequest
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,9 @@ class LLMReply:
         )
 
 
-def _map_error(exc: Exception) -> Exception:
+def _map_error(exc: Exception, model: str = "", api_base: str | None = None) -> Exception:
+    if (config := misconfiguration(exc, model, api_base)) is not None:
+        return config  # a key, model or base URL to fix: permanent, named as its setting
     litellm = setup_litellm()
     permanent = (
         litellm.AuthenticationError,
@@ -140,7 +144,7 @@ class LLMGateway:
                 )
                 reply = await _assemble(stream, on_chunk)
         except Exception as exc:  # noqa: BLE001 - litellm raises many types; classify them in one place
-            raise _map_error(exc) from None
+            raise _map_error(exc, model, self.api_base) from None
         if key:
             await self.cache.set(key, reply.to_json(), self.cache_ttl_seconds)
         return reply

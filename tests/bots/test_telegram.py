@@ -50,6 +50,25 @@ async def test_new_starts_a_fresh_session(
     assert after != before
 
 
+async def test_end_ends_the_session_and_the_next_message_reopens_it(
+    telegram: Running, fake_tg: FakeTelegram, client: Client, settings: Settings
+) -> None:
+    fake_tg.push_message(USER, "what is 17 * 23?")
+    assert await answered(fake_tg, USER, "391")
+    chats = (await BotRuntime.start(settings, client)).chats
+    sid = (await chats.identity("telegram", str(USER))).sessions["dm"]
+    n = len(fake_tg.texts(USER))
+    fake_tg.push_message(USER, "/end")
+    assert await answered(fake_tg, USER, "Ended this conversation's session", n)
+    assert (await client.get_workflow_handle(sid).describe()).status.name == "TERMINATED"
+
+    n = len(fake_tg.texts(USER))
+    fake_tg.push_message(USER, "what is 2 + 2?")
+    assert await answered(fake_tg, USER, "4", n)
+    assert (await chats.identity("telegram", str(USER))).sessions["dm"] == sid  # the same session, reopened
+    assert (await client.get_workflow_handle(sid).describe()).status.name == "RUNNING"
+
+
 async def test_long_answer_is_split(telegram: Running, fake_tg: FakeTelegram) -> None:
     fake_tg.push_message(USER, '/tool long_text {"chars": 10000}')
     parts = await wait_for(

@@ -24,19 +24,38 @@ def failing(exc: Exception):
 
 
 @pytest.mark.parametrize(
-    "exc",
+    ("exc", "says"),
     [
-        litellm.AuthenticationError("invalid api key", llm_provider="openai", model=MODEL),
-        litellm.BadRequestError("bad request", model=MODEL, llm_provider="openai"),
-        litellm.NotFoundError("no such model", model=MODEL, llm_provider="openai"),
+        (
+            litellm.AuthenticationError("invalid api key", llm_provider="openai", model=MODEL),
+            "refused its API key (401): check IMPRESSOX_LLM_API_KEY (or OPENAI_API_KEY)",
+        ),
+        (
+            litellm.InternalServerError(
+                "OpenAIException - Missing credentials. Please pass an `api_key`", llm_provider="openai", model=MODEL
+            ),
+            "has no API key: set IMPRESSOX_LLM_API_KEY (or OPENAI_API_KEY)",
+        ),
+        (litellm.BadRequestError("bad request", model=MODEL, llm_provider="openai"), "BadRequestError"),
+        (litellm.NotFoundError("no such model", model=MODEL, llm_provider="openai"), "set the agent's `model`"),
     ],
 )
-async def test_permanent_errors(monkeypatch: pytest.MonkeyPatch, exc: Exception) -> None:
+async def test_permanent_errors(monkeypatch: pytest.MonkeyPatch, exc: Exception, says: str) -> None:
     monkeypatch.setattr(litellm, "acompletion", failing(exc))
     with pytest.raises(LLMPermanentError) as err:
         await LLMGateway(MemoryCache()).complete(MODEL, MESSAGES, [], timeout=5)
     assert isinstance(err.value, PermanentError) and not err.value.retryable
-    assert type(exc).__name__ in str(err.value)
+    assert says in str(err.value)
+
+
+async def test_nothing_listening_at_the_base_url_is_a_setting_to_fix_not_an_outage() -> None:
+    gateway = LLMGateway(MemoryCache(), api_key=SecretStr("sk-x"), api_base="http://127.0.0.1:9/v1")
+    with pytest.raises(LLMPermanentError) as err:
+        await gateway.complete(MODEL, MESSAGES, [], timeout=5)
+    assert (
+        str(err.value)
+        == "cannot connect to http://127.0.0.1:9/v1: check IMPRESSOX_LLM_API_BASE (is the server running?)"
+    )
 
 
 @pytest.mark.parametrize(

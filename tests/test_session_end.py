@@ -1,0 +1,128 @@
+"""Sessions with a title and an end: titled by their first message (or renamed), listed with
+their last activity, ended by DELETE or by being idle, and reopened with their history by the
+next message. Through the real API on a real Temporal server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from api.app import create_app
+from core.settings import Settings
+from tests.test_api import new_session
+from tests.test_approvals import PAY
+
+ENDED = ("terminated", "completed")
+
+
+async def listed(api: httpx.AsyncClient, sid: str, until: str | None = None) -> dict:
+    """The session's list entry, once visibility shows it (in status ``until`` when given)."""
+    entry: dict = {}
+    for _ in range(100):  # visibility is eventually consistent
+        entry = next((s for s in (await api.get("/v1/sessions")).json() if s["session_id"] == sid), {})
+        if entry and (until is None or entry["status"] == until) and (until or entry.get("title")):
+            return entry
+        await asyncio.sleep(0.1)
+    return entry
+
+
+async def test_a_session_is_titled_by_its_first_message_and_can_be_renamed(api: httpx.AsyncClient) -> None:
+    sid = await new_session(api)
+    assert (await api.post(f"/v1/sessions/{sid}/messages", json={"text": "what is 17 * 23?"})).status_code == 200
+    await api.post(f"/v1/sessions/{sid}/messages", json={"text": "and what is 2 + 2?"})
+    entry = await listed(api, sid)
+    assert entry["title"] == "what is 17 * 23?"
+    assert entry["last_active_at"] >= entry["started_at"]
+    view = (await api.get(f"/v1/sessions/{sid}")).json()
+    assert view["title"] == "what is 17 * 23?" and view["last_active_at"]
+
+    r = await api.patch(f"/v1/sessions/{sid}", json={"title": "  Sums  for\nhomework "})
+    assert r.status_code == 200, r.text
+    assert r.json()["title"] == "Sums for homework"
+    for _ in range(100):
+        if (await listed(api, sid))["title"] == "Sums for homework":
+            break
+        await asyncio.sleep(0.1)
+    assert (await listed(api, sid))["title"] == "Sums for homework"
+    assert (await api.patch(f"/v1/sessions/{sid}", json={"title": ""})).status_code == 422
+
+
+async def test_an_ended_session_reopens_with_its_history_when_sent_to(api: httpx.AsyncClient) -> None:
+    sid = await new_session(api)
+    await api.post(f"/v1/sessions/{sid}/messages", json={"text": "what is 17 * 23?"})
+    assert (await api.delete(f"/v1/sessions/{sid}")).status_code == 204
+    assert (await listed(api, sid, until="terminated"))["status"] == "terminated"
+
+    r = await api.post(f"/v1/sessions/{sid}/messages", json={"text": "what is 2 + 2?"})
+    assert r.status_code == 200, r.text
+    assert "4" in r.json()["reply"] and r.json()["turn"] == 2  # the turn count goes on
+    view = (await api.get(f"/v1/sessions/{sid}")).json()
+    assert [m["content"] for m in view["messages"] if m["role"] == "user"] == ["what is 17 * 23?", "what is 2 + 2?"]
+    entry = await listed(api, sid, until="running")
+    assert entry["status"] == "running" and entry["title"] == "what is 17 * 23?"
+    assert [s["session_id"] for s in (await api.get("/v1/sessions")).json()].count(sid) == 1
+
+
+@pytest.fixture
+async def idle_api(settings: Settings, worker: None) -> AsyncIterator[httpx.AsyncClient]:
+    """The API with sessions that close after 2 s without a message."""
+    app = create_app(settings.model_copy(update={"session_idle_close_after": timedelta(seconds=2)}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=60) as http:
+            yield http
+
+
+async def test_an_idle_session_closes_itself_and_a_message_reopens_it(idle_api: httpx.AsyncClient) -> None:
+    sid = await new_session(idle_api)
+    await idle_api.post(f"/v1/sessions/{sid}/messages", json={"text": "what is 17 * 23?"})
+    entry: dict = {}
+    for _ in range(300):
+        entry = await listed(idle_api, sid)
+        if entry.get("status") == "completed":
+            break
+        await asyncio.sleep(0.2)
+    assert entry["status"] == "completed", entry
+
+    r = await idle_api.post(f"/v1/sessions/{sid}/messages", json={"text": "what is 2 + 2?"})
+    assert r.status_code == 200, r.text
+    assert "4" in r.json()["reply"] and r.json()["turn"] == 2
+    assert (await idle_api.get(f"/v1/sessions/{sid}")).json()["turn_count"] == 2
+
+
+async def test_a_session_awaiting_approval_does_not_close_while_idle(idle_api: httpx.AsyncClient) -> None:
+    sid = await new_session(idle_api, agent="tester")
+    r = (await idle_api.post(f"/v1/sessions/{sid}/messages", json={"text": PAY})).json()
+    assert r["status"] == "awaiting_approval"
+    await asyncio.sleep(4)  # twice the idle time: a pending approval is not idleness
+    view = (await idle_api.get(f"/v1/sessions/{sid}")).json()
+    assert view["status"] == "awaiting_approval"
+    [pending] = view["pending_approvals"]
+    decided = await idle_api.post(f"/v1/sessions/{sid}/approvals/{pending['call_id']}", json={"approve": True})
+    assert decided.json()["status"] == "ok"
+
+
+async def test_a_reply_is_fetched_again_by_its_message_id_alone(api: httpx.AsyncClient) -> None:
+    sid = await new_session(api)
+    sent = await api.post(f"/v1/sessions/{sid}/messages", json={"text": "what is 17 * 23?", "message_id": "m-17"})
+    assert sent.status_code == 200
+    again = await api.post(f"/v1/sessions/{sid}/messages?wait=5", json={"message_id": "m-17"})
+    assert again.status_code == 200, again.text
+    assert "391" in again.json()["reply"] and again.json()["turn"] == 1
+    unknown = await api.post(f"/v1/sessions/{sid}/messages?wait=5", json={"message_id": "m-never"})
+    assert unknown.status_code == 404, unknown.text
+
+
+async def test_the_same_approval_in_two_sessions_has_two_call_ids(api: httpx.AsyncClient) -> None:
+    ids = []
+    for _ in range(2):
+        sid = await new_session(api, agent="tester")
+        assert (await api.post(f"/v1/sessions/{sid}/messages", json={"text": PAY})).json()["status"] == (
+            "awaiting_approval"
+        )
+        ids.append((await api.get(f"/v1/sessions/{sid}")).json()["pending_approvals"][0]["call_id"])
+    assert ids[0] != ids[1]
