@@ -24,6 +24,7 @@ from temporalio.worker import Worker
 
 from bots.common.commands import ENDED, HELP, NOTHING_TO_END, parse_command
 from bots.common.runtime import BotRuntime
+from bots.common.start_errors import discord_start_error
 from bots.common.streaming import StreamingReplies
 from bots.discord.surface import DiscordSurface, reference
 from core.bots import DELIVER, Delivery, bot_task_queue
@@ -177,7 +178,9 @@ class DiscordBot:
                 [gateway, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
             )
             await self.client.close()
-            await asyncio.gather(gateway, return_exceptions=True)
+            [outcome] = await asyncio.gather(gateway, return_exceptions=True)
+            if gateway in done and not stop.is_set():  # the gateway gave up before anyone asked it to stop
+                raise discord_start_error(outcome, self.settings.discord_api_url)
         await self.replies.close()
         for task in list(self._tasks):
             task.cancel()

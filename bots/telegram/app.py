@@ -16,6 +16,7 @@ from pathlib import Path
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramNotFound, TelegramUnauthorizedError
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import (
     BotCommand,
@@ -30,6 +31,7 @@ from temporalio.worker import Worker
 
 from bots.common.commands import ENDED, HELP, NOTHING_TO_END
 from bots.common.runtime import BotRuntime
+from bots.common.start_errors import BotStartError, one_line
 from bots.common.streaming import StreamingReplies
 from bots.telegram.surface import TelegramSurface
 from core.bots import DELIVER, Delivery, bot_task_queue
@@ -80,7 +82,19 @@ class TelegramBot:
     # ------------------------------------------------------------------ running
     async def run(self, stop: asyncio.Event, ready_file: Path | None = None) -> None:
         """Poll updates and serve deliveries until ``stop``."""
-        self.me = await self.bot.me()
+        try:
+            self.me = await self.bot.me()
+        except (TelegramUnauthorizedError, TelegramNotFound):  # 404: a token of the wrong shape
+            raise BotStartError(
+                "the Telegram Bot API refused IMPRESSOX_TELEGRAM_TOKEN: set the token @BotFather gave"
+            ) from None
+        except TelegramNetworkError as exc:
+            where = self.runtime.settings.telegram_api_url or "https://api.telegram.org"
+            raise BotStartError(
+                f"cannot reach the Telegram Bot API at {where} ({one_line(exc)}): is there a network?"
+            ) from None
+        except TelegramAPIError as exc:
+            raise BotStartError(f"the Telegram Bot API would not start the bot: {one_line(exc)}") from None
         try:
             await self.bot.set_my_commands(COMMANDS)
         except Exception:
