@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # services build on core; the names are only needed for the t
 
     from core.agents import AgentFactory
     from services.chain_access import ChainAccess
+    from services.mcp import McpPool
 
 
 @dataclass
@@ -27,3 +28,5 @@ class WorkerDeps:
     temporal: Client | None = None
     #: the worker's agents (the schedule tools check a schedule's agent against them)
     agents: AgentFactory | None = None
+    #: the worker's MCP server connections (settings ``mcp_servers``), shared by every session
+    mcp: McpPool | None = None
