@@ -25,9 +25,9 @@ from litellm.types.utils import (
     Usage,
 )
 
-from core.llm import OFFLINE_PROVIDER
 from core.llm.offline_intents import Intent, parse_conversion, parse_intent, small_talk
 from core.llm.offline_summary import SUMMARY_HEADING, SUMMARY_MARKER, recall, summarise
+from core.llm.provider import OFFLINE_PROVIDER
 
 PROVIDER = OFFLINE_PROVIDER
 
