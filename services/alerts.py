@@ -22,11 +22,11 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from chain.units import checksum_address
-from core.errors import BadInputError, NotFoundError, UnavailableError
+from core.automations import AddRule, AlertView, RemoveRule, WatchStart, price_watch_id, wallet_watch_id
+from core.errors import BadInputError, ConflictError, NotFoundError, UnavailableError
 from core.names import USER_NAME
+from core.rules import PriceRule, WalletRule
 from core.settings import Settings
-from workers.models import AddRule, AlertView, RemoveRule, WatchStart, price_watch_id, wallet_watch_id
-from workers.rules import PriceRule, WalletRule
 from workflows.watch import WatchWorkflow
 
 log = logging.getLogger(__name__)
@@ -67,10 +67,23 @@ class AlertCreate(BaseModel):
         return self
 
 
+class AlertExistsError(ConflictError):
+    """The owner has an identical alert already (its id is in the message)."""
+
+
 class AlertCreated(BaseModel):
     alert_id: str
     kind: str
     description: str
+
+
+def normalize_alert_id(alert_id: str) -> str:
+    """An alert id as it was issued (``price.ETH.<hex>``, ``wallet.0x<lower hex>.<hex>``), however cased."""
+    parts = alert_id.strip().split(".")
+    if len(parts) != 3:
+        return alert_id
+    kind, target, suffix = parts[0].lower(), parts[1], parts[2].lower()
+    return f"{kind}.{target.upper() if kind == 'price' else target.lower()}.{suffix}"
 
 
 def _target_of(alert_id: str) -> str | None:
@@ -130,7 +143,23 @@ class AlertService:
         )
         return AlertCreated(alert_id=wallet.alert_id, kind="wallet", description=wallet.describe())
 
+    async def _refuse_duplicate(self, owner: str, wid: str, alert_id: str, description: str) -> None:
+        """An identical rule of the owner's on the same target would notify twice: refused (409)
+        naming the one they have. The same id again is a retry of this very create: let through."""
+        try:
+            views = await self.client.get_workflow_handle(wid).query(
+                WatchWorkflow.rules, owner, rpc_timeout=QUERY_TIMEOUT
+            )
+        except RPCError:
+            return  # no watch on that target yet (or it does not answer): nothing to repeat
+        same = next((v for v in views if v.description == description and v.alert_id != alert_id), None)
+        if same is not None:
+            raise AlertExistsError(f"you already have this alert: {same.alert_id} ({description})")
+
     async def _add(self, wid: str, start: WatchStart, add: AddRule) -> None:
+        rule = add.price or add.wallet
+        if rule is not None:
+            await self._refuse_duplicate(rule.owner, wid, rule.alert_id, rule.describe())
         await self.client.start_workflow(
             WatchWorkflow.run,
             start,
@@ -168,6 +197,7 @@ class AlertService:
         return [a for views in found if views for a in views]
 
     async def get(self, owner: str, alert_id: str) -> AlertView:
+        alert_id = normalize_alert_id(alert_id)
         wid = _target_of(alert_id)
         if wid is None:
             raise NotFoundError(f"no alert {alert_id!r}")
@@ -185,6 +215,7 @@ class AlertService:
         raise NotFoundError(f"no alert {alert_id!r}")
 
     async def delete(self, owner: str, alert_id: str) -> None:
+        alert_id = normalize_alert_id(alert_id)
         wid = _target_of(alert_id)
         if wid is None:
             raise NotFoundError(f"no alert {alert_id!r}")

@@ -18,7 +18,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.errors import BadInputError, ConflictError, NotFoundError, UnavailableError
-from temporal.search_attributes import session_attributes
+from core.temporal.search_attributes import session_attributes
 from workflows.agent_session import AgentSessionWorkflow
 from workflows.session_meta import TITLE
 

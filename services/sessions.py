@@ -40,10 +40,11 @@ from core.schemas import (
     UserMessage,
 )
 from core.settings import Settings
+from core.temporal.search_attributes import LAST_ACTIVE as LAST_ACTIVE_ATTR
+from core.temporal.search_attributes import session_attributes
 from services import session_reopen
-from temporal.search_attributes import LAST_ACTIVE, session_attributes
 from workflows.agent_session import AgentSessionWorkflow
-from workflows.session_meta import TITLE
+from workflows.session_meta import LAST_ACTIVE, TITLE
 
 NAME = USER_NAME  # owners and platforms share the user-name shape
 QUERY_TIMEOUT = timedelta(seconds=5)
@@ -83,12 +84,19 @@ class SessionSummary(BaseModel):
     last_active_at: datetime | None = None
 
 
-async def _memo_title(wf: WorkflowExecution) -> str | None:
+async def _memo_text(wf: WorkflowExecution, key: str) -> str | None:
     try:
-        title = await wf.memo_value(TITLE, None)
-    except ValueError:  # a memo this process cannot decode (another codec key): no title, still listed
+        value = await wf.memo_value(key, None)
+    except ValueError:  # a memo this process cannot decode (another codec key): still listed
         return None
-    return title if isinstance(title, str) else None
+    return value if isinstance(value, str) else None
+
+
+def _when(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def owner_of(session_id: str) -> str | None:
@@ -296,8 +304,8 @@ class SessionService:
                 platform=next((p.value for p in attrs if p.key.name == "ImpressoxPlatform"), None),
                 status=wf.status.name.lower() if wf.status else "unknown",
                 started_at=wf.start_time,
-                title=await _memo_title(wf),
-                last_active_at=attrs.get(LAST_ACTIVE) or wf.start_time,
+                title=await _memo_text(wf, TITLE),
+                last_active_at=_when(await _memo_text(wf, LAST_ACTIVE)) or attrs.get(LAST_ACTIVE_ATTR) or wf.start_time,
             )
         return list(out.values())
 

@@ -1,8 +1,9 @@
 """What a session shows about itself outside its history: a title and when it was last active.
 
-Both go where a session list reads them without asking each session (visibility): the title in
-the workflow's memo (encoded like any payload, so the codec keeps it private), the last activity
-in the ``ImpressoxLastActive`` search attribute. Runs inside the workflow (deterministic).
+Both go where a session list reads them without asking each session (visibility): the
+workflow's memo, encoded like any payload (the codec keeps the title private), and needing no
+registration on the server (a search attribute would fail the workflow task on a server that
+lacks it, e.g. the time-skipping test server). Runs inside the workflow (deterministic).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from core.schemas import SessionState
-    from temporal.search_attributes import LAST_ACTIVE
 
-#: memo key of the session's title
+#: memo keys of the session's title and last activity (ISO 8601)
 TITLE = "title"
+LAST_ACTIVE = "last_active_at"
 TITLE_CHARS = 80
 
 
@@ -29,7 +30,7 @@ def note_message(state: SessionState, text: str) -> None:
     """A message is being answered: the session was active now; its first message titles it."""
     now = workflow.now()
     state.last_active_at = now
-    workflow.upsert_search_attributes([LAST_ACTIVE.value_set(now)])
+    workflow.upsert_memo({LAST_ACTIVE: now.isoformat()})
     if not state.title:
         set_title(state, text)
 

@@ -150,9 +150,15 @@ def _wallet_alert(text: str) -> dict[str, Any] | None:
     }
 
 
+_ALERT_ID = re.compile(r"^(?:price\.[a-z][a-z0-9]{1,9}|wallet\.0x[0-9a-f]{40})\.[0-9a-z]+$")
+
+
 def parse_worker_intent(text: str, available: set[str]) -> tuple[str, dict[str, Any]] | None:
     """(tool, args) for a schedule/alert request, if an available tool answers it."""
     lowered = text.lower().strip().rstrip("?.!")
+    if "delete_alert" in available and _ALERT_ID.match(lowered):
+        # the answer to "which alert do you mean? yours: price.ETH.… (…)": the offered id alone
+        return "delete_alert", {"alert": text.strip().rstrip("?.!")}
     if "list_alerts" in available and re.search(r"\b(list|show|what are|which)\b.*\balerts\b", lowered):
         return "list_alerts", {}
     if "list_schedules" in available and re.search(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from bots.common.runtime import BotRuntime
 from core.notifications import Notification
@@ -60,13 +60,13 @@ async def test_end_ends_the_session_and_the_next_message_reopens_it(
     n = len(fake_tg.texts(USER))
     fake_tg.push_message(USER, "/end")
     assert await answered(fake_tg, USER, "Ended this conversation's session", n)
-    assert (await client.get_workflow_handle(sid).describe()).status.name == "TERMINATED"
+    assert (await client.get_workflow_handle(sid).describe()).status == WorkflowExecutionStatus.TERMINATED
 
     n = len(fake_tg.texts(USER))
     fake_tg.push_message(USER, "what is 2 + 2?")
     assert await answered(fake_tg, USER, "4", n)
     assert (await chats.identity("telegram", str(USER))).sessions["dm"] == sid  # the same session, reopened
-    assert (await client.get_workflow_handle(sid).describe()).status.name == "RUNNING"
+    assert (await client.get_workflow_handle(sid).describe()).status == WorkflowExecutionStatus.RUNNING
 
 
 async def test_long_answer_is_split(telegram: Running, fake_tg: FakeTelegram) -> None:

@@ -15,6 +15,7 @@ import workflows.agent_session as agent_session
 from core.schemas import ApprovalDecision, AssistantReply, ToolReturn, UserPrompt
 from tests.workflows.conftest import Session
 from workflows.agent_session import AgentSessionWorkflow
+from workflows.session_meta import call_tag
 
 Start = Callable[..., Any]
 
@@ -44,7 +45,8 @@ async def test_the_node_gets_a_typed_conversation_and_tool_names_only(start_sess
         AssistantReply,
         ToolReturn,
     ]
-    assert last.conversation[-2].tool_calls[0].call_id == "t2s1-c1"
+    # the model's call id, made unique by turn, step and a tag of the session
+    assert last.conversation[-2].tool_calls[0].call_id == f"{call_tag(session.handle.id)}t2s1-c1"
 
 
 async def test_an_approved_payment_runs_once_after_its_check(start_session: Start) -> None:
@@ -145,15 +147,18 @@ async def test_old_sessions_wait_behind_an_approval(start_session: Start, unpatc
     assert (await session.wait(mid)).reply == "echo: hello"
 
 
-@pytest.mark.parametrize("patched", [True, False])
+@pytest.mark.parametrize("patches", ["both", "per-session only", "neither"])
 async def test_call_ids_are_made_unique_only_in_patched_sessions(
-    start_session: Start, unpatched: Callable[[str], None], patched: bool
+    start_session: Start, unpatched: Callable[[str], None], patches: str
 ) -> None:
-    if not patched:
+    if patches != "both":
+        unpatched(agent_session.CALL_IDS_PER_SESSION)
+    if patches == "neither":
         unpatched("session-unique-call-ids")
     session = await start_session()
     [call] = (await session.ask("/tool calc")).tool_calls
-    assert call.call_id == ("t1s1-c1" if patched else "c1")
+    expected = {"both": f"{call_tag(session.handle.id)}t1s1-c1", "per-session only": "t1s1-c1", "neither": "c1"}
+    assert call.call_id == expected[patches]
 
 
 @pytest.mark.parametrize("patched", [True, False])
