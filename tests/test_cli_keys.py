@@ -112,8 +112,11 @@ async def test_login_stores_the_key_for_every_command_and_chat_continues_its_ses
 
 
 async def test_sessions_survives_a_closed_pipe_and_ends_sessions(keyed_stack: Stack) -> None:
+    made = []
     for question in ("what is 1 + 1?", "what is 2 + 2?"):
-        assert (await impressox(keyed_stack, "chat", "--new", "--no-stream", question, key=ALICE)).returncode == 0
+        chat = await impressox(keyed_stack, "chat", "--new", "--no-stream", question, key=ALICE)
+        assert chat.returncode == 0, chat.stderr
+        made += [line[9:] for line in chat.stderr.splitlines() if line.startswith("session: ")]
 
     # the reader goes away before the list is printed (as `impressox sessions | head -0` does)
     reader, writer = os.pipe()
@@ -131,9 +134,10 @@ async def test_sessions_survives_a_closed_pipe_and_ends_sessions(keyed_stack: St
     assert closed.returncode == 0 and closed.stderr == "", closed.stderr
 
     listed = json.loads((await impressox(keyed_stack, "sessions", "--json", key=ALICE)).stdout)
-    one, other = (s["session_id"] for s in listed)
+    assert set(made) <= {s["session_id"] for s in listed}  # (other tests' sessions of alice may be listed too)
+    one, other = made
     ended = await impressox(keyed_stack, "sessions", "end", one, key=ALICE)
     assert ended.returncode == 0 and f"ended {one}" in ended.stdout
     await asyncio.sleep(1.5)
     idle = await impressox(keyed_stack, "sessions", "end", "--idle", "1s", key=ALICE)
-    assert idle.returncode == 0 and f"ended {other}" in idle.stdout and one not in idle.stdout, idle.stdout
+    assert idle.returncode == 0 and f"ended {other}" in idle.stdout and f"ended {one}" not in idle.stdout, idle.stdout

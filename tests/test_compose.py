@@ -20,7 +20,16 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 LONG_RUNNING = ("postgresql", "temporal", "temporal-ui", "redis", "api", "worker")
 API_KEYS = '[{"user":"alice","key":"test-key-0123456789"}]'
-SECRETS = {"POSTGRES_PASSWORD": "test-password", "IMPRESSOX_API_KEYS": API_KEYS}
+CODEC_KEYS = '["k1:' + "A" * 43 + '="]'
+SECRETS = {
+    "POSTGRES_PASSWORD": "test-password",
+    "IMPRESSOX_API_KEYS": API_KEYS,
+    "IMPRESSOX_APPROVAL_KEY": "test-approval-key-0123456789",
+    "IMPRESSOX_CODEC_KEYS": CODEC_KEYS,
+    "IMPRESSOX_OPERATOR_USERS": '["alice"]',
+}
+#: every container that runs our code (a Temporal client): each needs the same keys
+OURS = ("api", "worker", "listener", "telegram-bot", "discord-bot")
 
 
 def _compose_config(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -46,7 +55,8 @@ def _compose_config(tmp_path: Path, env: dict[str, str]) -> subprocess.Completed
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    result = _compose_config(tmp_path_factory.mktemp("compose"), SECRETS)
+    # every profile (chain, bots): their services must get the keys too
+    result = _compose_config(tmp_path_factory.mktemp("compose"), {**SECRETS, "COMPOSE_PROFILES": "chain,bots"})
     assert result.returncode == 0, f"docker-compose config failed:\n{result.stderr}"
     return yaml.safe_load(result.stdout)
 
@@ -132,13 +142,48 @@ def test_api_listens_on_all_interfaces_and_requires_keys(config: dict, monkeypat
     assert [(k.user, k.key.get_secret_value()) for k in keys] == [("alice", "test-key-0123456789")]
 
 
+def test_every_process_holds_the_same_keys_from_one_env(config: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = {}
+    for name in OURS:
+        env = _env(config["services"][name])
+        for key in [k for k in os.environ if k.startswith("IMPRESSOX_")]:
+            monkeypatch.delenv(key)
+        for key, value in env.items():
+            if key.startswith("IMPRESSOX_") and key != "IMPRESSOX_LOG_LEVEL":
+                monkeypatch.setenv(key, value)
+        settings = load_settings()
+        assert settings.approval_key is not None, f"{name} gets no IMPRESSOX_APPROVAL_KEY: it would make its own"
+        assert settings.codec_keys, f"{name} gets no IMPRESSOX_CODEC_KEYS: it would make its own"
+        loaded[name] = (settings.approval_key.get_secret_value(), [k.get_secret_value() for k in settings.codec_keys])
+    assert len(set(map(str, loaded.values()))) == 1, loaded
+    assert _env(config["services"]["api"])["IMPRESSOX_OPERATOR_USERS"] == '["alice"]'
+
+
+def test_the_temporal_ui_decodes_through_the_api_and_listens_on_loopback(config: dict, tmp_path: Path) -> None:
+    ui = config["services"]["temporal-ui"]
+    assert _env(ui)["TEMPORAL_CODEC_ENDPOINT"] == "http://127.0.0.1:8000/codec"
+    assert _env(config["services"]["api"])["IMPRESSOX_TEMPORAL_UI_ORIGIN"] == "http://127.0.0.1:8080"
+    [port] = ui["ports"]
+    bound = port.split(":")[0] if isinstance(port, str) else port.get("host_ip")
+    assert bound == "127.0.0.1", f"the Temporal UI is published on {port}"
+    published = _compose_config(tmp_path, {**SECRETS, "IMPRESSOX_TEMPORAL_UI_BIND": "0.0.0.0"})
+    [port] = yaml.safe_load(published.stdout)["services"]["temporal-ui"]["ports"]
+    assert (port.split(":")[0] if isinstance(port, str) else port.get("host_ip")) == "0.0.0.0"
+
+
+@pytest.mark.parametrize("missing", ["IMPRESSOX_APPROVAL_KEY", "IMPRESSOX_CODEC_KEYS"])
+def test_compose_refuses_to_run_without_shared_keys(tmp_path: Path, missing: str) -> None:
+    result = _compose_config(tmp_path, {k: v for k, v in SECRETS.items() if k != missing})
+    assert result.returncode != 0 and missing in result.stderr, result.stderr
+
+
 def test_compose_refuses_to_run_without_api_keys(tmp_path: Path) -> None:
-    result = _compose_config(tmp_path, {"POSTGRES_PASSWORD": "test-password"})
+    result = _compose_config(tmp_path, {k: v for k, v in SECRETS.items() if k != "IMPRESSOX_API_KEYS"})
     assert result.returncode != 0, "docker-compose.yml accepts a deployment without API keys"
     assert "IMPRESSOX_API_KEYS" in result.stderr
 
 
 def test_no_database_password_is_hard_coded(tmp_path: Path) -> None:
-    result = _compose_config(tmp_path, {"IMPRESSOX_API_KEYS": API_KEYS})
+    result = _compose_config(tmp_path, {k: v for k, v in SECRETS.items() if k != "POSTGRES_PASSWORD"})
     assert result.returncode != 0, "docker-compose.yml runs without POSTGRES_PASSWORD (a hard-coded default?)"
     assert "POSTGRES_PASSWORD" in result.stderr
