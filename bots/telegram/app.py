@@ -83,7 +83,20 @@ class TelegramBot:
     async def run(self, stop: asyncio.Event, ready_file: Path | None = None) -> None:
         """Poll updates and serve deliveries until ``stop``."""
         try:
-            self.me = await self.bot.me()
+            self.me = await self._me()
+        finally:
+            if self.me is None:  # no "unclosed client session" after the one line
+                await self.bot.session.close()
+        try:
+            await self.bot.set_my_commands(COMMANDS)
+        except Exception:
+            log.warning("setMyCommands failed", exc_info=True)
+        await self._serve(stop, ready_file)
+
+    async def _me(self) -> User:
+        """The bot's own user, or the one line that says why the Bot API would not give it."""
+        try:
+            return await self.bot.me()
         except (TelegramUnauthorizedError, TelegramNotFound):  # 404: a token of the wrong shape
             raise BotStartError(
                 "the Telegram Bot API refused IMPRESSOX_TELEGRAM_TOKEN: set the token @BotFather gave"
@@ -95,10 +108,9 @@ class TelegramBot:
             ) from None
         except TelegramAPIError as exc:
             raise BotStartError(f"the Telegram Bot API would not start the bot: {one_line(exc)}") from None
-        try:
-            await self.bot.set_my_commands(COMMANDS)
-        except Exception:
-            log.warning("setMyCommands failed", exc_info=True)
+
+    async def _serve(self, stop: asyncio.Event, ready_file: Path | None) -> None:
+        assert self.me is not None
         worker = Worker(
             self.runtime.client,
             task_queue=bot_task_queue(PLATFORM, self.runtime.settings.task_queue),

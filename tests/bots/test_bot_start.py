@@ -32,7 +32,8 @@ def last_lines(p: subprocess.CompletedProcess) -> list[str]:
     """The command's one-line verdict (log lines of a normal start-up may come before it), and no traceback."""
     said = [line for line in (p.stdout + p.stderr).splitlines() if line.strip()]
     assert "Traceback" not in p.stdout + p.stderr and said, said
-    return [line for line in said if line.startswith("impressox:")] if said[-1].startswith("impressox:") else said
+    assert said[-1].startswith("impressox:"), said[-5:]
+    return [line for line in said if line.startswith("impressox:")]
 
 
 @pytest.mark.parametrize("refused", [True, False], ids=["refused-token", "no-network"])
