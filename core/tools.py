@@ -31,13 +31,17 @@ class ToolContext:
     idempotency_key: str
     #: services the worker was built with (settings, cache, chain); None in bare unit tests
     deps: WorkerDeps | None = None
+    #: what the human's signed approval binds (PendingApproval.binding), verified by the activity
+    #: before the tool runs; the tool refuses to do anything else (None: no binding was signed)
+    binding: dict[str, Any] | None = None
 
 
 ToolFunc = Callable[[Any, ToolContext], Awaitable["str | ToolResult"]]
 #: a decorated tool keeps its own signature (e.g. ``-> ToolResult``) for its direct callers
 F = TypeVar("F", bound=ToolFunc)
-#: runs before an approval is asked for; raises BadInputError when the call cannot succeed
-PrecheckFunc = Callable[[Any, ToolContext], Awaitable[None]]
+#: runs before an approval is asked for; raises BadInputError when the call cannot succeed; may
+#: return {"simulation": ..., "binding": ..., "undo_seconds": ...} (a transfer's simulated effect)
+PrecheckFunc = Callable[[Any, ToolContext], Awaitable[dict[str, Any] | None]]
 
 
 @dataclass(frozen=True)

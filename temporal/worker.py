@@ -107,7 +107,7 @@ def build_worker(
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
         workflow_runner=WORKFLOW_RUNNER,
-        activities=[*nodes.activities(), *tools.activities(), vaults.register, *workers.activities()],
+        activities=[*nodes.activities(), *tools.activities(), vaults.register, vaults.freeze, *workers.activities()],
         max_concurrent_activities=200,
     )
 
