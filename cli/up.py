@@ -27,12 +27,12 @@ from cli.up_chain import start_chain
 from core.approvals import approval_key
 from core.cache import redis_reachable
 from core.settings import Settings
+from core.temporal.codec import build_codec
 from devstack.processes import Command, find_executable, port_in_use, port_open, wait_until
 from devstack.redis_server import RedisServer
 from devstack.stackfile import StackInfo, read_stack, remove_stack, write_stack
 from devstack.supervisor import Supervisor
-from temporal.codec import build_codec
-from temporal.devserver import TemporalDevServer
+from devstack.temporal_server import TemporalDevServer
 
 log = logging.getLogger("impressox.up")
 #: how long a child may take to be ready (generous: a loaded machine imports slowly)

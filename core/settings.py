@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "impressox-agent"
-    #: encrypt every payload in history (temporal/codec.py); off only for tests and benches
+    #: encrypt every payload in history (core/temporal/codec.py); off only for tests and benches
     codec_enabled: bool = True
     #: codec keys "<id>:<base64 AES key>", the first encrypts, all decrypt (rotation);
     #: empty: one key in <data_dir>/keys/codec.key, created on first use

@@ -41,7 +41,7 @@ from core.schemas import (
     UserMessage,
 )
 from core.settings import Settings
-from temporal.search_attributes import session_attributes
+from core.temporal.search_attributes import session_attributes
 from workflows.agent_session import AgentSessionWorkflow
 
 NAME = USER_NAME  # owners and platforms share the user-name shape

@@ -20,21 +20,21 @@ from activities.workers import WorkerActivities
 from core.agents import AgentFactory
 from core.approvals import approval_key
 from core.cache import Cache, build_cache
-from core.deps import WorkerDeps
 from core.llm.gateway import LLMGateway
 from core.nodes import LLMNode
 from core.settings import Settings
+from core.shutdown import stop_on_signals
 from core.streams import TurnStreams
+from core.temporal.client import connect
+from core.temporal.search_attributes import ensure_registered
 from core.tools import ToolRegistry
 from services.chain_access import ChainAccess
 from services.notifications import NotificationService
 from services.schedules import reconcile_periodic_tasks
 from services.sessions import SessionService
 from services.tools import load_tools
-from temporal.client import connect
+from services.tools.deps import WorkerDeps
 from temporal.sandbox import WORKFLOW_RUNNER
-from temporal.search_attributes import ensure_registered
-from temporal.shutdown import stop_on_signals
 from workers import load_handlers, tasks
 from workers.tasks import TaskContext
 from workflows.agent_session import AgentSessionWorkflow

@@ -9,11 +9,11 @@ import redis.asyncio as aioredis
 from activities.tools import ToolActivities
 from core import approvals
 from core.cache import build_cache, cache_key
-from core.deps import WorkerDeps
 from core.schemas import ApprovalDecision, ToolInput
 from core.settings import Settings
 from devstack.redis_server import RedisServer
 from services.tools import load_tools
+from services.tools.deps import WorkerDeps
 
 
 def call(name: str, args: dict, key: str) -> ToolInput:

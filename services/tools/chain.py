@@ -18,6 +18,7 @@ from chain.units import ETH_ADDRESS, MAX_AMOUNT, checksum_address, parse_amount,
 from chain.vault import VaultService, reference_from_key
 from core.errors import BadInputError, ChainRevertError, ImpressoxError, PermanentError
 from core.tools import ToolContext, ToolResult
+from services.tools.deps import WorkerDeps
 from services.tools.registry import tools
 
 SYMBOL = r"^[A-Za-z][A-Za-z0-9]{1,9}$"
@@ -33,7 +34,7 @@ NO_VAULT = (
 )
 
 
-async def _vault(ctx: ToolContext, *, own: bool = True) -> VaultService:
+async def _vault(ctx: ToolContext[WorkerDeps], *, own: bool = True) -> VaultService:
     """The caller's own vault (``own``), or any vault service for reads that are not about a vault."""
     access = ctx.deps.chain if ctx.deps else None
     if access is None:
@@ -55,7 +56,7 @@ class PriceArgs(BaseModel):
 
 
 @tools.register(cache_ttl_seconds=15, timeout_seconds=20)
-async def get_token_price(args: PriceArgs, ctx: ToolContext) -> ToolResult:
+async def get_token_price(args: PriceArgs, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """The USD price of a token from its on-chain price feed (Chainlink AggregatorV3)."""
     vault = await _vault(ctx, own=False)
     price = await vault.price(args.symbol.upper())
@@ -76,7 +77,7 @@ class BalanceArgs(BaseModel):
 
 
 @tools.register(timeout_seconds=20)
-async def get_balance(args: BalanceArgs, ctx: ToolContext) -> ToolResult:
+async def get_balance(args: BalanceArgs, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """The balance of an address, or of your vault when no address is given, in ETH or an ERC-20 token."""
     vault = await _vault(ctx, own=args.address is None)
     token = args.token.upper()
@@ -93,7 +94,7 @@ class VaultStatusArgs(BaseModel):
 
 
 @tools.register(timeout_seconds=20)
-async def vault_status(args: VaultStatusArgs, ctx: ToolContext) -> ToolResult:
+async def vault_status(args: VaultStatusArgs, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """Your vault: its balances, daily spend limits and what was spent today."""
     status = await (await _vault(ctx)).status()
     parts = [
@@ -160,7 +161,7 @@ async def _refused(vault: VaultService, args: TransferArgs, exc: ChainRevertErro
     return refused
 
 
-async def _check_transfer(args: TransferArgs, ctx: ToolContext) -> dict[str, Any]:
+async def _check_transfer(args: TransferArgs, ctx: ToolContext[WorkerDeps]) -> dict[str, Any]:
     """Before asking for approval: the token exists, the vault is not frozen, the amount fits today's
     limit and balance, and the simulated spend succeeds. Returns the simulation, what the approval
     binds, and the undo window that applies."""
@@ -206,7 +207,7 @@ async def _price_or_none(vault: VaultService, symbol: str) -> Decimal | None:
         return None
 
 
-def _undo_seconds(ctx: ToolContext, usd: Decimal | None) -> float:
+def _undo_seconds(ctx: ToolContext[WorkerDeps], usd: Decimal | None) -> float:
     """The undo window of an approved transfer worth ``usd`` (None: no price, so the window applies)."""
     if ctx.deps is None:
         return 0.0
@@ -219,7 +220,7 @@ def _undo_seconds(ctx: ToolContext, usd: Decimal | None) -> float:
     return seconds
 
 
-async def _check_binding(vault: VaultService, args: TransferArgs, ctx: ToolContext) -> None:
+async def _check_binding(vault: VaultService, args: TransferArgs, ctx: ToolContext[WorkerDeps]) -> None:
     """The signed approval's binding must be this very spend: chain, vault, token, recipient, amount,
     reference, and not past its expiry; anything else is refused before a transaction is built."""
     binding = ctx.binding
@@ -256,7 +257,7 @@ async def _check_binding(vault: VaultService, args: TransferArgs, ctx: ToolConte
     precheck=_check_transfer,
     approval_template="send {amount} {token} from your vault to {to}",
 )
-async def transfer(args: TransferArgs, ctx: ToolContext) -> ToolResult:
+async def transfer(args: TransferArgs, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """Send ETH or an ERC-20 token from your vault to an address. Needs your approval; the vault's
     daily limit applies on-chain."""
     vault = await _vault(ctx)
