@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
@@ -22,6 +23,7 @@ from core.approvals import approval_key
 from core.cache import Cache, build_cache
 from core.llm.gateway import LLMGateway
 from core.nodes import LLMNode
+from core.redis_keys import redis_prefix
 from core.settings import Settings
 from core.shutdown import stop_on_signals
 from core.streams import TurnStreams
@@ -108,7 +110,10 @@ def build_worker(
         workflows=WORKFLOWS,
         workflow_runner=WORKFLOW_RUNNER,
         activities=[*nodes.activities(), *tools.activities(), vaults.register, vaults.freeze, *workers.activities()],
-        max_concurrent_activities=200,
+        max_cached_workflows=settings.max_cached_workflows,
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
     )
 
 
@@ -117,7 +122,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None, read
     client = await connect(settings, wait_seconds=60)
     await ensure_registered(client)
     registry = load_tools(settings.tool_modules)
-    cache = await build_cache(settings.redis_url)
+    cache = await build_cache(settings.redis_url, redis_prefix(settings))
     chain = chain_access(settings)
     streams = TurnStreams.from_settings(settings)
     worker = build_worker(
