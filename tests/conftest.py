@@ -3,7 +3,9 @@ the test session itself (a fresh machine has neither), a fresh task queue per te
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import os
 import subprocess
@@ -154,10 +156,35 @@ async def api(settings: Settings, worker: None) -> AsyncIterator[httpx.AsyncClie
     from api.app import create_app
 
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
+    async with lifespan_in_one_task(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=60) as http:
             yield http
+
+
+@contextlib.asynccontextmanager
+async def lifespan_in_one_task(app: Any) -> AsyncIterator[None]:
+    """The app's lifespan, entered and left in a task of its own: pytest-asyncio tears a fixture down
+    in another task than it set it up in, and the lifespan holds anyio cancel scopes (the MCP session
+    manager's task group) that must be left in the task that entered them."""
+    entered, leave = asyncio.Event(), asyncio.Event()
+
+    async def run() -> None:
+        async with app.router.lifespan_context(app):
+            entered.set()
+            await leave.wait()
+
+    task = asyncio.create_task(run())
+    waiting = asyncio.create_task(entered.wait())
+    await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():  # the start failed: raise its error here
+        waiting.cancel()
+        await task
+    try:
+        yield
+    finally:
+        leave.set()
+        await task
 
 
 def worker_process(settings: Settings, ready: Path) -> subprocess.Popen:
