@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_typing import HexStr
 from temporalio.client import Client
 
 from chain.accounts import ANVIL_ACCOUNTS
@@ -127,7 +128,7 @@ async def test_a_v1_vault_holding_funds_upgrades_to_v3_in_place(
         spent = await vault.spend(b"\x01" * 32, "ETH", RECIPIENT, "0.01")
         # measured on a second spend of the day, as the V3 one is (the first one's limit slot is new)
         steady = await vault.spend(b"\x06" * 32, "ETH", RECIPIENT, "0.01")
-        GAS["v1_spend"] = (await w3.eth.get_transaction_receipt(steady.tx_hash))["gasUsed"]
+        GAS["v1_spend"] = (await w3.eth.get_transaction_receipt(HexStr(steady.tx_hash)))["gasUsed"]
         before = await vault.status()
         result = await upgrade(anvil.rpc_url, data_dir, implementation="AgentVaultV3")
         assert result["version"] == "3" and result["upgraded"] is True and result["vault"] == deployment["vault"]
@@ -138,7 +139,7 @@ async def test_a_v1_vault_holding_funds_upgrades_to_v3_in_place(
         again = await vault.spend(b"\x01" * 32, "ETH", RECIPIENT, "0.01")  # the used reference is found
         assert again.already_sent and again.tx_hash == spent.tx_hash
         fresh = await vault.spend(b"\x02" * 32, "ETH", RECIPIENT, "0.01")
-        GAS["v3_spend"] = (await w3.eth.get_transaction_receipt(fresh.tx_hash))["gasUsed"]
+        GAS["v3_spend"] = (await w3.eth.get_transaction_receipt(HexStr(fresh.tx_hash)))["gasUsed"]
         print(f"\ngas per ETH spend: V1 {GAS['v1_spend']}, V3 {GAS['v3_spend']}")
         assert GAS["v3_spend"] > 0
     finally:
