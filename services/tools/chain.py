@@ -18,6 +18,7 @@ from chain.units import ETH_ADDRESS, MAX_AMOUNT, checksum_address, parse_amount,
 from chain.vault import VaultService, reference_from_key
 from core.errors import BadInputError, ChainRevertError, ImpressoxError, PermanentError
 from core.tools import ToolContext, ToolResult
+from services.tools import chain_phrases  # noqa: F401  (how the offline model understands these tools)
 from services.tools.deps import WorkerDeps
 from services.tools.registry import tools
 
