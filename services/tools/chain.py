@@ -173,7 +173,7 @@ async def _check_transfer(args: TransferArgs, ctx: ToolContext[WorkerDeps]) -> d
     status = await vault.status()
     token = next(t for t in status.tokens if t.symbol == args.token)
     amount = Decimal(args.amount)
-    to_base_units(amount, await vault._token_decimals(vault.token_address(args.token)))  # too many decimals
+    to_base_units(args.amount, await vault._token_decimals(vault.token_address(args.token)))  # too many decimals
     if amount > token.remaining_today:
         raise BadInputError(
             f"{args.amount} {args.token} exceeds your vault's daily limit "
