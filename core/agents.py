@@ -8,7 +8,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from core.errors import BadInputError, ConfigError
-from core.schemas import AgentPlan
+from core.schemas import AgentPlan, Multitask
 from core.settings import Settings
 from core.tools import ToolRegistry
 
@@ -24,6 +24,9 @@ class AgentDefinition(BaseModel):
     max_steps: int = Field(default=6, ge=1, le=50)
     context_messages: int = Field(default=20, ge=1, le=500)
     approval_timeout_seconds: float | None = Field(default=None, gt=0)
+    #: what a new message does while this agent's turn runs (enqueue, reject, interrupt,
+    #: rollback); None: the platform's default (settings multitask_defaults), else enqueue
+    multitask: Multitask | None = None
 
 
 class AgentsFile(BaseModel):
