@@ -48,8 +48,8 @@ from core.schemas import (
 )
 from core.settings import Settings
 from core.streams import TurnStreams
+from core.temporal.search_attributes import session_attributes
 from services.turn_control import TurnControl, busy_info
-from temporal.search_attributes import session_attributes
 from workflows.agent_session import AgentSessionWorkflow
 
 NAME = USER_NAME  # owners and platforms share the user-name shape

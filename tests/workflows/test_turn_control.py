@@ -30,6 +30,7 @@ from core.activity_names import TOOL_CHECK, node_activity, tool_activity
 from core.schemas import (
     ApprovalDecision,
     AssistantReply,
+    Multitask,
     NodeInput,
     NodeOutput,
     SessionStart,
@@ -131,14 +132,14 @@ class Session:
     handle: WorkflowHandle
     fakes: StreamingFakes
 
-    async def send(self, text: str, multitask: str | None = None, mid: str | None = None) -> str:
+    async def send(self, text: str, multitask: Multitask | None = None, mid: str | None = None) -> str:
         mid = mid or uuid.uuid4().hex[:8]
-        message = UserMessage(message_id=mid, text=text, multitask=multitask)  # type: ignore[arg-type]
+        message = UserMessage(message_id=mid, text=text, multitask=multitask)
         await self.handle.signal(AgentSessionWorkflow.send_message, message)
         return mid
 
-    async def ask(self, text: str, multitask: str | None = None) -> TurnResult:
-        message = UserMessage(message_id=uuid.uuid4().hex[:8], text=text, multitask=multitask)  # type: ignore[arg-type]
+    async def ask(self, text: str, multitask: Multitask | None = None) -> TurnResult:
+        message = UserMessage(message_id=uuid.uuid4().hex[:8], text=text, multitask=multitask)
         return await self.handle.execute_update(AgentSessionWorkflow.send_and_wait, message)
 
     async def wait(self, mid: str) -> TurnResult:
