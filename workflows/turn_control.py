@@ -68,7 +68,7 @@ def stopped_reply(partial: str, calls: list[ToolCallRecord], plan: AgentPlan) ->
     (sent and its result, or withdrawn before a decision, nothing sent)."""
     lines = [partial] if partial else []
     for c in calls:
-        if c.status == "cancelled":
+        if c.status in ("cancelled", "withdrawn"):
             lines.append(f"[{c.name}: {c.result}]")
         elif shielded(plan, c.name):
             lines.append(f"[{c.name} ran before the stop: {c.result}]")

@@ -327,8 +327,8 @@ async def test_a_cancelled_approval_request_is_withdrawn_and_a_late_approval_is_
     assert waiting.status == "awaiting_approval"
     call_id = (await session.view()).pending_approvals[0].call_id
     result = await session.cancel(waiting.message_id)
-    assert result.status == "cancelled" and [c.status for c in result.tool_calls] == ["cancelled"]
-    assert "nothing was done" in result.reply and (await session.view()).pending_approvals == []
+    assert result.status == "cancelled" and [c.status for c in result.tool_calls] == ["withdrawn"]
+    assert "nothing was sent" in result.reply and (await session.view()).pending_approvals == []
     decision = ApprovalDecision(call_id=call_id, approve=True, decided_by="local")
     with pytest.raises(WorkflowUpdateFailedError):
         await session.handle.execute_update(AgentSessionWorkflow.decide_approval, decision)
