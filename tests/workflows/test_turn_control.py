@@ -240,6 +240,7 @@ async def test_reject_refuses_a_second_message_while_a_turn_runs_and_queues_noth
 async def test_enqueue_answers_both_messages_in_order(start_session: Start) -> None:
     session = await start_session()
     first = await session.send("/slow 5")
+    await session.streaming(first, 1)
     second = await session.ask("hello", multitask="enqueue")
     assert (await session.wait(first)).reply == "w1 w2 w3 w4 w5" and second.reply == "echo: hello"
     assert second.turn == 2
