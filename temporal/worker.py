@@ -85,7 +85,7 @@ def build_worker(
         deps.agents = AgentFactory.from_yaml(settings.agents_file, registry, settings)
     tools = ToolActivities(registry, cache, deps, approval_key=approval_key(settings), streams=streams)
     vaults = VaultActivities(deps.chain)
-    load_handlers()
+    load_handlers(settings.handler_modules)
     workers = WorkerActivities(
         NotificationService(client, settings),
         SessionService(client, settings, deps.agents),
