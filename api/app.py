@@ -21,7 +21,7 @@ from api.bodies import BodyGuard
 from api.mcp import PATH as MCP_PATH
 from api.mcp import AgentsMcpServer
 from api.ratelimit import RateLimiter, RateLimitMiddleware
-from api.routers import alerts, catalog, codec, links, notifications, schedules, sessions, vault
+from api.routers import alerts, audit, catalog, codec, links, notifications, schedules, sessions, vault
 from api.security import FrontDoor
 from core.agents import AgentFactory
 from core.runtime import import_web3_with_sane_recursion_limit
@@ -95,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(codec.router)
     pages.install(app)
     app.include_router(vault.router)
+    app.include_router(audit.router)
     app.include_router(schedules.router)
     app.include_router(alerts.router)
     app.include_router(links.router)

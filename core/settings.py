@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     agents_file: Path = PROJECT_ROOT / "config" / "agents.yaml"
     #: extra modules whose import registers more tools (plugins), e.g. "mycompany.tools"
     tool_modules: list[str] = Field(default_factory=list)
+    #: extra modules whose import registers chain event handlers (``@events.on``) and periodic tasks
+    #: (``@tasks.periodic``), e.g. "mycompany.handlers"; loaded by the worker and the listener
+    handler_modules: list[str] = Field(default_factory=list)
     #: MCP servers agents may take tools from (``mcp_servers: [name]`` in the agents file), name ->
     #: stdio ``{command, args, env}`` or streamable HTTP ``{url, headers}`` (core/mcp_config.py)
     mcp_servers: dict[str, McpServerConfig] = Field(default_factory=dict)

@@ -174,7 +174,7 @@ class AgentSessionWorkflow:
         pending = self._pending[cid]
         if decision.approve and pending.binding is not None and workflow.patched(RECHECK_ON_APPROVE):
             # the chain must still match what the human saw; else the update fails (409), still pending
-            self._pending[cid] = await self._guard.recheck(pending, self._tool_input(pending.as_call(), pending.turn))
+            await self._guard.recheck(self._pending, cid, self._tool_input(pending.as_call(), pending.turn))
             if cid not in self._pending or cid in self._decisions:
                 raise ValueError(f"no pending approval with call id {cid!r}")
         self._decisions[cid] = decision.approve
