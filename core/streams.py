@@ -111,9 +111,11 @@ class TurnStreams:
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> TurnStreams:
         # writes must never hold a turn up (short timeouts); blocking reads wait up to their
-        # BLOCK time, so the reader's socket timeout is longer than any block
+        # BLOCK time, so the reader's socket timeout is longer than any block, and a reader may
+        # wait longer to connect: with 0.5 s, 200 clients opening streams at once on a loaded
+        # machine got connect timeouts and each saw the degraded single `done` (bench/sse_clients.py)
         writer = aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        reader = aioredis.Redis.from_url(url, socket_timeout=60, socket_connect_timeout=0.5)
+        reader = aioredis.Redis.from_url(url, socket_timeout=60, socket_connect_timeout=2)
         return cls(writer, reader, **kwargs)
 
     @classmethod
