@@ -55,13 +55,13 @@ def create_app(settings: Settings) -> FastAPI:
         await limiter.start()
         client = await connect(settings, wait_seconds=60)
         await ensure_registered(client)
-        app.state.sessions = SessionService(client, settings, agents)
+        streams = TurnStreams.from_settings(settings)
+        app.state.sessions = SessionService(client, settings, agents, streams)
         app.state.notifications = NotificationService(client, settings)
         app.state.vaults = VaultRegistryService(client, settings)
         app.state.chats = ChatService(client, settings, app.state.sessions)
         app.state.schedules = ScheduleService(client, settings, agents)
         app.state.alerts = AlertService(client, settings)
-        streams = TurnStreams.from_settings(settings)
         app.state.turn_events = TurnEventService(
             app.state.sessions, streams, keepalive_seconds=settings.stream_keepalive_seconds
         )
