@@ -33,6 +33,8 @@ def written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name, text in files_of_the_doc().items():
         (tmp_path / name).write_text(text)
     monkeypatch.syspath_prepend(str(tmp_path))
+    for module in ("shout_tool", "my_handlers", "replay_one"):  # imported afresh from here, dropped after
+        monkeypatch.delitem(sys.modules, module, raising=False)
     return tmp_path
 
 
