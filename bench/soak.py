@@ -248,7 +248,9 @@ def percentile(xs: list[float], q: float) -> float | None:
     return round(1000 * xs[min(len(xs) - 1, int(q * len(xs)))], 1)
 
 
-def start_up(tmp: Path, workers: int, api_workers: int) -> tuple[subprocess.Popen, dict[str, int]]:
+def start_up(
+    tmp: Path, workers: int, api_workers: int, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, dict[str, int]]:
     ports = {"api": free_port(), "temporal": free_port(), "ui": free_port(), "chain": free_port()}
     cmd = [find_executable("impressox"), "up", "--data-dir", str(tmp / "data")]
     for name, port in ports.items():
@@ -259,6 +261,7 @@ def start_up(tmp: Path, workers: int, api_workers: int) -> tuple[subprocess.Pope
     env["IMPRESSOX_REDIS_URL"] = "redis://127.0.0.1:1/0"
     for limit in ("RATE_LIMIT", "RATE_LIMIT_MESSAGES", "RATE_LIMIT_SESSIONS"):  # the soak is one busy user
         env[f"IMPRESSOX_{limit}"] = "100000/minute"
+    env.update(extra_env or {})
     log = (tmp / "up.log").open("w+")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 240
