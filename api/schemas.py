@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from core.schemas import TokenUsage, ToolCallRecord
+from core.schemas import Multitask, TokenUsage, ToolCallRecord
 from services.sessions import PendingTurn
 
 
@@ -38,6 +39,10 @@ class MessageIn(BaseModel):
     text: str | None = Field(default=None, min_length=1, max_length=100_000)
     #: optional idempotency key: the same id sent twice is answered once
     message_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+    #: what this message does if a turn is still running: wait (enqueue), be refused with 409
+    #: (reject), stop it and be answered next (interrupt), or that and drop the stopped turn from
+    #: the transcript (rollback). Default: the agent's ``multitask:``, the platform's, enqueue
+    multitask: Multitask | None = None
 
     @model_validator(mode="after")
     def _text_or_id(self) -> MessageIn:
@@ -50,9 +55,13 @@ class TurnOut(BaseModel):
     reply: str
     tool_calls: list[ToolCallRecord]
     turn: int
+    #: done, failed, awaiting_approval, or for a stopped turn cancelled / interrupted (the reply is
+    #: then the answer as far as it was streamed, cut off)
     status: str
     message_id: str
     usage: TokenUsage
+    #: a stopped turn: rolled back, or why a rollback degraded to an interrupt
+    note: str | None = None
 
 
 #: the 202 body: one model with the session service's answer (no copy to keep in step)
@@ -70,6 +79,8 @@ class ApprovalOut(BaseModel):
     approved: bool
     status: str
     result: str | None = None
+    #: status "scheduled": when the undo window ends and the transfer is sent (cancel before)
+    executes_at: datetime | None = None
 
 
 class ToolOut(BaseModel):

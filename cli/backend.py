@@ -52,6 +52,7 @@ class Backend(Protocol):
     async def sessions(self) -> list[SessionSummary]: ...
     async def decide(self, session_id: str, call_id: str, approve: bool) -> Decision: ...
     async def end(self, session_id: str) -> None: ...
+    async def cancel(self, session_id: str, call_id: str) -> Decision: ...
     async def close(self) -> None: ...
 
 
@@ -136,6 +137,10 @@ class ApiBackend:
     async def end(self, session_id: str) -> None:
         await self._call("DELETE", f"/v1/sessions/{session_id}")
 
+    async def cancel(self, session_id: str, call_id: str) -> Decision:
+        r = await self._call("POST", f"/v1/sessions/{session_id}/approvals/{call_id}/cancel", json={})
+        return Decision.model_validate(r.json())
+
     async def close(self) -> None:
         await self.http.aclose()
 
@@ -197,6 +202,10 @@ class DirectBackend:
 
     async def end(self, session_id: str) -> None:
         await self.sessions_service.end(self.user, session_id)
+
+    async def cancel(self, session_id: str, call_id: str) -> Decision:
+        record = await self.sessions_service.cancel_transfer(self.user, session_id, call_id)
+        return Decision(call_id=call_id, approved=False, status=record.status, result=record.result)
 
     async def close(self) -> None:
         pass

@@ -11,9 +11,16 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 Role = Literal["user", "assistant", "tool", "system"]
-ToolStatus = Literal["ok", "error", "rejected", "expired", "awaiting_approval"]
-#: "queued_behind_approval": the message waits in the inbox while an earlier turn awaits a human
-TurnStatus = Literal["done", "awaiting_approval", "failed", "queued_behind_approval"]
+#: "scheduled": approved, waiting out its undo window; "cancelled": cancelled in that window, or
+#: stopped with its turn while it ran; "withdrawn": the approval was withdrawn (the vault was frozen,
+#: or its turn was stopped) before anyone decided
+ToolStatus = Literal["ok", "error", "rejected", "expired", "awaiting_approval", "scheduled", "cancelled", "withdrawn"]
+#: "queued_behind_approval": the message waits in the inbox while an earlier turn awaits a human;
+#: "cancelled" / "interrupted": stopped by the user / by a newer message (workflows/turn_control.py)
+TurnStatus = Literal["done", "awaiting_approval", "failed", "queued_behind_approval", "cancelled", "interrupted"]
+#: what a message does to a turn that is still running (double-texting): wait its turn, be refused,
+#: stop the running turn and be answered next, or that and drop the stopped turn from the transcript
+Multitask = Literal["enqueue", "reject", "interrupt", "rollback"]
 
 
 class TokenUsage(BaseModel):
@@ -74,6 +81,8 @@ class ToolCallRecord(BaseModel):
     args: dict[str, Any] = Field(default_factory=dict)
     result: str | None = None
     status: ToolStatus = "ok"
+    #: a scheduled transfer: when its undo window ends and it is sent
+    executes_at: datetime | None = None
 
 
 class ChatMessage(BaseModel):
@@ -83,7 +92,8 @@ class ChatMessage(BaseModel):
     message_id: str | None = None
     at: datetime | None = None
     tool_calls: list[ToolCallRecord] = Field(default_factory=list)
-    #: how the turn ended (assistant messages; None in transcripts recorded before it was kept)
+    #: how the turn ended (assistant messages; None in transcripts recorded before it was kept);
+    #: "cancelled" / "interrupted": the content is the answer as far as it was streamed (cut off)
     status: TurnStatus | None = None
 
 
@@ -159,6 +169,8 @@ class UserMessage(BaseModel):
     sent_at: datetime | None = None
     #: set by the chat bots: the session delivers the reply there (web and CLI callers wait instead)
     reply_to: ReplyAddress | None = None
+    #: the double-texting policy the session service resolved for it (None: enqueue)
+    multitask: Multitask | None = None
 
 
 class TurnResult(BaseModel):
@@ -168,6 +180,25 @@ class TurnResult(BaseModel):
     status: TurnStatus = "done"
     tool_calls: list[ToolCallRecord] = Field(default_factory=list)
     usage: TokenUsage = Field(default_factory=TokenUsage)
+    #: a stopped turn: what happened to it (rolled back, or why a rollback degraded to an interrupt)
+    note: str | None = None
+
+
+class StopTurn(BaseModel):
+    """Update ``cancel_turn``: stop the turn answering ``message_id`` (running or still queued)."""
+
+    message_id: str
+    reason: Literal["cancelled", "interrupted"] = "cancelled"
+    #: interrupted with the rollback policy: the turn's messages leave the transcript if nothing ran
+    rollback: bool = False
+    requested_by: str | None = None
+
+
+class CurrentTurn(BaseModel):
+    """The turn a session is answering now (SessionView.current_turn)."""
+
+    message_id: str
+    turn: int
 
 
 class PendingApproval(BaseModel):
@@ -179,6 +210,15 @@ class PendingApproval(BaseModel):
     turn: int
     requested_at: datetime
     expires_at: datetime
+    #: a transfer's effect as the chain layer simulated it when the approval was asked for
+    #: (chain/simulation.py: balances before/after in the token's smallest unit, fee, limit left)
+    simulation: dict[str, Any] | None = None
+    #: what an approving signature binds: chain id, vault, token, recipient, amount (smallest unit),
+    #: reference and expiry; the money-moving activity refuses a call that differs in any of them
+    binding: dict[str, Any] | None = None
+
+    def as_call(self) -> ToolCallRequest:
+        return ToolCallRequest(call_id=self.call_id, name=self.tool, args=self.args)
 
 
 class ApprovalDecision(BaseModel):
@@ -190,6 +230,31 @@ class ApprovalDecision(BaseModel):
     #: the session service's HMAC of this decision (core/approvals.py); a money-moving
     #: tool refuses to run without a valid one, so decisions sent around the API move nothing
     signature: str | None = None
+    #: the binding the signature covers (PendingApproval.binding), handed to the tool
+    binding: dict[str, Any] | None = None
+    decided_at: datetime | None = None
+    #: the client the decision came from ("api", "cli", "telegram", "web", ...)
+    client: str | None = None
+
+
+class AuditEntry(BaseModel):
+    """One money-moving call as the session recorded it: what was asked, shown, decided and done."""
+
+    call_id: str
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    summary: str | None = None
+    turn: int = 0
+    requested_at: datetime | None = None
+    simulation: dict[str, Any] | None = None
+    binding: dict[str, Any] | None = None
+    decision: ApprovalDecision | None = None
+    undo_seconds: float = 0.0
+    executes_at: datetime | None = None
+    status: ToolStatus = "ok"
+    result: str | None = None
+    #: the tool's receipt (tx hash, block number, reference) when it sent something
+    receipt: dict[str, Any] | None = None
 
 
 class SessionState(BaseModel):
@@ -211,6 +276,8 @@ class SessionState(BaseModel):
     title: str | None = None
     #: when the last message was taken (the session's ``last_active_at``)
     last_active_at: datetime | None = None
+    #: every money-moving call of the session (workflows/transfers.py), for GET /v1/sessions/{id}/audit
+    audit: list[AuditEntry] = Field(default_factory=list)
 
 
 class SessionStart(BaseModel):
@@ -243,10 +310,15 @@ class SessionView(BaseModel):
     usage: TokenUsage
     messages: list[ChatMessage]
     pending_approvals: list[PendingApproval]
+    #: messages waiting behind the turn being answered
     queued_messages: int
     created_at: datetime | None = None
     title: str | None = None
     last_active_at: datetime | None = None
+    #: the turn being answered (None when idle)
+    current_turn: CurrentTurn | None = None
+    #: approved transfers waiting out their undo window (status "scheduled", executes_at)
+    scheduled_transfers: list[ToolCallRecord] = Field(default_factory=list)
 
 
 class NodeInput(BaseModel):
@@ -279,6 +351,9 @@ class NodeOutput(BaseModel):
     tool_calls: list[ToolCallRequest] = Field(default_factory=list)
     usage: TokenUsage = Field(default_factory=TokenUsage)
     model: str | None = None
+    #: the turn was stopped while the model streamed ("cancelled", "interrupted", "rollback"):
+    #: ``content`` is the text streamed so far (the node's stop flag, core/streams.py)
+    stopped: str | None = None
 
 
 class ToolInput(BaseModel):
@@ -299,12 +374,21 @@ class ToolInput(BaseModel):
 
 class ToolOutput(BaseModel):
     output: str
+    #: what a money-moving tool did on-chain (tx hash, block, reference), for the audit trail
+    receipt: dict[str, Any] | None = None
 
 
 class ToolCheck(BaseModel):
     """Result of ``tool.check``: the call's arguments, validated and normalised."""
 
     args: dict[str, Any] = Field(default_factory=dict)
+    #: a transfer's simulated effect and what its approval binds (see PendingApproval)
+    simulation: dict[str, Any] | None = None
+    binding: dict[str, Any] | None = None
+    #: the undo window that applies once approved (0: sent at once)
+    undo_seconds: float = 0.0
+    #: ``tool.recheck``: why the call cannot succeed now (None: it can)
+    refused: str | None = None
 
 
 class McpListInput(BaseModel):

@@ -7,6 +7,7 @@ every request is checked without a round trip; a foreign session is reported as 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -23,15 +24,24 @@ from temporalio.client import (
     WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core import approvals
 from core.agents import AgentFactory
-from core.errors import BadInputError, ConflictError, NotFoundError, SessionExistsError, UnavailableError
+from core.errors import (
+    BadInputError,
+    ConflictError,
+    NotFoundError,
+    SessionExistsError,
+    TurnConflictError,
+    UnavailableError,
+)
 from core.names import USER_NAME
 from core.schemas import (
     ApprovalDecision,
+    AuditEntry,
+    Multitask,
     ReplyAddress,
     SessionStart,
     SessionView,
@@ -40,9 +50,11 @@ from core.schemas import (
     UserMessage,
 )
 from core.settings import Settings
+from core.streams import TurnStreams
 from core.temporal.search_attributes import LAST_ACTIVE as LAST_ACTIVE_ATTR
 from core.temporal.search_attributes import session_attributes
 from services import session_reopen
+from services.turn_control import TurnControl, busy_info
 from workflows.agent_session import AgentSessionWorkflow
 from workflows.session_meta import LAST_ACTIVE, TITLE
 
@@ -105,10 +117,14 @@ def owner_of(session_id: str) -> str | None:
 
 
 class SessionService:
-    def __init__(self, client: Client, settings: Settings, agents: AgentFactory) -> None:
+    def __init__(
+        self, client: Client, settings: Settings, agents: AgentFactory, streams: TurnStreams | None = None
+    ) -> None:
         self.client = client
         self.settings = settings
         self.agents = agents
+        #: stop a turn, double-texting policies (services/turn_control.py)
+        self.turns = TurnControl(self, streams)
 
     # ------------------------------------------------------------------ create
     async def create(
@@ -167,6 +183,7 @@ class SessionService:
         wait: float,
         message_id: str | None = None,
         reply_to: ReplyAddress | None = None,
+        multitask: Multitask | None = None,
     ) -> TurnResult | PendingTurn:
         """Durably deliver a message, then wait up to ``wait`` seconds for its turn.
 
@@ -177,6 +194,10 @@ class SessionService:
         anything is answered, so an acknowledged message (200 or 202) is always durable. The
         session answers a message id once, so an update and a signal of the same message never
         make two turns. ``wait <= 0``: the signal alone (durable at once, worker or not).
+
+        ``multitask`` (else the agent's, the platform's, enqueue) says what the message does to a
+        turn still running: ``reject`` is refused (TurnConflictError, busy) by the update's validator,
+        ``interrupt`` / ``rollback`` stop that turn first (services/turn_control.py).
         """
         text = text.strip()
         if not text:
@@ -184,20 +205,29 @@ class SessionService:
         if len(text) > self.settings.max_message_chars:
             raise BadInputError(f"text is longer than {self.settings.max_message_chars} characters")
         handle = self._handle(owner, session_id)
+        policy = await self.turns.policy(owner, session_id, multitask)
         msg = UserMessage(
-            message_id=message_id or uuid.uuid4().hex, text=text, sent_at=datetime.now(UTC), reply_to=reply_to
+            message_id=message_id or uuid.uuid4().hex,
+            text=text,
+            sent_at=datetime.now(UTC),
+            reply_to=reply_to,
+            multitask=None if policy == "enqueue" else policy,
         )
         try:
-            return await self._deliver(handle, msg, session_id, wait)
+            return await self._deliver(owner, handle, msg, session_id, wait, policy)
         except NotFoundError:
             # an ended session (idle-closed or DELETEd) reopens when sent to, its history kept
             if not await session_reopen.reopen(self, owner, session_id):
                 raise
-        return await self._deliver(self._handle(owner, session_id), msg, session_id, wait)
+        return await self._deliver(owner, self._handle(owner, session_id), msg, session_id, wait, policy)
 
     async def _deliver(
-        self, handle: WorkflowHandle, msg: UserMessage, session_id: str, wait: float
+        self, owner: str, handle: WorkflowHandle, msg: UserMessage, session_id: str, wait: float, policy: Multitask
     ) -> TurnResult | PendingTurn:
+        if policy in ("interrupt", "rollback"):
+            await self.turns.before_interrupt(owner, session_id, policy)
+        if wait <= 0 and policy == "reject":  # refused now if busy: the update's validator answers
+            return await self._offer(handle, msg, session_id)
         if wait <= 0:
             await self._signal_message(handle, msg, session_id)
             return PendingTurn(message_id=msg.message_id)
@@ -216,6 +246,8 @@ class SessionService:
                 await self._signal_message(handle, msg, session_id)
             return PendingTurn(message_id=msg.message_id)  # its reply will appear in the session
         except WorkflowUpdateFailedError as exc:  # refused or failed by the session: a 409, nothing acknowledged
+            if (busy := busy_info(exc)) is not None:
+                raise TurnConflictError(f"session {session_id} is busy: {exc.cause}", busy) from None
             raise ConflictError(f"message {msg.message_id}: {exc.cause or exc}") from None
         except RPCError as exc:
             if not signalled:  # NotFoundError from here when the session is gone
@@ -233,6 +265,20 @@ class SessionService:
         if result.status == "queued_behind_approval":
             return PendingTurn(message_id=msg.message_id, status=result.status, turn=result.turn, detail=result.reply)
         return result
+
+    async def _offer(self, handle: WorkflowHandle, msg: UserMessage, session_id: str) -> PendingTurn:
+        """The ``send_and_wait`` update, waited for until accepted only (the reject policy's send)."""
+        try:
+            await handle.start_update(
+                AgentSessionWorkflow.send_and_wait, msg, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+            )
+        except WorkflowUpdateFailedError as exc:
+            if (busy := busy_info(exc)) is not None:
+                raise TurnConflictError(f"session {session_id} is busy: {exc.cause}", busy) from None
+            raise ConflictError(f"message {msg.message_id}: {exc.cause or exc}") from None
+        except RPCError:  # not accepted in time: the signal is durable (and dropped if the session is busy)
+            await self._signal_message(handle, msg, session_id)
+        return PendingTurn(message_id=msg.message_id)
 
     async def _signal_message(self, handle: WorkflowHandle, msg: UserMessage, session_id: str) -> None:
         """Signal the message; a busy server gets it again (the workflow answers an id once)."""
@@ -321,19 +367,36 @@ class SessionService:
 
     # ------------------------------------------------------------------ approvals
     async def decide(
-        self, owner: str, session_id: str, call_id: str, approve: bool, wait: float = 60
+        self, owner: str, session_id: str, call_id: str, approve: bool, wait: float = 60, client: str = "api"
     ) -> ToolCallRecord | None:
         """Approve or reject a pending tool call; returns its outcome (None if still running).
 
-        The decision is signed over the call's arguments as the session shows them; the
-        tool verifies that signature over the arguments it is about to use.
+        The decision is signed over the call's arguments as the session shows them and, for a
+        transfer, over its binding (chain id, vault, token, recipient, amount, reference, expiry);
+        the tool verifies that signature over the arguments and the spend it is about to make. A
+        transfer whose re-simulation no longer matches what was shown is refused (ConflictError).
         """
         handle = self._handle(owner, session_id)
-        pending = next((p for p in (await self.get(owner, session_id)).pending_approvals if p.call_id == call_id), None)
+        view = await self.get(owner, session_id)
+        pending = next((p for p in view.pending_approvals if p.call_id == call_id), None)
         if pending is None:
+            decided = next((c for m in view.messages for c in m.tool_calls if c.call_id == call_id), None)
+            if decided is not None and decided.status in ("withdrawn", "cancelled"):  # e.g. its turn was stopped
+                raise TurnConflictError(
+                    f"the approval {call_id!r} is no longer pending ({decided.status}): {decided.result}",
+                    {"status": decided.status, "call_id": call_id},
+                )
             raise NotFoundError(f"no pending approval with call id {call_id!r}")
-        signature = approvals.sign(self._approval_key, session_id, call_id, pending.args, approve)
-        decision = ApprovalDecision(call_id=call_id, approve=approve, decided_by=owner, signature=signature)
+        signature = approvals.sign(self._approval_key, session_id, call_id, pending.args, approve, pending.binding)
+        decision = ApprovalDecision(
+            call_id=call_id,
+            approve=approve,
+            decided_by=owner,
+            signature=signature,
+            binding=pending.binding,
+            decided_at=datetime.now(UTC),
+            client=client,
+        )
         try:
             return await asyncio.wait_for(
                 handle.execute_update(AgentSessionWorkflow.decide_approval, decision), timeout=wait
@@ -341,7 +404,39 @@ class SessionService:
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             return None
         except WorkflowUpdateFailedError as exc:
-            raise NotFoundError(str(getattr(exc.cause, "message", None) or exc.cause or exc)) from None
+            raise _update_refused(exc) from None
+        except RPCError as exc:
+            raise _not_found_or(exc, session_id) from None
+
+    async def cancel_transfer(self, owner: str, session_id: str, call_id: str, wait: float = 30) -> ToolCallRecord:
+        """Cancel a transfer in its undo window (or still awaiting approval): nothing is sent."""
+        handle = self._handle(owner, session_id)
+        try:
+            return await asyncio.wait_for(handle.execute_update(AgentSessionWorkflow.cancel_transfer, call_id), wait)
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            raise UnavailableError(f"session {session_id} did not confirm the cancel in time") from None
+        except WorkflowUpdateFailedError as exc:
+            raise _update_refused(exc) from None
+        except RPCError as exc:
+            raise _not_found_or(exc, session_id) from None
+
+    async def withdraw_approvals(self, owner: str, reason: str) -> int:
+        """Every running session of ``owner`` withdraws its pending approvals and scheduled transfers."""
+        count = 0
+        for summary in await self.list(owner):
+            if summary.status != "running":
+                continue
+            try:
+                await self._handle(owner, summary.session_id).signal(AgentSessionWorkflow.withdraw_approvals, reason)
+                count += 1
+            except RPCError:
+                pass  # ended meanwhile: nothing left to withdraw
+        return count
+
+    async def audit(self, owner: str, session_id: str) -> builtins.list[AuditEntry]:
+        handle = self._handle(owner, session_id)
+        try:
+            return await handle.query(AgentSessionWorkflow.audit, rpc_timeout=QUERY_TIMEOUT)
         except RPCError as exc:
             raise _not_found_or(exc, session_id) from None
 
@@ -372,6 +467,7 @@ class SessionService:
     async def end(self, owner: str, session_id: str) -> None:
         """End a session for good (its history stays readable in Temporal)."""
         handle = self._handle(owner, session_id)
+        await self.turns.stop_for_end(owner, session_id)  # its model call stops now, not at a heartbeat
         try:
             await handle.terminate(reason=f"ended by {owner}")
         except RPCError as exc:
@@ -385,6 +481,15 @@ class SessionService:
     def _handle(self, owner: str, session_id: str) -> WorkflowHandle:
         self.check_owner(owner, session_id)
         return self.client.get_workflow_handle(session_id)
+
+
+def _update_refused(exc: WorkflowUpdateFailedError) -> Exception:
+    """A refused decision or cancel: 409 when the chain no longer matches the approval shown, else 404."""
+    cause = exc.cause
+    message = str(getattr(cause, "message", None) or cause or exc)
+    if isinstance(cause, ApplicationError) and cause.type == "ApprovalStale":
+        return ConflictError(message)
+    return NotFoundError(message)
 
 
 def _not_found_or(exc: RPCError, session_id: str) -> Exception:

@@ -43,6 +43,10 @@ class VaultRegistryService:
             await close_web3(self._w3)
             self._w3 = None
 
+    def chain_client(self) -> AsyncWeb3:
+        """The shared chain client (audit bundles read receipts with it)."""
+        return self._chain()
+
     def _chain(self) -> AsyncWeb3:
         if not self.settings.chain_rpc_url:
             raise PermanentError("no chain is configured for this platform")
@@ -75,6 +79,24 @@ class VaultRegistryService:
                 static_summary="registry of user vaults",
             )
             return await handle.execute_update(VaultRegistryWorkflow.register, request)
+        except WorkflowUpdateFailedError as exc:
+            raise _domain_error(exc) from None
+
+    async def freeze(self, user: str) -> str:
+        """Pause ``user``'s vault on-chain (a worker sends pause() with the operator key): the tx
+        hash, "" when it was frozen already. NotFoundError without a vault."""
+        if await self.get(user) is None:
+            raise NotFoundError(NO_VAULT)
+        try:
+            handle = await self.client.start_workflow(
+                VaultRegistryWorkflow.run,
+                VaultRegistryStart(),
+                id=self.registry_id,
+                task_queue=self.settings.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                static_summary="registry of user vaults",
+            )
+            return await handle.execute_update(VaultRegistryWorkflow.freeze, user)
         except WorkflowUpdateFailedError as exc:
             raise _domain_error(exc) from None
 

@@ -10,9 +10,10 @@ HELP = (
     "/link CODE - act as your platform account (code from POST /v1/links)\n"
     "/unlink - stop acting as it\n"
     "/notify_on, /notify_off - your notifications in this chat\n"
+    "/freeze - stop every transfer from your vault now (only its owner wallet can unfreeze it)\n"
     "In groups, mention me or reply to me."
 )
-NAMES = ("start", "help", "new", "end", "link", "unlink", "notify_on", "notify_off")
+NAMES = ("start", "help", "new", "end", "link", "unlink", "notify_on", "notify_off", "freeze")
 #: what /end answers
 ENDED = "Ended this conversation's session; your next message reopens it (/new starts a fresh one)."
 NOTHING_TO_END = "This conversation has no session to end."

@@ -23,6 +23,7 @@ from temporalio import activity
 from temporalio.worker import Worker
 
 from bots.common.commands import ENDED, HELP, NOTHING_TO_END, parse_command
+from bots.common.delivery import DeliveryPlugin
 from bots.common.runtime import BotRuntime
 from bots.common.start_errors import discord_start_error
 from bots.common.streaming import StreamingReplies
@@ -98,6 +99,11 @@ class ChatCog(commands.Cog):
         await interaction.response.defer(ephemeral=True)
         await interaction.followup.send(await self.app.command(interaction_identity(interaction), "unlink", ""))
 
+    @nextcord.slash_command(name="freeze", description="Stop every transfer from your vault now")
+    async def freeze(self, interaction: Interaction) -> None:
+        await interaction.response.defer()
+        await interaction.followup.send(await self.app.command(interaction_identity(interaction), "freeze", ""))
+
     @nextcord.slash_command(name="notify_on", description="Your notifications in this channel")
     async def notify_on(self, interaction: Interaction) -> None:
         await interaction.response.defer(ephemeral=True)
@@ -167,7 +173,7 @@ class DiscordBot:
         worker = Worker(
             self.runtime.client,
             task_queue=bot_task_queue(PLATFORM, self.runtime.settings.task_queue),
-            activities=[self.deliver],
+            plugins=[DeliveryPlugin(self.deliver)],
             max_concurrent_activities=50,
         )
         async with worker:
@@ -241,6 +247,11 @@ class DiscordBot:
         if name == "unlink":
             await self.chats.unlink(PLATFORM, user)
             return "Unlinked: this chat acts on its own again."
+        if name == "freeze":
+            try:
+                return await self.chats.freeze(PLATFORM, user)
+            except ImpressoxError as exc:
+                return f"Not frozen: {exc}."
         on = name == "notify_on"
         address = ReplyAddress(platform=PLATFORM, chat_id=channel, user_id=user)
         owner = await self.chats.notify(PLATFORM, user, address, on)

@@ -30,6 +30,7 @@ from temporalio import activity
 from temporalio.worker import Worker
 
 from bots.common.commands import ENDED, HELP, NOTHING_TO_END
+from bots.common.delivery import DeliveryPlugin
 from bots.common.runtime import BotRuntime
 from bots.common.start_errors import BotStartError, one_line
 from bots.common.streaming import StreamingReplies
@@ -53,6 +54,7 @@ COMMANDS = [
     BotCommand(command="link", description="link your platform account: /link CODE"),
     BotCommand(command="unlink", description="unlink your platform account"),
     BotCommand(command="notify_on", description="your notifications in this chat"),
+    BotCommand(command="freeze", description="stop every transfer from your vault now"),
     BotCommand(command="notify_off", description="no notifications in this chat"),
 ]
 
@@ -114,7 +116,7 @@ class TelegramBot:
         worker = Worker(
             self.runtime.client,
             task_queue=bot_task_queue(PLATFORM, self.runtime.settings.task_queue),
-            activities=[self.deliver],
+            plugins=[DeliveryPlugin(self.deliver)],
             max_concurrent_activities=50,
         )
         async with worker:
@@ -178,6 +180,13 @@ class TelegramBot:
         async def unlink(message: Message) -> None:
             await self.chats.unlink(PLATFORM, _uid(message))
             await message.answer("Unlinked: this chat acts on its own again.")
+
+        @router.message(Command("freeze"))
+        async def freeze(message: Message) -> None:
+            try:
+                await message.answer(await self.chats.freeze(PLATFORM, _uid(message)))
+            except ImpressoxError as exc:
+                await message.answer(f"Not frozen: {exc}.")
 
         @router.message(Command("notify_on", "notify_off"))
         async def notify(message: Message, command: CommandObject) -> None:

@@ -10,10 +10,10 @@ import pytest
 from temporalio.client import Client
 
 from core.errors import ConflictError, NotFoundError
-from core.llm.offline_worker_intents import parse_worker_intent
 from core.settings import Settings
 from services.alerts import AlertCreate, AlertService
 from services.tools.workers import _pick
+from services.tools.workers_phrases import parse_worker_intent
 
 
 async def test_an_identical_alert_is_refused_and_ids_match_in_any_case(
@@ -37,10 +37,14 @@ async def test_an_identical_alert_is_refused_and_ids_match_in_any_case(
 
 
 def test_the_offered_id_alone_answers_which_alert() -> None:
-    offered = [("price.ETH.0a1b2c3d4e", "ETH above 4000", None), ("price.ETH.9f8e7d6c5b", "ETH below 3000", None)]
+    offered: list[tuple[str, str, int | None]] = [
+        ("price.ETH.0a1b2c3d4e", "ETH above 4000", None),
+        ("price.ETH.9f8e7d6c5b", "ETH below 3000", None),
+    ]
     with pytest.raises(Exception, match="which alert do you mean"):
         _pick("eth", offered, "alert")
-    tool, args = parse_worker_intent("price.eth.9f8e7d6c5b", {"delete_alert", "list_alerts"}) or ("", {})
-    assert tool == "delete_alert"
+    answer = parse_worker_intent("price.eth.9f8e7d6c5b", {"delete_alert", "list_alerts"})
+    assert answer is not None and answer[0] == "delete_alert"
+    tool, args = answer
     assert _pick(args["alert"], offered, "alert") == "price.ETH.9f8e7d6c5b"
     assert parse_worker_intent("price.eth.9f8e7d6c5b", {"list_alerts"}) is None
