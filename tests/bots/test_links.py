@@ -34,3 +34,11 @@ async def test_code_links_an_identity_listed_for_the_user(
     await chats.unlink("discord", "42")
     owner, sid = await chats.session_for("discord", "42", "dm")
     assert owner == "dc-42" and sid.startswith("discord:dc-42:")
+
+
+async def test_a_code_is_made_for_a_request_without_a_body(api: httpx.AsyncClient) -> None:
+    # the web page's "Make a link code" posts no body at all
+    for r in (await api.post("/v1/links"), await api.post("/v1/links", headers={"content-type": "application/json"})):
+        assert r.status_code == 201, r.text
+        assert r.json()["code"].isdigit()
+    assert (await api.post("/v1/links", json={"extra": 1})).status_code == 422
