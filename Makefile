@@ -36,7 +36,8 @@ web-schema: $(VENV)/.installed web/node_modules/.installed
 	npm --prefix web run schema
 
 # what only the tests need: docker-compose validates docker-compose.yml offline; chromium renders
-# the chat page and /docs with the network blocked (driven by playwright, from the dev extra)
+# the chat page and /docs with the network blocked (driven by playwright, from the dev extra);
+# prometheus scrapes the API and a worker in tests/test_metrics_scrape.py
 test-setup: setup
 	@command -v docker-compose >/dev/null || { \
 	  echo "installing docker-compose (Debian package) for the compose validation test"; \
@@ -44,6 +45,9 @@ test-setup: setup
 	@command -v chromium >/dev/null || { \
 	  echo "installing chromium (Debian package) for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v prometheus >/dev/null || test -x /usr/bin/prometheus || { \
+	  echo "installing prometheus (Debian package) for the scrape test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 	@# browser scripts run outside the venv (e.g. by a plain `python3`) find Playwright there too
 	@$(PYTHON) -c "import playwright" 2>/dev/null || $(PYTHON) -m pip install --disable-pip-version-check -q "playwright>=1.40,<2"
 

@@ -7,12 +7,14 @@ into the activity result's history beyond the final text. A retried attempt firs
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.accounting import Accounting
 from activities.errors import permanent_errors_not_retried
 from activities.heartbeat import heartbeating
 from core.activity_names import node_activity
@@ -20,6 +22,8 @@ from core.llm.gateway import OnChunk
 from core.nodes import BaseNode
 from core.schemas import NodeInput, NodeOutput
 from core.streams import TurnPublisher, TurnStreams
+from core.telemetry import metrics
+from core.telemetry.tracing import span
 
 #: heartbeat after this many streamed chunks, so a cancel reaches a long streaming call
 #: (the SDK throttles heartbeats, so this costs no round trip per chunk)
@@ -27,9 +31,13 @@ HEARTBEAT_EVERY_CHUNKS = 8
 
 
 class NodeActivities:
-    def __init__(self, nodes: list[BaseNode], streams: TurnStreams | None = None) -> None:
+    def __init__(
+        self, nodes: list[BaseNode], streams: TurnStreams | None = None, accounting: Accounting | None = None
+    ) -> None:
         self.nodes = {n.name: n for n in nodes}
         self.streams = streams
+        #: prices the calls and records them (usage ledger, metrics); None: usage tokens only
+        self.accounting = accounting
 
     def activities(self) -> list[Callable[..., Any]]:
         return [self._activity(node) for node in self.nodes.values()]
@@ -44,7 +52,21 @@ class NodeActivities:
                 events.emit("reset", step=inp.step, attempt=attempt)
             async with heartbeating():  # LLM calls can take a while; interval from the activity's timeout
                 try:
-                    return await permanent_errors_not_retried(node.run(inp, _on_chunk(events, inp.step)))
+                    with span(
+                        "llm.call",
+                        **{
+                            "impressox.session_id": inp.session_id,
+                            "impressox.turn": inp.turn,
+                            "impressox.step": inp.step,
+                            "llm.request.model": inp.model,
+                        },
+                    ) as s:
+                        on_chunk = _on_chunk(events, inp.step, inp.model)
+                        out = await permanent_errors_not_retried(node.run(inp, on_chunk))
+                        if self.accounting is not None:
+                            out = await self.accounting.llm_call(inp, out, cache_hit=out.cache_hit)
+                        s.set_attributes(_span_attributes(out))
+                    return out
                 except Exception as exc:
                     if events:
                         final = isinstance(exc, ApplicationError) and exc.non_retryable
@@ -57,11 +79,27 @@ class NodeActivities:
         return activity.defn(name=node_activity(node.name))(run_node)
 
 
-def _on_chunk(events: TurnPublisher | None, step: int) -> OnChunk:
+def _span_attributes(out: NodeOutput) -> dict[str, Any]:
+    """The call's model, tokens, cost and cache hit: never its text."""
+    return {
+        "llm.response.model": out.model or "",
+        "llm.usage.prompt_tokens": out.usage.prompt_tokens,
+        "llm.usage.completion_tokens": out.usage.completion_tokens,
+        "llm.cost_usd": out.usage.cost_usd,
+        "llm.cache_hit": out.cache_hit,
+        "llm.tool_calls": len(out.tool_calls),
+    }
+
+
+def _on_chunk(events: TurnPublisher | None, step: int, model: str) -> OnChunk:
     chunks = 0
+    started = time.monotonic()
 
     async def on_chunk(text: str) -> None:
-        nonlocal chunks
+        nonlocal chunks, started
+        if text and started:
+            metrics.FIRST_TOKEN.labels(model).observe(time.monotonic() - started)
+            started = 0.0
         chunks += 1
         if chunks % HEARTBEAT_EVERY_CHUNKS == 0:
             activity.heartbeat()

@@ -18,8 +18,9 @@ from api import errors, pages
 from api.auth import KeyRing
 from api.bodies import BodyGuard
 from api.ratelimit import RateLimiter, RateLimitMiddleware
-from api.routers import alerts, catalog, codec, links, notifications, schedules, sessions, vault
+from api.routers import alerts, catalog, codec, links, notifications, ops, schedules, sessions, vault
 from api.security import FrontDoor
+from api.tracing import instrument
 from core.agents import AgentFactory
 from core.runtime import import_web3_with_sane_recursion_limit
 from core.settings import Settings
@@ -93,6 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(schedules.router)
     app.include_router(alerts.router)
     app.include_router(links.router)
+    app.include_router(ops.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -113,4 +115,5 @@ def create_app(settings: Settings) -> FastAPI:
         routes=sessions.RATE_LIMITED_ROUTES,
     )
     app.add_middleware(FrontDoor, loopback_only=not keys)
+    instrument(app)  # outermost: the request span covers every middleware (only when traces are on)
     return app

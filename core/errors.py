@@ -72,3 +72,12 @@ class ConflictError(PermanentError):
 
 class SessionExistsError(ConflictError):
     """A session with the requested id is running (or, unless restarting, has run) already."""
+
+
+class BudgetExceededError(PermanentError):
+    """The user's daily budget (budget_usd_per_day) is spent: no new turn until it resets."""
+
+    def __init__(self, message: str, resets_at: str) -> None:
+        super().__init__(message)
+        #: ISO 8601 UTC time the budget resets (the next UTC midnight)
+        self.resets_at = resets_at

@@ -73,4 +73,6 @@ class LLMNode(BaseNode):
 
     def finish(self, inp: NodeInput, raw: LLMReply) -> NodeOutput:
         # a call to a tool the agent lacks is kept: the workflow answers it with an error
-        return NodeOutput(content=raw.content, tool_calls=raw.tool_calls, usage=raw.usage, model=raw.model)
+        return NodeOutput(
+            content=raw.content, tool_calls=raw.tool_calls, usage=raw.usage, model=raw.model, cache_hit=raw.cache_hit
+        )

@@ -20,12 +20,15 @@ class TokenUsage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    #: what the calls cost in USD (litellm's cost map, the model_prices setting; 0 for a cache hit)
+    cost_usd: float = 0.0
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
         return TokenUsage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             total_tokens=self.total_tokens + other.total_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
         )
 
 
@@ -108,6 +111,8 @@ class AgentPlan(BaseModel):
     name: str
     persona: str
     model: str
+    #: models tried in order when ``model`` fails in a way retries do not fix (outage, auth, timeout)
+    fallbacks: list[str] = Field(default_factory=list)
     tools: list[ToolSpec] = Field(default_factory=list)
     max_steps: int = 6
     context_messages: int = 20
@@ -142,6 +147,8 @@ class UserMessage(BaseModel):
     sent_at: datetime | None = None
     #: set by the chat bots: the session delivers the reply there (web and CLI callers wait instead)
     reply_to: ReplyAddress | None = None
+    #: the sender's trace context (W3C headers, core/telemetry/tracing.py): the turn joins its trace
+    trace: dict[str, str] | None = None
 
 
 class TurnResult(BaseModel):
@@ -151,6 +158,10 @@ class TurnResult(BaseModel):
     status: TurnStatus = "done"
     tool_calls: list[ToolCallRecord] = Field(default_factory=list)
     usage: TokenUsage = Field(default_factory=TokenUsage)
+    #: the model that wrote the answer (a fallback's when the first model failed)
+    model: str | None = None
+    #: the trace the turn belongs to (when traces are on)
+    trace_id: str | None = None
 
 
 class PendingApproval(BaseModel):
@@ -230,6 +241,9 @@ class NodeInput(BaseModel):
     timeout_seconds: float = 60.0
     #: the message this turn answers: names the turn's event stream (None: nothing is streamed)
     message_id: str | None = None
+    #: the agent (usage is recorded per agent) and the models to try when ``model`` fails for good
+    agent: str | None = None
+    fallbacks: list[str] = Field(default_factory=list)
     #: before typed conversations: full tool specs and OpenAI wire dicts. Only read for activity
     #: tasks scheduled by an older worker and still in flight; never sent any more.
     tools: list[ToolSpec] = Field(default_factory=list)
@@ -241,6 +255,8 @@ class NodeOutput(BaseModel):
     tool_calls: list[ToolCallRequest] = Field(default_factory=list)
     usage: TokenUsage = Field(default_factory=TokenUsage)
     model: str | None = None
+    #: the reply came from the LLM cache (deterministic models): it cost nothing
+    cache_hit: bool = False
 
 
 class ToolInput(BaseModel):
@@ -255,6 +271,9 @@ class ToolInput(BaseModel):
     idempotency_key: str
     #: the message this turn answers: names the turn's event stream (None: nothing is streamed)
     message_id: str | None = None
+    #: the agent (usage is recorded per agent) and the models to try when ``model`` fails for good
+    agent: str | None = None
+    fallbacks: list[str] = Field(default_factory=list)
     #: the signed human decision that allowed this call (tools that require approval)
     approval: ApprovalDecision | None = None
 

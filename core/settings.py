@@ -23,6 +23,7 @@ from pydantic_settings import (
 
 from core.errors import ConfigError
 from core.names import USER_NAME_PATTERN
+from core.telemetry.cost import ModelPrice
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config" / "impressox.yaml"
@@ -165,6 +166,20 @@ class Settings(BaseSettings):
     #: how long a ``POST /v1/links`` code may be redeemed with ``/link CODE``
     link_code_ttl_seconds: float = Field(default=600.0, gt=0, le=3600)
 
+    # Operability (docs/operations.md): metrics, traces, cost, budgets
+    #: this process's Prometheus endpoint (worker, listener, bots; the API's own port serves /metrics
+    #: too); None: none, 0: any free port (``up`` gives each child one and records it in stack.json)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    #: OTLP endpoint for traces; the standard OTEL_EXPORTER_OTLP_ENDPOINT turns them on as well
+    otel_endpoint: str | None = None
+    #: USD per token by model, added to (or overriding) litellm's cost map, e.g.
+    #: {"offline/impressox-offline-v1": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}}
+    model_prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    #: a user's LLM cost plus gas per UTC day; a turn starting past it is refused (None: no budget)
+    budget_usd_per_day: float | None = Field(default=None, ge=0)
+    #: per-user overrides of budget_usd_per_day
+    budget_usd_per_user: dict[str, float] = Field(default_factory=dict)
+
     @field_validator("temporal_address")
     @classmethod
     def _host_port(cls, v: str) -> str:
@@ -202,6 +217,9 @@ class Settings(BaseSettings):
         if not yaml_file.is_file():
             raise ConfigError(f"config file {yaml_file} does not exist (IMPRESSOX_CONFIG)")
         return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+
+    def budget_for(self, user: str) -> float | None:
+        return self.budget_usd_per_user.get(user, self.budget_usd_per_day)
 
     @property
     def codec_cors_origins(self) -> list[str]:

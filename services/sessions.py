@@ -39,6 +39,8 @@ from core.schemas import (
     UserMessage,
 )
 from core.settings import Settings
+from core.telemetry import tracing
+from services.budgets import BudgetGate
 from temporal.search_attributes import session_attributes
 from workflows.agent_session import AgentSessionWorkflow
 
@@ -86,6 +88,7 @@ class SessionService:
         self.client = client
         self.settings = settings
         self.agents = agents
+        self.budget = BudgetGate(settings)
 
     # ------------------------------------------------------------------ create
     async def create(
@@ -154,12 +157,20 @@ class SessionService:
             raise BadInputError(f"text is longer than {self.settings.max_message_chars} characters")
         handle = self._handle(owner, session_id)
         msg = UserMessage(
-            message_id=message_id or uuid.uuid4().hex, text=text, sent_at=datetime.now(UTC), reply_to=reply_to
+            message_id=message_id or uuid.uuid4().hex,
+            text=text,
+            sent_at=datetime.now(UTC),
+            reply_to=reply_to,
+            trace=tracing.current_carrier() or None,
         )
+        await self.budget.admit(owner, msg.message_id)  # BudgetExceededError: the day's budget is spent
         if wait <= 0:
             await self._signal_message(handle, msg, session_id)
             return PendingTurn(message_id=msg.message_id)
-        return await self._deliver_and_wait(handle, msg, session_id, wait, signalled=False)
+        result = await self._deliver_and_wait(handle, msg, session_id, wait, signalled=False)
+        if isinstance(result, TurnResult):
+            await self.budget.release(owner, msg.message_id)
+        return result
 
     async def _deliver_and_wait(
         self, handle: WorkflowHandle, msg: UserMessage, session_id: str, wait: float, *, signalled: bool

@@ -13,6 +13,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.accounting import Accounting
 from activities.nodes import NodeActivities
 from activities.tools import ToolActivities
 from activities.vaults import VaultActivities
@@ -21,6 +22,7 @@ from core.agents import AgentFactory
 from core.approvals import approval_key
 from core.cache import Cache, build_cache
 from core.deps import WorkerDeps
+from core.ledger import UsageLedger
 from core.llm.gateway import LLMGateway
 from core.nodes import LLMNode
 from core.settings import Settings
@@ -86,7 +88,8 @@ def build_worker(
     )
     if streams is None:
         streams = TurnStreams.from_settings(settings)
-    nodes = NodeActivities([LLMNode(gateway, registry)], streams)
+    accounting = Accounting(settings.model_prices, UsageLedger(settings.redis_url))
+    nodes = NodeActivities([LLMNode(gateway, registry)], streams, accounting)
     if deps is None:
         deps = WorkerDeps(settings=settings, cache=cache, chain=chain_access(settings))
     if deps.temporal is None:

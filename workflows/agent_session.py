@@ -17,6 +17,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 from workflows.delivery import deliver_to_chat, error_text
+from workflows.telemetry import record_approval, record_turn, turn_trace
 
 with workflow.unsafe.imports_passed_through():
     from core.activity_names import TOOL_CHECK, node_activity, tool_activity
@@ -75,6 +76,8 @@ class AgentSessionWorkflow:
         self._signed: dict[str, ApprovalDecision] = {}
         self._finished_calls: dict[str, ToolCallRecord] = {}
         self._turns_this_run = 0
+        #: the model whose reply the current turn used last (a fallback's when the first failed)
+        self._answering_model: str | None = None
 
     # ---------------------------------------------------------------- main loop
     @workflow.run
@@ -257,11 +260,13 @@ class AgentSessionWorkflow:
         self._state.messages.append(
             ChatMessage(role="user", content=message.text, turn=turn, message_id=message.message_id, at=workflow.now())
         )
-        try:
-            reply, usage = await self._answer(turn, conversation)
-            status = "done"
-        except ActivityError as err:
-            reply, usage, status = f"Sorry, this turn failed: {error_text(err)}", TokenUsage(), "failed"
+        self._answering_model = None
+        with turn_trace(message.trace):  # the turn's activities join the sender's trace
+            try:
+                reply, usage = await self._answer(turn, conversation)
+                status = "done"
+            except ActivityError as err:
+                reply, usage, status = f"Sorry, this turn failed: {error_text(err)}", TokenUsage(), "failed"
         self._finish_turn(
             message,
             turn,
@@ -272,8 +277,11 @@ class AgentSessionWorkflow:
                 status=status,
                 tool_calls=self._current_calls,
                 usage=usage,
+                model=self._answering_model,
+                trace_id=_trace_id(message.trace),
             ),
         )
+        record_turn(self._plan.name, self._start.platform, status, message.sent_at, self._answering_model)
         if message.reply_to is not None and workflow.patched(BOT_DELIVERY):
             # after the turn is recorded (waiters answered): the next turn starts once the chat has it
             await deliver_to_chat(Delivery(address=message.reply_to, text=reply, key=f"{message.message_id}/reply"))
@@ -284,6 +292,7 @@ class AgentSessionWorkflow:
         for step in range(1, self._plan.max_steps + 1):
             out = await self._node("llm", turn, step, conversation)
             usage = usage + out.usage
+            self._answering_model = out.model or self._answering_model
             if not out.tool_calls:
                 return out.content or "", usage
             if workflow.patched("session-unique-call-ids"):
@@ -352,6 +361,8 @@ class AgentSessionWorkflow:
                 conversation=list(conversation),
                 timeout_seconds=self._plan.llm_timeout_seconds,
                 message_id=self._current.message_id if self._current else None,
+                agent=self._plan.name,
+                fallbacks=list(self._plan.fallbacks),
             ),
             result_type=NodeOutput,
             start_to_close_timeout=timedelta(seconds=self._plan.llm_timeout_seconds + 5),
@@ -445,11 +456,20 @@ class AgentSessionWorkflow:
             )
         try:
             await workflow.wait_condition(lambda: call.call_id in self._decisions, timeout=timeout)
-            return self._decisions.pop(call.call_id)
+            decided = self._decisions.pop(call.call_id)
+            record_approval(call.name, "approved" if decided else "rejected")
+            return decided
         except TimeoutError:
+            record_approval(call.name, "expired")
             return None
         finally:
             self._pending.pop(call.call_id, None)
+
+
+def _trace_id(carrier: dict[str, str] | None) -> str | None:
+    """The trace id of a W3C ``traceparent`` (``00-<trace id>-<span id>-<flags>``)."""
+    parts = (carrier or {}).get("traceparent", "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
 
 
 def _summary(spec: ToolSpec, call: ToolCallRequest) -> str:

@@ -33,6 +33,8 @@ class LLMReply:
     tool_calls: list[ToolCallRequest] = field(default_factory=list)
     usage: TokenUsage = field(default_factory=TokenUsage)
     model: str | None = None
+    #: served from the LLM cache (not part of the cached JSON)
+    cache_hit: bool = False
 
     def to_json(self) -> str:
         return json.dumps(
@@ -112,6 +114,7 @@ class LLMGateway:
         key = cache_key("llm", [model, messages, tools]) if self.deterministic(model) else None
         if key and (hit := await self.cache.get(key)):
             reply = LLMReply.from_json(hit)
+            reply.cache_hit = True
             if on_chunk and reply.content:  # a streaming caller still sees the answer as tokens
                 for word in split_words(reply.content):
                     await on_chunk(word)
