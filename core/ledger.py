@@ -34,7 +34,6 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 NANO = 1_000_000_000
-PREFIX = "impressox:usage"
 GROUPS = ("day", "session", "agent")
 GroupBy = Literal["day", "session", "agent"]
 COUNTERS = ("turns", "calls", "prompt_tokens", "completion_tokens", "total_tokens", "llm_nusd", "gas_nusd", "gas_wei")
@@ -125,8 +124,11 @@ class Admission:
 
 
 class UsageLedger:
-    def __init__(self, redis_url: str, client: aioredis.Redis | None = None) -> None:
+    def __init__(self, redis_url: str, prefix: str = "impressox", client: aioredis.Redis | None = None) -> None:
+        """``prefix``: the deployment's Redis prefix (core/redis_keys.py)."""
         self.redis_url = redis_url
+        self.usage = f"{prefix}:usage"
+        self.budget = f"{prefix}:budget"
         self._client = client
         self._warned = 0.0
 
@@ -156,17 +158,17 @@ class UsageLedger:
         its hold, updates the largest turn cost). False when it was counted before (or Redis is down)."""
         user, day, agent = owner_of(session_id), today(), agent or "unknown"
         keys = [
-            f"{PREFIX}:seen:{call_key}",
-            f"{PREFIX}:{user}:day:{day}",
-            f"{PREFIX}:{user}:session:{session_id}",
-            f"{PREFIX}:{user}:agent:{agent}",
-            f"{PREFIX}:{user}:index:day",
-            f"{PREFIX}:{user}:index:session",
-            f"{PREFIX}:{user}:index:agent",
-            f"{PREFIX}:users",
-            f"{PREFIX}:turn:{session_id}:{message_id}",
-            f"impressox:budget:{user}:turn_cost",
-            f"impressox:budget:{user}:{day}:holds",
+            f"{self.usage}:seen:{call_key}",
+            f"{self.usage}:{user}:day:{day}",
+            f"{self.usage}:{user}:session:{session_id}",
+            f"{self.usage}:{user}:agent:{agent}",
+            f"{self.usage}:{user}:index:day",
+            f"{self.usage}:{user}:index:session",
+            f"{self.usage}:{user}:index:agent",
+            f"{self.usage}:users",
+            f"{self.usage}:turn:{session_id}:{message_id}",
+            f"{self.budget}:{user}:turn_cost",
+            f"{self.budget}:{user}:{day}:holds",
         ]
         args: list[Any] = [
             SEEN_SECONDS, day, session_id, agent, user,
@@ -187,9 +189,9 @@ class UsageLedger:
         if budget_usd is None:
             return Admission(True, 0.0, None, day)
         keys = [
-            f"{PREFIX}:{user}:day:{day}",
-            f"impressox:budget:{user}:{day}:holds",
-            f"impressox:budget:{user}:turn_cost",
+            f"{self.usage}:{user}:day:{day}",
+            f"{self.budget}:{user}:{day}:holds",
+            f"{self.budget}:{user}:turn_cost",
         ]
         deadline = time.monotonic() + ADMIT_WAIT_SECONDS
         delay = 0.02
@@ -213,26 +215,28 @@ class UsageLedger:
 
     async def release(self, user: str, message_id: str) -> None:
         try:
-            await self.client.hdel(f"impressox:budget:{user}:{today()}:holds", message_id)
+            await self.client.hdel(f"{self.budget}:{user}:{today()}:holds", message_id)
         except (RedisError, OSError) as exc:
             self._down("hold not released", exc)
 
     # ------------------------------------------------------------------ reading
     async def users(self) -> list[str]:
-        return sorted(m.decode() if isinstance(m, bytes) else m for m in await self.client.smembers(f"{PREFIX}:users"))
+        return sorted(
+            m.decode() if isinstance(m, bytes) else m for m in await self.client.smembers(f"{self.usage}:users")
+        )
 
     async def rows(self, user: str, group_by: GroupBy) -> list[dict[str, Any]]:
         """The user's usage per ``group_by`` value (days newest first)."""
         names = sorted(
             (
                 m.decode() if isinstance(m, bytes) else m
-                for m in await self.client.smembers(f"{PREFIX}:{user}:index:{group_by}")
+                for m in await self.client.smembers(f"{self.usage}:{user}:index:{group_by}")
             ),
             reverse=group_by == "day",
         )
         pipe = self.client.pipeline(transaction=False)
         for n in names:
-            pipe.hgetall(f"{PREFIX}:{user}:{group_by}:{n}")
+            pipe.hgetall(f"{self.usage}:{user}:{group_by}:{n}")
         out = []
         for n, raw in zip(names, await pipe.execute(), strict=True):
             counts = {k.decode() if isinstance(k, bytes) else k: int(v) for k, v in raw.items()}

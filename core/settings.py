@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "impressox-agent"
-    #: encrypt every payload in history (temporal/codec.py); off only for tests and benches
+    #: encrypt every payload in history (core/temporal/codec.py); off only for tests and benches
     codec_enabled: bool = True
     #: codec keys "<id>:<base64 AES key>", the first encrypts, all decrypt (rotation);
     #: empty: one key in <data_dir>/keys/codec.key, created on first use
@@ -62,8 +62,23 @@ class Settings(BaseSettings):
     temporal_ui_port: int = Field(default=8233, ge=0, le=65535)
     temporal_ui_origin: str | None = None
 
+    # Worker capacity (per worker process; docs/operations.md has figures for 2 and 16 cores)
+    #: workflow runs kept in memory; an evicted session replays its history on its next turn
+    max_cached_workflows: int = Field(default=2000, ge=0)
+    #: activities one worker runs at once (LLM calls wait on the network, so many fit one core)
+    max_concurrent_activities: int = Field(default=200, ge=1)
+    #: workflow tasks one worker runs at once (CPU-bound; the SDK's default is 100)
+    max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
+    #: on SIGTERM a worker stops polling and lets running activities finish this long before it
+    #: cancels them (Temporal retries a cancelled one elsewhere): a rolling restart fails no turn
+    graceful_shutdown_seconds: float = Field(default=30.0, ge=0, le=3600)
+
     # Redis: cache, streams, rate limits. Unreachable -> in-memory cache, warning logged.
     redis_url: str = "redis://127.0.0.1:6379/0"
+    #: the prefix of every key written to Redis (core/redis_keys.py); empty: "impressox:<deployment id>",
+    #: the id generated once into <data_dir>/keys/deployment-id. Set it when processes of one
+    #: deployment do not share a data dir (containers); two deployments on one Redis need two prefixes
+    redis_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9:_.-]{0,63}$")
 
     # LLM
     model: str = OFFLINE_MODEL

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from core.errors import BudgetExceededError
 from core.ledger import UsageLedger, resets_at
+from core.redis_keys import redis_prefix
 from core.settings import Settings
 from core.telemetry import metrics
 
@@ -21,7 +22,7 @@ def budget_message(spent: float, budget: float, resets: str) -> str:
 class BudgetGate:
     def __init__(self, settings: Settings, ledger: UsageLedger | None = None) -> None:
         self.settings = settings
-        self.ledger = ledger or UsageLedger(settings.redis_url)
+        self.ledger = ledger or UsageLedger(settings.redis_url, redis_prefix(settings))
 
     def enabled_for(self, user: str) -> bool:
         return self.settings.budget_for(user) is not None

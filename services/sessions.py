@@ -40,8 +40,8 @@ from core.schemas import (
 )
 from core.settings import Settings
 from core.telemetry import tracing
+from core.temporal.search_attributes import session_attributes
 from services.budgets import BudgetGate
-from temporal.search_attributes import session_attributes
 from workflows.agent_session import AgentSessionWorkflow
 
 NAME = USER_NAME  # owners and platforms share the user-name shape

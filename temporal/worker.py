@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
@@ -21,22 +22,23 @@ from activities.workers import WorkerActivities
 from core.agents import AgentFactory
 from core.approvals import approval_key
 from core.cache import Cache, build_cache
-from core.deps import WorkerDeps
 from core.ledger import UsageLedger
 from core.llm.gateway import LLMGateway
 from core.nodes import LLMNode
+from core.redis_keys import redis_prefix
 from core.settings import Settings
+from core.shutdown import stop_on_signals
 from core.streams import TurnStreams
+from core.temporal.client import connect
+from core.temporal.search_attributes import ensure_registered
 from core.tools import ToolRegistry
 from services.chain_access import ChainAccess
 from services.notifications import NotificationService
 from services.schedules import reconcile_periodic_tasks
 from services.sessions import SessionService
 from services.tools import load_tools
-from temporal.client import connect
+from services.tools.deps import WorkerDeps
 from temporal.sandbox import WORKFLOW_RUNNER
-from temporal.search_attributes import ensure_registered
-from temporal.shutdown import stop_on_signals
 from workers import load_handlers, tasks
 from workers.tasks import TaskContext
 from workflows.agent_session import AgentSessionWorkflow
@@ -88,7 +90,7 @@ def build_worker(
     )
     if streams is None:
         streams = TurnStreams.from_settings(settings)
-    accounting = Accounting(settings.model_prices, UsageLedger(settings.redis_url))
+    accounting = Accounting(settings.model_prices, UsageLedger(settings.redis_url, redis_prefix(settings)))
     nodes = NodeActivities([LLMNode(gateway, registry)], streams, accounting)
     if deps is None:
         deps = WorkerDeps(settings=settings, cache=cache, chain=chain_access(settings))
@@ -111,7 +113,10 @@ def build_worker(
         workflows=WORKFLOWS,
         workflow_runner=WORKFLOW_RUNNER,
         activities=[*nodes.activities(), *tools.activities(), vaults.register, *workers.activities()],
-        max_concurrent_activities=200,
+        max_cached_workflows=settings.max_cached_workflows,
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
     )
 
 
@@ -120,7 +125,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None, read
     client = await connect(settings, wait_seconds=60)
     await ensure_registered(client)
     registry = load_tools(settings.tool_modules)
-    cache = await build_cache(settings.redis_url)
+    cache = await build_cache(settings.redis_url, redis_prefix(settings))
     chain = chain_access(settings)
     streams = TurnStreams.from_settings(settings)
     worker = build_worker(

@@ -25,8 +25,8 @@ from litellm.types.utils import (
     Usage,
 )
 
-from core.llm import OFFLINE_PROVIDER
 from core.llm.offline_intents import Intent, parse_conversion, parse_intent, small_talk
+from core.llm.provider import OFFLINE_PROVIDER
 
 PROVIDER = OFFLINE_PROVIDER
 

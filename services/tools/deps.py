@@ -1,4 +1,8 @@
-"""WorkerDeps: the services a worker process gives its tools (``ToolContext.deps``)."""
+"""WorkerDeps: the services a worker process gives its tools (``ToolContext[WorkerDeps].deps``).
+
+It lives beside the tools that read it; the worker assembly (temporal/worker.py, the composition
+root) builds one per process. ``core.tools.ToolContext`` is generic over it, so core never names it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import TYPE_CHECKING
 from core.cache import Cache
 from core.settings import Settings
 
-if TYPE_CHECKING:  # services build on core; the names are only needed for the types
+if TYPE_CHECKING:  # only the types are needed here
     from temporalio.client import Client
 
     from core.agents import AgentFactory
