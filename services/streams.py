@@ -24,6 +24,7 @@ from temporalio.client import WorkflowUpdateHandle, WorkflowUpdateRPCTimeoutOrCa
 from core.errors import NotFoundError
 from core.schemas import TurnResult
 from core.streams import STREAM_ERRORS, TurnEvent, TurnStreams
+from core.telemetry import metrics
 from services.sessions import SessionService
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,13 @@ class TurnEventService:
         cursor = after or "0"
         if cursor == DEGRADED_DONE_ID:
             return
+        with metrics.STREAM_CLIENTS.track_inprogress():
+            async for event in self._follow(owner, session_id, message_id, cursor, watch):
+                yield event
+
+    async def _follow(
+        self, owner: str, session_id: str, message_id: str, cursor: str, watch: _Watch | None
+    ) -> AsyncIterator[TurnEvent | None]:
         while True:
             try:
                 events = await self.streams.read(session_id, message_id, cursor, block_ms=self.block_ms)

@@ -104,6 +104,8 @@ async def send_message(
         status=result.status,
         message_id=result.message_id,
         usage=result.usage,
+        model=result.model,
+        trace_id=result.trace_id,
     )
 
 
