@@ -23,6 +23,7 @@ from api.app import create_app
 from core.agents import AgentFactory
 from core.cache import Cache, build_cache
 from core.llm import setup_litellm
+from core.redis_keys import redis_prefix
 from core.settings import PROJECT_ROOT, Settings, load_settings
 from core.temporal import search_attributes
 from core.temporal.client import connect
@@ -112,7 +113,7 @@ def settings(temporal_server: TemporalServer, redis_server: RedisServer, tmp_pat
 
 @pytest.fixture
 async def cache(settings: Settings) -> AsyncIterator[Cache]:
-    c = await build_cache(settings.redis_url)
+    c = await build_cache(settings.redis_url, redis_prefix(settings))
     yield c
     await c.close()
 

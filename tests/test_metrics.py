@@ -100,7 +100,7 @@ async def test_a_real_prometheus_scrapes_the_api_and_a_worker(
                     stderr=subprocess.DEVNULL,
                     start_new_session=True,
                 )
-                turns, temporal, deadline = 0.0, [], time.monotonic() + 90
+                turns, temporal, deadline = 0.0, list[dict](), time.monotonic() + 90
                 async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{prom_port}", timeout=10) as q:
                     while time.monotonic() < deadline and not (turns >= 2 and temporal):
                         await asyncio.sleep(1)
