@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: setup test-setup up test lint typecheck format bench contracts web web-schema clean
+.PHONY: setup test-setup up test test-fast lint typecheck format bench contracts web web-schema clean
 
 setup: $(VENV)/.installed contracts/node_modules/.installed web/dist/index.html
 
@@ -37,8 +37,14 @@ web-schema: $(VENV)/.installed web/node_modules/.installed
 
 # what only the tests need: docker-compose validates docker-compose.yml offline; chromium renders
 # the chat page and /docs with the network blocked (driven by playwright, from the dev extra);
-# prometheus scrapes the API and a worker in tests/test_metrics_scrape.py
-test-setup: setup
+# prometheus scrapes the API and a worker in tests/test_metrics.py
+# MCP servers the tests run (tests/mcp/package.json: @modelcontextprotocol/server-everything); the
+# stdio mcp-server-time comes with the dev extra
+tests/mcp/node_modules/.installed: tests/mcp/package.json tests/mcp/package-lock.json
+	npm --prefix tests/mcp ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-setup: setup tests/mcp/node_modules/.installed
 	@command -v docker-compose >/dev/null || { \
 	  echo "installing docker-compose (Debian package) for the compose validation test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
@@ -61,6 +67,14 @@ test: test-setup
 	$(BIN)/mypy
 	$(PY) -m pytest -q
 
+# the inner loop, seconds: lint, format check, the unit and workflow tests (no server of ours, no
+# subprocess; the workflow tests run on Temporal's time-skipping test server). Slow tests are marked
+# `slow` and left out here; `make test` above runs everything.
+test-fast: $(VENV)/.installed
+	$(BIN)/ruff check -q .
+	$(BIN)/ruff format --check -q .
+	$(PY) -m pytest -q -m "not slow" -p no:cacheprovider tests/unit tests/workflows
+
 lint:
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
@@ -78,4 +92,4 @@ contracts: contracts/node_modules/.installed
 	npm --prefix contracts run build
 
 clean:
-	rm -rf $(VENV) contracts/node_modules web/node_modules web/dist data .pytest_cache
+	rm -rf $(VENV) contracts/node_modules web/node_modules tests/mcp/node_modules web/dist data .pytest_cache

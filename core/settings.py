@@ -7,6 +7,7 @@ environment on its own. A bad value fails start-up with a message naming the fie
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from pydantic_settings import (
 )
 
 from core.errors import ConfigError
+from core.mcp_config import MCP_SERVER_NAME, McpServerConfig
 from core.names import USER_NAME_PATTERN
 from core.telemetry.cost import ModelPrice
 
@@ -92,6 +94,12 @@ class Settings(BaseSettings):
     agents_file: Path = PROJECT_ROOT / "config" / "agents.yaml"
     #: extra modules whose import registers more tools (plugins), e.g. "mycompany.tools"
     tool_modules: list[str] = Field(default_factory=list)
+    #: MCP servers agents may take tools from (``mcp_servers: [name]`` in the agents file), name ->
+    #: stdio ``{command, args, env}`` or streamable HTTP ``{url, headers}`` (core/mcp_config.py)
+    mcp_servers: dict[str, McpServerConfig] = Field(default_factory=dict)
+    #: agents calling agents (``agents: [name]``): how deep child agents nest, how many one turn may ask
+    max_agent_depth: int = Field(default=3, ge=1, le=10)
+    max_agent_calls_per_turn: int = Field(default=8, ge=1, le=100)
 
     # Sessions
     max_message_chars: int = Field(default=8000, gt=0, le=100_000)
@@ -151,6 +159,15 @@ class Settings(BaseSettings):
     chain_operator_key: SecretStr | None = None
     chain_keystore_file: Path | None = None
     chain_keystore_password: SecretStr | None = None
+    #: the undo window: an approved transfer worth at least ``transfer_delay_min_usd`` waits this long
+    #: in the session (status ``scheduled``, cancellable) before it is sent; 0 = sent at once
+    transfer_delay_seconds: float = Field(default=0.0, ge=0, le=7 * 24 * 3600)
+    transfer_delay_min_usd: Decimal = Field(default=Decimal("0"), ge=0)
+    #: per-user overrides: user -> {"seconds": ..., "min_usd": ...} (either key may be left out)
+    transfer_delay_overrides: dict[str, dict[str, Decimal]] = Field(default_factory=dict)
+    #: the platform's audit key (secp256k1, hex) that signs audit bundles; default
+    #: ``<data_dir>/keys/audit.key`` (created on first use)
+    audit_key: SecretStr | None = None
 
     # Workers (issue 10): watch rules and scheduled agents
     #: a fired alert re-arms only after this many seconds (and the price's return past the hysteresis)
@@ -201,6 +218,14 @@ class Settings(BaseSettings):
         host, _, port = v.rpartition(":")
         if not host or not port.isdigit():
             raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:7233")
+        return v
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _mcp_names(cls, v: dict[str, McpServerConfig]) -> dict[str, McpServerConfig]:
+        bad = [name for name in v if not re.match(MCP_SERVER_NAME, name)]
+        if bad:
+            raise ValueError(f"MCP server names must be lower-case words (a-z, 0-9, _): {bad}")
         return v
 
     @field_validator("rate_limit", "rate_limit_sessions", "rate_limit_messages", "rate_limit_bad_keys")

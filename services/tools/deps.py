@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # only the types are needed here
 
     from core.agents import AgentFactory
     from services.chain_access import ChainAccess
+    from services.mcp import McpPool
 
 
 @dataclass
@@ -31,3 +32,5 @@ class WorkerDeps:
     temporal: Client | None = None
     #: the worker's agents (the schedule tools check a schedule's agent against them)
     agents: AgentFactory | None = None
+    #: the worker's MCP server connections (settings ``mcp_servers``), shared by every session
+    mcp: McpPool | None = None
