@@ -10,9 +10,11 @@ cost plus gas of one UTC day. A turn is admitted by one atomic script before its
 delivered (``SessionService.send``, which the API, the bots, the CLI and the schedules all go
 through): refused when the day's spend has reached the budget; else it takes a hold (released
 by the turn's last LLM step, or expiring). While other turns of the user hold the budget, a
-new one is admitted only if the spend plus every live hold at the largest turn cost seen so far
-stays under the budget (and never beside another one before a turn's cost is known), so 50
-concurrent turns overspend by at most one turn's worth; a turn that crosses the budget mid-way
+new one is admitted only if the spend plus every live turn (itself included) at twice the largest
+turn cost seen so far stays under the budget (turns grow with their conversation); before any
+turn's cost is known, and near the budget, one turn runs at a time. So 50 concurrent turns
+overspend by at most one turn's worth (while no turn costs more than twice the largest seen so
+far); a turn that crosses the budget mid-way
 finishes (no cut answers) and the next one is refused. The Temporal side stays the authority on
 what was spent: the counters are written only by the activities, from their results.
 
@@ -78,7 +80,9 @@ for i = 1, #holds, 2 do
   elseif holds[i] ~= ARGV[3] then live = live + 1 end
 end
 local est = tonumber(redis.call('GET', KEYS[3]) or '0')
-if live > 0 and (est <= 0 or spent + live * est >= budget) then return {2, tostring(spent)} end
+-- beside other live turns only while all of them, at twice the largest turn cost seen (turns grow with
+-- their conversation), fit under the budget; near it, one turn at a time
+if live > 0 and (est <= 0 or spent + (live + 1) * 2 * est >= budget) then return {2, tostring(spent)} end
 redis.call('HSET', KEYS[2], ARGV[3], now + tonumber(ARGV[4]))
 redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]) * 2)
 return {1, tostring(spent)}
