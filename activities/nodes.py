@@ -96,18 +96,29 @@ def _span_attributes(out: NodeOutput | SummariseOutput) -> dict[str, Any]:
 
 
 def _on_chunk(events: TurnPublisher | None, step: int, model: str) -> OnChunk:
-    chunks = 0
-    started = time.monotonic()
+    return _ChunkSink(events, step, model)
 
-    async def on_chunk(text: str) -> None:
-        nonlocal chunks, started
-        if text and started:
-            metrics.FIRST_TOKEN.labels(model).observe(time.monotonic() - started)
-            started = 0.0
-        chunks += 1
-        if chunks % HEARTBEAT_EVERY_CHUNKS == 0:
+
+class _ChunkSink:
+    """Streamed text to the turn's events (heartbeating every few chunks, timing the first); a
+    switch to a fallback model resets what the failed one showed."""
+
+    def __init__(self, events: TurnPublisher | None, step: int, model: str) -> None:
+        self.events, self.step, self.model = events, step, model
+        self.chunks = 0
+        self.started = time.monotonic()
+
+    async def __call__(self, text: str) -> None:
+        if text and self.started:
+            metrics.FIRST_TOKEN.labels(self.model).observe(time.monotonic() - self.started)
+            self.started = 0.0
+        self.chunks += 1
+        if self.chunks % HEARTBEAT_EVERY_CHUNKS == 0:
             activity.heartbeat()
-        if text and events:
-            events.emit("token", text=text, step=step)
+        if text and self.events:
+            self.events.emit("token", text=text, step=self.step)
 
-    return on_chunk
+    async def on_fallback(self, model: str, reason: str, shown: bool) -> None:
+        metrics.LLM_FALLBACKS.labels(model, reason).inc()
+        if shown and self.events:  # clients drop the text shown so far, as after a retried attempt
+            self.events.emit("reset", step=self.step, reason="fallback", failed_model=model)

@@ -53,6 +53,11 @@ class ChainUnavailableError(ChainError, TransientError):
 class LLMError(ImpressoxError):
     """Base for errors from the LLM gateway."""
 
+    #: an agent's fallback model is tried on this error (outage, timeout, rate limit, refused key)
+    falls_back: bool = False
+    #: why, for logs and metrics: auth, bad_request, rate_limit, timeout, server
+    reason: str = "other"
+
 
 class LLMPermanentError(LLMError, PermanentError):
     """Auth failures, bad requests, unknown models."""

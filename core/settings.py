@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_api_key: SecretStr | None = None
     llm_api_base: str | None = None
+    #: API bases by model id, over llm_api_base (e.g. an agent's fallback on another provider)
+    llm_api_bases: dict[str, str] = Field(default_factory=dict)
     llm_cache_ttl_seconds: int = Field(default=24 * 3600, ge=0)
     #: pacing of the offline model's streamed answers, for demos and benchmarks (0: as fast as it can)
     offline_token_delay_ms: float = Field(default=0.0, ge=0, le=10_000)

@@ -87,6 +87,7 @@ def build_worker(
         cache,
         api_key=settings.llm_api_key,
         api_base=settings.llm_api_base,
+        api_bases=settings.llm_api_bases,
         cache_ttl_seconds=settings.llm_cache_ttl_seconds,
         offline_token_delay_ms=settings.offline_token_delay_ms,
         offline_first_token_delay_ms=settings.offline_first_token_delay_ms,

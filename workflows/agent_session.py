@@ -435,7 +435,10 @@ class AgentSessionWorkflow:
                 fallbacks=list(self._plan.fallbacks),
             ),
             result_type=NodeOutput,
-            start_to_close_timeout=timedelta(seconds=self._plan.llm_timeout_seconds + 5),
+            # each model of the chain may take its whole timeout (fallbacks are tried in one attempt)
+            start_to_close_timeout=timedelta(
+                seconds=self._plan.llm_timeout_seconds * (1 + len(self._plan.fallbacks)) + 5
+            ),
             heartbeat_timeout=timedelta(seconds=NODE_HEARTBEAT_SECONDS),
             retry_policy=NODE_RETRY,
         )

@@ -90,10 +90,12 @@ def user_ref(user: str) -> str:
 @contextmanager
 def span(name: str, **attributes: Any) -> Iterator[Any]:
     """A span of ours (a no-op one while traces are off); None-valued attributes are left out."""
+    if not _enabled:
+        yield trace.INVALID_SPAN
+        return
     # exceptions are not recorded: their messages may quote what the span must never hold
     with _tracer.start_as_current_span(name, record_exception=False, set_status_on_exception=False) as s:
-        if _enabled:
-            s.set_attributes({k: v for k, v in attributes.items() if v is not None})
+        s.set_attributes({k: v for k, v in attributes.items() if v is not None})
         try:
             yield s
         except BaseException as exc:
