@@ -59,7 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.alerts = AlertService(client, settings)
         streams = TurnStreams.from_settings(settings)
         app.state.turn_events = TurnEventService(
-            app.state.sessions, streams, keepalive_seconds=settings.stream_keepalive_seconds
+            app.state.sessions, streams, keepalive_seconds=settings.stream_keepalive_seconds, settings=settings
         )
         try:
             yield

@@ -18,7 +18,7 @@ from activities.tools import ToolActivities
 from activities.vaults import VaultActivities
 from activities.workers import WorkerActivities
 from core.agents import AgentFactory
-from core.approvals import approval_key
+from core.approvals import approval_key, install_verifying_key
 from core.cache import Cache, build_cache
 from core.deps import WorkerDeps
 from core.llm.gateway import LLMGateway
@@ -42,6 +42,7 @@ from workflows.identity import BotIdentityWorkflow, LinkCodeWorkflow
 from workflows.notifications import NotificationsWorkflow
 from workflows.periodic import PeriodicTaskWorkflow
 from workflows.scheduled_turn import ScheduledTurnWorkflow
+from workflows.tenant import TenantWorkflow
 from workflows.vaults import VaultRegistryWorkflow
 from workflows.watch import WatchWorkflow
 
@@ -56,6 +57,7 @@ WORKFLOWS = [
     PeriodicTaskWorkflow,
     BotIdentityWorkflow,
     LinkCodeWorkflow,
+    TenantWorkflow,
 ]
 
 __all__ = ["WORKFLOWS", "WorkerDeps", "build_worker", "run_worker"]
@@ -93,7 +95,10 @@ def build_worker(
         deps.temporal = client
     if deps.agents is None:
         deps.agents = AgentFactory.from_yaml(settings.agents_file, registry, settings)
-    tools = ToolActivities(registry, cache, deps, approval_key=approval_key(settings), streams=streams)
+    key = approval_key(settings)
+    # the session workflows' decide_approval validator refuses decisions this key did not sign
+    install_verifying_key(task_queue or settings.task_queue, key)
+    tools = ToolActivities(registry, cache, deps, approval_key=key, streams=streams)
     vaults = VaultActivities(deps.chain)
     load_handlers()
     workers = WorkerActivities(
