@@ -21,10 +21,10 @@ from activities.heartbeat import heartbeating
 from core import approvals
 from core.activity_names import TOOL_CHECK, tool_activity
 from core.cache import Cache, cache_key
-from core.deps import WorkerDeps
 from core.schemas import ToolCheck, ToolInput, ToolOutput
 from core.streams import TurnPublisher, TurnStreams
 from core.tools import Tool, ToolContext, ToolRegistry, ToolResult
+from services.tools.deps import WorkerDeps
 
 
 class ToolActivities:

@@ -24,6 +24,8 @@ from core.agents import AgentFactory
 from core.runtime import import_web3_with_sane_recursion_limit
 from core.settings import Settings
 from core.streams import TurnStreams
+from core.temporal.client import connect
+from core.temporal.search_attributes import ensure_registered
 from services.alerts import AlertService
 from services.chats import ChatService
 from services.notifications import NotificationService
@@ -32,8 +34,6 @@ from services.sessions import SessionService
 from services.streams import TurnEventService
 from services.tools import load_tools
 from services.vaults import VaultRegistryService
-from temporal.client import connect
-from temporal.search_attributes import ensure_registered
 
 log = logging.getLogger(__name__)
 

@@ -34,13 +34,13 @@ from eth_account import Account
 from api.app import create_app
 from core.cache import build_cache
 from core.settings import ApiKey, load_settings
+from core.temporal.client import connect
+from core.temporal.search_attributes import ensure_registered
 from devstack.processes import free_port
 from devstack.redis_server import RedisServer
+from devstack.temporal_server import TemporalDevServer
 from services.alerts import AlertCreate, AlertService
 from services.tools import load_tools
-from temporal.client import connect
-from temporal.devserver import TemporalDevServer
-from temporal.search_attributes import ensure_registered
 from temporal.worker import build_worker
 
 KEYS = {"alice": "alice-bench-key", "bob": "bob-bench-key"}
@@ -65,7 +65,7 @@ async def main(others: int, storm_minutes: int) -> dict:
                 redis_url=redis.url,
                 data_dir=Path(tmp),
                 task_queue="bench-tenancy",
-                api_keys=[ApiKey(user=u, key=k) for u, k in KEYS.items()],  # type: ignore[arg-type]
+                api_keys=[ApiKey(user=u, key=k) for u, k in KEYS.items()],
                 rate_limit="100000/minute",
                 rate_limit_messages="100000/minute",
             )

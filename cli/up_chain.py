@@ -8,9 +8,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chain.anvil import Anvil, find_anvil
 from chain.deploy import deploy
 from core.errors import ConfigError
+from devstack.anvil import Anvil, find_anvil
 from devstack.processes import ManagedProcess, free_port, port_in_use
 
 log = logging.getLogger("impressox.up")

@@ -100,6 +100,11 @@ class ToolSpec(BaseModel):
     max_attempts: int = 5
     #: how an approval request reads, e.g. "send {amount} {token} to {to}"
     approval_template: str | None = None
+    #: an MCP server's tool (``mcp.<server>.<tool>`` activity): the server and the tool's own name
+    mcp_server: str | None = None
+    mcp_tool: str | None = None
+    #: ``ask_<agent>``: runs that agent (``AgentPlan.agents``) as a child workflow
+    agent: str | None = None
 
 
 class AgentPlan(BaseModel):
@@ -115,6 +120,18 @@ class AgentPlan(BaseModel):
     continue_as_new_after_turns: int = 100
     transcript_window: int = 200
     llm_timeout_seconds: float = 60.0
+    #: MCP servers whose tools the session lists once (``mcp.list_tools``) and adds to ``tools``
+    mcp_servers: list[str] = Field(default_factory=list)
+    #: True once the MCP tools are in ``tools`` (frozen: replay never asks a live server)
+    mcp_listed: bool = False
+    #: the agents this one may ask (``ask_<name>`` tools), each with its own frozen plan
+    agents: dict[str, AgentPlan] = Field(default_factory=dict)
+    #: child agents one turn may ask at most
+    max_agent_calls_per_turn: int = 8
+    #: fold what leaves the model's context into a running summary (the ``summarise`` node)
+    summarise: bool = False
+    #: messages folded at once (the fold runs when this many are out of the model's view)
+    summary_batch: int = 10
 
     def tool(self, name: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == name), None)
@@ -178,6 +195,10 @@ class ApprovalDecision(BaseModel):
 class SessionState(BaseModel):
     """The compact state carried across continue-as-new."""
 
+    #: the running summary of the turns that left the model's context (the ``summarise`` node)
+    summary: str | None = None
+    #: the last turn folded into ``summary``
+    summarised_turn: int = 0
     turn_count: int = 0
     usage: TokenUsage = Field(default_factory=TokenUsage)
     messages: list[ChatMessage] = Field(default_factory=list)
@@ -197,6 +218,10 @@ class SessionStart(BaseModel):
     agent: AgentPlan
     created_at: datetime | None = None
     state: SessionState | None = None
+    #: a child agent's run: answer the one message in ``state.inbox``, return its TurnResult, end
+    one_shot: bool = False
+    #: how deep in a chain of agents asking agents this session is (0: the user's own session)
+    depth: int = 0
 
 
 class SessionView(BaseModel):
@@ -230,6 +255,10 @@ class NodeInput(BaseModel):
     timeout_seconds: float = 60.0
     #: the message this turn answers: names the turn's event stream (None: nothing is streamed)
     message_id: str | None = None
+    #: specs of callable tools the worker's registry has not (MCP tools, ``ask_<agent>``)
+    tool_specs: list[ToolSpec] = Field(default_factory=list)
+    #: the running summary of what left the conversation (given to the model as context)
+    summary: str | None = None
     #: before typed conversations: full tool specs and OpenAI wire dicts. Only read for activity
     #: tasks scheduled by an older worker and still in flight; never sent any more.
     tools: list[ToolSpec] = Field(default_factory=list)
@@ -267,3 +296,31 @@ class ToolCheck(BaseModel):
     """Result of ``tool.check``: the call's arguments, validated and normalised."""
 
     args: dict[str, Any] = Field(default_factory=dict)
+
+
+class McpListInput(BaseModel):
+    """Input of ``mcp.list_tools``: the servers whose tools a session freezes into its plan."""
+
+    servers: list[str]
+
+
+class McpListOutput(BaseModel):
+    tools: list[ToolSpec] = Field(default_factory=list)
+    #: server -> why its tools could not be listed (the session tries again next turn)
+    errors: dict[str, str] = Field(default_factory=dict)
+
+
+class SummariseInput(BaseModel):
+    """Input of ``node.summarise``: fold ``messages`` into ``summary``."""
+
+    session_id: str
+    model: str
+    summary: str | None = None
+    messages: list[ChatMessage] = Field(default_factory=list)
+    timeout_seconds: float = 60.0
+
+
+class SummariseOutput(BaseModel):
+    summary: str
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    model: str | None = None

@@ -41,8 +41,8 @@ from core.schemas import (
     UserMessage,
 )
 from core.settings import Settings
+from core.temporal.search_attributes import session_attributes
 from services.tenants import TenantRegistry
-from temporal.search_attributes import session_attributes
 from workflows.agent_session import AgentSessionWorkflow
 
 log = logging.getLogger(__name__)

@@ -45,7 +45,7 @@ def settings(temporal_server, redis_server, tmp_path, request: pytest.FixtureReq
         temporal_server,
         redis_server.url,
         tmp_path,
-        api_keys=[ApiKey(user=u, key=k) for u, k in KEYS.items()],  # type: ignore[arg-type]
+        api_keys=[ApiKey(user=u, key=k) for u, k in KEYS.items()],
         rate_limit_sessions="1000/minute",
         **getattr(request, "param", {}),
     )

@@ -14,8 +14,10 @@ from collections import defaultdict
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ChildWorkflowError
 
+from workflows import summary
+from workflows.agent_calls import ask_agent, call_mcp_tool, freeze_mcp_tools
 from workflows.delivery import deliver_to_chat, error_text
 
 with workflow.unsafe.imports_passed_through():
@@ -58,6 +60,10 @@ QUEUED_BEHIND_APPROVAL = "queued-behind-approval"
 #: patch: a message with a reply address (a chat bot's) gets its reply and approval prompts
 #: delivered by the bot's ``deliver`` activity on the bot's own task queue
 BOT_DELIVERY = "bot-delivery"
+#: patch: a plan naming MCP servers lists their tools (``mcp.list_tools``) before its first turn
+MCP_TOOLS = "mcp-tools"
+#: patch: what leaves the model's context is folded into a running summary (``node.summarise``)
+SUMMARISE = "summarise"
 
 
 @workflow.defn
@@ -76,11 +82,17 @@ class AgentSessionWorkflow:
         self._signed: dict[str, ApprovalDecision] = {}
         self._finished_calls: dict[str, ToolCallRecord] = {}
         self._turns_this_run = 0
+        #: token usage of this turn's child agents and summary fold (joins the turn's usage)
+        self._extra_usage = TokenUsage()
+        self._agent_calls = 0
 
     # ---------------------------------------------------------------- main loop
     @workflow.run
-    async def run(self, start: SessionStart) -> None:
+    async def run(self, start: SessionStart) -> TurnResult | None:
         while True:
+            if self._start.one_shot and self._results:
+                # a child agent's run: its one turn answered, the parent gets the result
+                return next(reversed(self._results.values()))
             await workflow.wait_condition(lambda: bool(self._state.inbox) or self._should_roll())
             if self._state.inbox:
                 await self._take_turn(self._state.inbox[0])
@@ -262,7 +274,13 @@ class AgentSessionWorkflow:
     # ---------------------------------------------------------------- one turn
     async def _take_turn(self, message: UserMessage) -> None:
         self._current, self._current_calls = message, []
+        self._extra_usage, self._agent_calls = TokenUsage(), 0
         turn = self._state.turn_count + 1
+        if self._plan.mcp_servers and not self._plan.mcp_listed and workflow.patched(MCP_TOOLS):
+            self._plan = await freeze_mcp_tools(self._plan)
+            self._start = self._start.model_copy(update={"agent": self._plan})  # continue-as-new keeps it
+        if self._plan.summarise and workflow.patched(SUMMARISE):
+            self._extra_usage = await summary.fold(self._start.session_id, self._plan, self._state)
         conversation: list[ModelMessage] = [*self._conversation(), UserPrompt(content=message.text)]
         self._state.messages.append(
             ChatMessage(role="user", content=message.text, turn=turn, message_id=message.message_id, at=workflow.now())
@@ -272,6 +290,7 @@ class AgentSessionWorkflow:
             status = "done"
         except ActivityError as err:
             reply, usage, status = f"Sorry, this turn failed: {error_text(err)}", TokenUsage(), "failed"
+        usage = usage + self._extra_usage
         self._finish_turn(
             message,
             turn,
@@ -359,6 +378,8 @@ class AgentSessionWorkflow:
                 model=self._plan.model,
                 persona=self._plan.persona,
                 tool_names=[t.name for t in self._plan.tools],
+                tool_specs=[t for t in self._plan.tools if t.mcp_server or t.agent],
+                summary=self._state.summary,
                 conversation=list(conversation),
                 timeout_seconds=self._plan.llm_timeout_seconds,
                 message_id=self._current.message_id if self._current else None,
@@ -375,11 +396,14 @@ class AgentSessionWorkflow:
         if spec is None:
             record.status, record.result = "error", f"Error: this agent has no tool named {call.name!r}."
             return record
+        if spec.agent or (spec.requires_approval and self._start.one_shot):
+            return await self._agent_call(call, spec, record)
         approval: ApprovalDecision | None = None
         try:
             if spec.requires_approval:
                 # validate first, so nobody is asked to approve a call that cannot succeed
-                if workflow.patched("check-before-approval"):
+                # (an MCP tool is checked by its server, when it runs)
+                if workflow.patched("check-before-approval") and spec.mcp_server is None:
                     checked = await workflow.execute_activity(
                         TOOL_CHECK,
                         self._tool_input(call, turn),
@@ -395,6 +419,9 @@ class AgentSessionWorkflow:
                     record.status = "rejected" if approved is False else "expired"
                     record.result = f"The {call.name} was not approved ({record.status}); nothing was done."
                     return record
+            if spec.mcp_server:
+                record.result = (await call_mcp_tool(spec, self._tool_input(call, turn, approval))).output
+                return record
             out = await workflow.execute_activity(
                 tool_activity(call.name),
                 self._tool_input(call, turn, approval),
@@ -408,6 +435,29 @@ class AgentSessionWorkflow:
             record.result = out.output
         except ActivityError as err:
             record.status, record.result = "error", f"Error: {error_text(err)}"
+        return record
+
+    async def _agent_call(self, call: ToolCallRequest, spec: ToolSpec, record: ToolCallRecord) -> ToolCallRecord:
+        """``ask_<agent>``: the agent runs as a child workflow; its usage joins this turn's."""
+        plan = self._plan.agents.get(spec.agent or "")
+        message = str(call.args.get("message") or "").strip()
+        record.status = "error"
+        if plan is None:  # a tool needing approval, asked for inside a child agent
+            record.result = f"Error: {call.name} needs a human's approval, which an agent asked by another cannot get."
+        elif not message:
+            record.result = f"Error: {call.name} needs a message for the {spec.agent} agent."
+        elif self._agent_calls >= self._plan.max_agent_calls_per_turn:
+            record.result = f"Error: this turn already asked {self._agent_calls} agents, the most one turn may ask."
+        else:
+            self._agent_calls += 1
+            try:
+                result = await ask_agent(self._start, plan, call.call_id, message)
+            except ChildWorkflowError as err:
+                record.result = f"Error: the {spec.agent} agent failed: {error_text(err)}"
+                return record
+            self._extra_usage = self._extra_usage + result.usage
+            record.result = result.reply
+            record.status = "ok" if result.status == "done" else "error"
         return record
 
     def _tool_input(self, call: ToolCallRequest, turn: int, approval: ApprovalDecision | None = None) -> ToolInput:
@@ -433,7 +483,11 @@ class AgentSessionWorkflow:
             tool=call.name,
             args=call.args,
             summary=_summary(spec, call),
-            reason=f"{call.name} moves funds and needs your approval",
+            reason=(
+                f"{call.name} is marked as needing approval by its MCP server's configuration"
+                if spec.mcp_server
+                else f"{call.name} moves funds and needs your approval"
+            ),
             turn=turn,
             requested_at=now,
             expires_at=now + timeout,

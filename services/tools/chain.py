@@ -15,6 +15,7 @@ from chain.units import MAX_AMOUNT, checksum_address, parse_amount
 from chain.vault import VaultService, reference_from_key
 from core.errors import BadInputError, ChainRevertError, ImpressoxError, PermanentError
 from core.tools import ToolContext, ToolResult
+from services.tools.deps import WorkerDeps
 from services.tools.registry import tools
 
 SYMBOL = r"^[A-Za-z][A-Za-z0-9]{1,9}$"
@@ -30,7 +31,7 @@ NO_VAULT = (
 )
 
 
-async def _vault(ctx: ToolContext, *, own: bool = True) -> VaultService:
+async def _vault(ctx: ToolContext[WorkerDeps], *, own: bool = True) -> VaultService:
     """The caller's own vault (``own``), or any vault service for reads that are not about a vault."""
     access = ctx.deps.chain if ctx.deps else None
     if access is None:
@@ -52,7 +53,7 @@ class PriceArgs(BaseModel):
 
 
 @tools.register(cache_ttl_seconds=15, timeout_seconds=20)
-async def get_token_price(args: PriceArgs, ctx: ToolContext) -> ToolResult:
+async def get_token_price(args: PriceArgs, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """The USD price of a token from its on-chain price feed (Chainlink AggregatorV3)."""
     vault = await _vault(ctx, own=False)
     price = await vault.price(args.symbol.upper())
@@ -73,7 +74,7 @@ class BalanceArgs(BaseModel):
 
 
 @tools.register(timeout_seconds=20)
-async def get_balance(args: BalanceArgs, ctx: ToolContext) -> ToolResult:
+async def get_balance(args: BalanceArgs, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """The balance of an address, or of your vault when no address is given, in ETH or an ERC-20 token."""
     vault = await _vault(ctx, own=args.address is None)
     token = args.token.upper()
@@ -90,7 +91,7 @@ class VaultStatusArgs(BaseModel):
 
 
 @tools.register(timeout_seconds=20)
-async def vault_status(args: VaultStatusArgs, ctx: ToolContext) -> ToolResult:
+async def vault_status(args: VaultStatusArgs, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """Your vault: its balances, daily spend limits and what was spent today."""
     status = await (await _vault(ctx)).status()
     parts = [
@@ -159,7 +160,7 @@ async def _refused(vault: VaultService, args: TransferArgs, exc: ChainRevertErro
     return refused
 
 
-async def _check_transfer(args: TransferArgs, ctx: ToolContext) -> None:
+async def _check_transfer(args: TransferArgs, ctx: ToolContext[WorkerDeps]) -> None:
     """Before asking for approval: the token exists and the amount fits today's limit and balance."""
     vault = await _vault(ctx)
     vault.token_address(args.token)  # unknown token -> a clear BadInputError
@@ -183,7 +184,7 @@ async def _check_transfer(args: TransferArgs, ctx: ToolContext) -> None:
     precheck=_check_transfer,
     approval_template="send {amount} {token} from your vault to {to}",
 )
-async def transfer(args: TransferArgs, ctx: ToolContext) -> ToolResult:
+async def transfer(args: TransferArgs, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """Send ETH or an ERC-20 token from your vault to an address. Needs your approval; the vault's
     daily limit applies on-chain."""
     vault = await _vault(ctx)

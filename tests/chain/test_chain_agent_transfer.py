@@ -14,11 +14,11 @@ import pytest
 from temporalio.client import Client
 
 from chain.accounts import ANVIL_ACCOUNTS
-from chain.anvil import Anvil
 from core.agents import AgentFactory
 from core.cache import Cache
 from core.schemas import TurnResult
 from core.settings import Settings
+from devstack.anvil import Anvil
 from devstack.processes import find_executable, stop_process
 from services.chain_access import ChainAccess
 from services.sessions import SessionService
