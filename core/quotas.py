@@ -9,14 +9,12 @@ user may get other values in ``user_quotas`` (``IMPRESSOX_USER_QUOTAS='{"alice":
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Mapping
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import ConflictError
-
-if TYPE_CHECKING:
-    from core.settings import Settings
 
 #: the settings a user's overrides may change (each also a top-level setting)
 QuotaName = Literal[
@@ -45,19 +43,26 @@ class UserQuotas(BaseModel):
     notifications_kept_per_kind: int | None = Field(default=None, ge=1)
 
 
+class QuotaSettings(Protocol):
+    """What quota() reads of core.settings.Settings (typed apart: settings imports this module)."""
+
+    @property
+    def user_quotas(self) -> Mapping[str, UserQuotas]: ...
+
+
 class QuotaExceededError(ConflictError):
     """A user is at one of their quotas (HTTP 409, like any conflict with what they hold); the
     message names the limit and its setting."""
 
 
-def quota(settings: Settings, user: str, name: QuotaName) -> float:
+def quota(settings: QuotaSettings, user: str, name: QuotaName) -> float:
     """The value of quota ``name`` for ``user``: their override, else the setting."""
     override = settings.user_quotas.get(user)
     value = getattr(override, name, None) if override is not None else None
     return value if value is not None else getattr(settings, name)
 
 
-def int_quota(settings: Settings, user: str, name: QuotaName) -> int:
+def int_quota(settings: QuotaSettings, user: str, name: QuotaName) -> int:
     return int(quota(settings, user, name))
 
 

@@ -185,7 +185,7 @@ class TurnStreams:
 
     async def last(self, session_id: str, message_id: str) -> TurnEvent | None:
         """The turn's last event (None: no events kept). Raises on Redis errors."""
-        entries: Any = await self.reader.xrevrange(stream_key(session_id, message_id), count=1)
+        entries: Any = await self.reader.xrevrange(self.key(session_id, message_id), count=1)
         return _event(*entries[0]) if entries else None
 
     async def exists(self, session_id: str, message_id: str) -> bool:
