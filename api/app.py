@@ -13,10 +13,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from api import errors, pages
 from api.auth import KeyRing
 from api.bodies import BodyGuard
+from api.mcp import PATH as MCP_PATH
+from api.mcp import AgentsMcpServer
 from api.ratelimit import RateLimiter, RateLimitMiddleware
 from api.routers import alerts, catalog, codec, links, notifications, schedules, sessions, vault
 from api.security import FrontDoor
@@ -45,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
     agents = AgentFactory.from_yaml(settings.agents_file, registry, settings)
     keys = KeyRing(settings.api_keys)
     limiter = RateLimiter(settings)
+    mcp = AgentsMcpServer(settings, agents, keys, limiter, lambda: app.state.sessions)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,7 +66,8 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.sessions, streams, keepalive_seconds=settings.stream_keepalive_seconds, settings=settings
         )
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             await app.state.turn_events.close()
             await streams.close()
@@ -93,6 +98,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(schedules.router)
     app.include_router(alerts.router)
     app.include_router(links.router)
+    # our agents for MCP clients (Claude Desktop, the MCP Inspector), one tool per agent
+    # (an ASGI app as a Route's endpoint is called as such: no request/response wrapping, no redirect)
+    app.router.routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False))
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

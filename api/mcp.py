@@ -14,6 +14,7 @@ serves any call (``--api-workers``), and nothing is kept per MCP connection.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -76,9 +77,26 @@ class AgentsMcpServer:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Run the MCP session manager for the app's lifetime (the API's lifespan enters it)."""
-        async with self.manager.run():
+        """Run the MCP session manager for the app's lifetime (the API's lifespan enters it).
+
+        The manager's task group lives in a task of its own: a lifespan may be left by another task
+        than the one that entered it (test fixtures are), which an anyio scope does not allow."""
+        ready, stop = asyncio.Event(), asyncio.Event()
+
+        async def serve() -> None:
+            async with self.manager.run():
+                ready.set()
+                await stop.wait()
+
+        task = asyncio.create_task(serve(), name="mcp-session-manager")
+        await asyncio.wait({task, asyncio.ensure_future(ready.wait())}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()  # the manager failed to start: say why
+        try:
             yield
+        finally:
+            stop.set()
+            await task
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

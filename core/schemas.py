@@ -11,7 +11,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 Role = Literal["user", "assistant", "tool", "system"]
-ToolStatus = Literal["ok", "error", "rejected", "expired", "awaiting_approval"]
+#: "scheduled": approved, waiting out its undo window; "cancelled": cancelled in that window;
+#: "withdrawn": the approval was withdrawn (the vault was frozen) before anyone decided
+ToolStatus = Literal["ok", "error", "rejected", "expired", "awaiting_approval", "scheduled", "cancelled", "withdrawn"]
 #: "queued_behind_approval": the message waits in the inbox while an earlier turn awaits a human
 TurnStatus = Literal["done", "awaiting_approval", "failed", "queued_behind_approval"]
 
@@ -74,6 +76,8 @@ class ToolCallRecord(BaseModel):
     args: dict[str, Any] = Field(default_factory=dict)
     result: str | None = None
     status: ToolStatus = "ok"
+    #: a scheduled transfer: when its undo window ends and it is sent
+    executes_at: datetime | None = None
 
 
 class ChatMessage(BaseModel):
@@ -179,6 +183,15 @@ class PendingApproval(BaseModel):
     turn: int
     requested_at: datetime
     expires_at: datetime
+    #: a transfer's effect as the chain layer simulated it when the approval was asked for
+    #: (chain/simulation.py: balances before/after in the token's smallest unit, fee, limit left)
+    simulation: dict[str, Any] | None = None
+    #: what an approving signature binds: chain id, vault, token, recipient, amount (smallest unit),
+    #: reference and expiry; the money-moving activity refuses a call that differs in any of them
+    binding: dict[str, Any] | None = None
+
+    def as_call(self) -> ToolCallRequest:
+        return ToolCallRequest(call_id=self.call_id, name=self.tool, args=self.args)
 
 
 class ApprovalDecision(BaseModel):
@@ -190,6 +203,31 @@ class ApprovalDecision(BaseModel):
     #: the session service's HMAC of this decision (core/approvals.py); a money-moving
     #: tool refuses to run without a valid one, so decisions sent around the API move nothing
     signature: str | None = None
+    #: the binding the signature covers (PendingApproval.binding), handed to the tool
+    binding: dict[str, Any] | None = None
+    decided_at: datetime | None = None
+    #: the client the decision came from ("api", "cli", "telegram", "web", ...)
+    client: str | None = None
+
+
+class AuditEntry(BaseModel):
+    """One money-moving call as the session recorded it: what was asked, shown, decided and done."""
+
+    call_id: str
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    summary: str | None = None
+    turn: int = 0
+    requested_at: datetime | None = None
+    simulation: dict[str, Any] | None = None
+    binding: dict[str, Any] | None = None
+    decision: ApprovalDecision | None = None
+    undo_seconds: float = 0.0
+    executes_at: datetime | None = None
+    status: ToolStatus = "ok"
+    result: str | None = None
+    #: the tool's receipt (tx hash, block number, reference) when it sent something
+    receipt: dict[str, Any] | None = None
 
 
 class SessionState(BaseModel):
@@ -207,6 +245,8 @@ class SessionState(BaseModel):
     #: message id -> turn of every answered message still indexed (bounded, oldest dropped):
     #: a late ``wait_turn`` for one whose full result was dropped is answered from this
     answered: dict[str, int] = Field(default_factory=dict)
+    #: every money-moving call of the session (workflows/transfers.py), for GET /v1/sessions/{id}/audit
+    audit: list[AuditEntry] = Field(default_factory=list)
 
 
 class SessionStart(BaseModel):
@@ -238,6 +278,8 @@ class SessionView(BaseModel):
     pending_approvals: list[PendingApproval]
     queued_messages: int
     created_at: datetime | None = None
+    #: approved transfers waiting out their undo window (status "scheduled", executes_at)
+    scheduled_transfers: list[ToolCallRecord] = Field(default_factory=list)
 
 
 class NodeInput(BaseModel):
@@ -290,12 +332,21 @@ class ToolInput(BaseModel):
 
 class ToolOutput(BaseModel):
     output: str
+    #: what a money-moving tool did on-chain (tx hash, block, reference), for the audit trail
+    receipt: dict[str, Any] | None = None
 
 
 class ToolCheck(BaseModel):
     """Result of ``tool.check``: the call's arguments, validated and normalised."""
 
     args: dict[str, Any] = Field(default_factory=dict)
+    #: a transfer's simulated effect and what its approval binds (see PendingApproval)
+    simulation: dict[str, Any] | None = None
+    binding: dict[str, Any] | None = None
+    #: the undo window that applies once approved (0: sent at once)
+    undo_seconds: float = 0.0
+    #: ``tool.recheck``: why the call cannot succeed now (None: it can)
+    refused: str | None = None
 
 
 class McpListInput(BaseModel):

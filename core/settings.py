@@ -184,6 +184,15 @@ class Settings(BaseSettings):
     chain_operator_key: SecretStr | None = None
     chain_keystore_file: Path | None = None
     chain_keystore_password: SecretStr | None = None
+    #: the undo window: an approved transfer worth at least ``transfer_delay_min_usd`` waits this long
+    #: in the session (status ``scheduled``, cancellable) before it is sent; 0 = sent at once
+    transfer_delay_seconds: float = Field(default=0.0, ge=0, le=7 * 24 * 3600)
+    transfer_delay_min_usd: Decimal = Field(default=Decimal("0"), ge=0)
+    #: per-user overrides: user -> {"seconds": ..., "min_usd": ...} (either key may be left out)
+    transfer_delay_overrides: dict[str, dict[str, Decimal]] = Field(default_factory=dict)
+    #: the platform's audit key (secp256k1, hex) that signs audit bundles; default
+    #: ``<data_dir>/keys/audit.key`` (created on first use)
+    audit_key: SecretStr | None = None
 
     # Workers (issue 10): watch rules and scheduled agents
     #: a fired alert re-arms only after this many seconds (and the price's return past the hysteresis)

@@ -32,13 +32,17 @@ class ToolContext(Generic[DepsT]):
     idempotency_key: str
     #: services the worker was built with (settings, cache, chain); None in bare unit tests
     deps: DepsT | None = None
+    #: what the human's signed approval binds (PendingApproval.binding), verified by the activity
+    #: before the tool runs; the tool refuses to do anything else (None: no binding was signed)
+    binding: dict[str, Any] | None = None
 
 
 ToolFunc = Callable[[Any, ToolContext[Any]], Awaitable["str | ToolResult"]]
 #: a decorated tool keeps its own signature (e.g. ``-> ToolResult``) for its direct callers
 F = TypeVar("F", bound=ToolFunc)
-#: runs before an approval is asked for; raises BadInputError when the call cannot succeed
-PrecheckFunc = Callable[[Any, ToolContext[Any]], Awaitable[None]]
+#: runs before an approval is asked for; raises BadInputError when the call cannot succeed; may
+#: return {"simulation": ..., "binding": ..., "undo_seconds": ...} (a transfer's simulated effect)
+PrecheckFunc = Callable[[Any, ToolContext[Any]], Awaitable[dict[str, Any] | None]]
 
 
 @dataclass(frozen=True)

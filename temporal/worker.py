@@ -125,6 +125,7 @@ def build_worker(
             *tools.activities(),
             *mcp.activities(),
             vaults.register,
+            vaults.freeze,
             *workers.activities(),
         ],
         max_cached_workflows=settings.max_cached_workflows,

@@ -14,7 +14,6 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -22,7 +21,6 @@ import pytest
 from eth_account import Account
 from temporalio.client import Client
 
-from api.app import create_app
 from core.errors import UnavailableError
 from core.notifications import Notification
 from core.quotas import UserQuotas
@@ -49,15 +47,6 @@ def settings(temporal_server, redis_server, tmp_path, request: pytest.FixtureReq
         rate_limit_sessions="1000/minute",
         **getattr(request, "param", {}),
     )
-
-
-@pytest.fixture
-async def api(settings: Settings, worker: None) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=120) as http:
-            yield http
 
 
 # ---------------------------------------------------------------------- sessions

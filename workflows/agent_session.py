@@ -19,6 +19,7 @@ from temporalio.exceptions import ActivityError, ChildWorkflowError
 from workflows import summary
 from workflows.agent_calls import ask_agent, call_mcp_tool, freeze_mcp_tools
 from workflows.delivery import deliver_to_chat, error_text
+from workflows.transfers import RECHECK_ON_APPROVE, UNDO_WINDOW, TransferGuard, simulation_text
 
 with workflow.unsafe.imports_passed_through():
     from core import approvals
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         AgentPlan,
         ApprovalDecision,
         AssistantReply,
+        AuditEntry,
         ChatMessage,
         ModelMessage,
         NodeInput,
@@ -82,6 +84,8 @@ class AgentSessionWorkflow:
         self._signed: dict[str, ApprovalDecision] = {}
         self._finished_calls: dict[str, ToolCallRecord] = {}
         self._turns_this_run = 0
+        #: the money path: simulation shown and re-checked, undo window, freeze, audit
+        self._guard = TransferGuard(self._state)
         #: token usage of this turn's child agents and summary fold (joins the turn's usage)
         self._extra_usage = TokenUsage()
         self._agent_calls = 0
@@ -165,19 +169,37 @@ class AgentSessionWorkflow:
 
     @workflow.update
     async def decide_approval(self, decision: ApprovalDecision) -> ToolCallRecord:
-        """A human approves or rejects a pending tool call; returns the call's outcome."""
-        self._decisions[decision.call_id] = decision.approve
-        self._signed[decision.call_id] = decision
+        """A human approves or rejects a pending tool call; returns the call's outcome (or the
+        transfer scheduled in its undo window)."""
+        cid = decision.call_id
+        pending = self._pending[cid]
+        if decision.approve and pending.binding is not None and workflow.patched(RECHECK_ON_APPROVE):
+            # the chain must still match what the human saw; else the update fails (409), still pending
+            self._pending[cid] = await self._guard.recheck(pending, self._tool_input(pending.as_call(), pending.turn))
+            if cid not in self._pending or cid in self._decisions:
+                raise ValueError(f"no pending approval with call id {cid!r}")
+        self._decisions[cid] = decision.approve
+        self._signed[cid] = decision
+        self._guard.decided(decision)
         message_id = self._current.message_id if self._current else ""
-        # answer once the turn has its reply (or stops at another approval)
+        # answer once the turn has its reply (or stops at another approval), or once scheduled
         await workflow.wait_condition(
-            lambda: decision.call_id in self._finished_calls and (message_id in self._results or bool(self._pending))
+            lambda: (
+                (cid in self._finished_calls and (message_id in self._results or bool(self._pending)))
+                or cid in self._guard.scheduled
+            )
         )
-        return self._finished_calls[decision.call_id]
+        if cid not in self._finished_calls:
+            return self._guard.scheduled[cid].model_copy()
+        return self._finished_calls[cid]
 
     @decide_approval.validator
     def _validate_decision(self, decision: ApprovalDecision) -> None:
-        if decision.call_id not in self._pending or decision.call_id in self._decisions:
+        if (
+            decision.call_id not in self._pending
+            or decision.call_id in self._decisions
+            or decision.call_id in self._guard.deciding
+        ):
             raise ValueError(f"no pending approval with call id {decision.call_id!r}")
         # a decision sent past the API (Temporal's CLI or Web UI) is refused before it is accepted,
         # so it cannot use up the pending approval. Validators never run on replay: the key, set
@@ -188,6 +210,32 @@ class AgentSessionWorkflow:
             key, decision.signature, self._start.session_id, decision.call_id, pending.args, decision.approve
         ):
             raise ValueError("this decision is not signed by the platform: approve or reject through the API")
+
+    @workflow.update
+    async def cancel_transfer(self, call_id: str) -> ToolCallRecord:
+        """Cancel an approved transfer inside its undo window (or a pending one): nothing is sent."""
+        if call_id in self._pending:
+            self._guard.cancel(call_id, "cancelled by you")
+            self._decisions[call_id] = False
+        else:
+            self._guard.cancel(call_id, "cancelled by you")
+        await workflow.wait_condition(lambda: call_id in self._finished_calls)
+        return self._finished_calls[call_id]
+
+    @cancel_transfer.validator
+    def _validate_cancel(self, call_id: str) -> None:
+        if call_id not in self._guard.scheduled and (call_id not in self._pending or call_id in self._decisions):
+            raise ValueError(f"no transfer with call id {call_id!r} waiting for approval or in its undo window")
+
+    @workflow.signal
+    def withdraw_approvals(self, reason: str) -> None:
+        """The vault was frozen: withdraw every pending approval and cancel every scheduled transfer."""
+        self._guard.withdraw_all(self._pending, self._decisions, reason)
+
+    @workflow.query
+    def audit(self) -> list[AuditEntry]:
+        """Every money-moving call of the session (GET /v1/sessions/{id}/audit signs and enriches it)."""
+        return list(self._state.audit)
 
     @workflow.query
     def view(self) -> SessionView:
@@ -209,6 +257,7 @@ class AgentSessionWorkflow:
             pending_approvals=list(self._pending.values()),
             queued_messages=len(self._state.inbox),
             created_at=self._start.created_at,
+            scheduled_transfers=list(self._guard.scheduled.values()),
         )
 
     def _known(self, message_id: str) -> bool:
@@ -399,6 +448,8 @@ class AgentSessionWorkflow:
         if spec.agent or (spec.requires_approval and self._start.one_shot):
             return await self._agent_call(call, spec, record)
         approval: ApprovalDecision | None = None
+        checked: ToolCheck | None = None
+        out: ToolOutput | None = None
         try:
             if spec.requires_approval:
                 # validate first, so nobody is asked to approve a call that cannot succeed
@@ -413,12 +464,15 @@ class AgentSessionWorkflow:
                     )
                     call = call.model_copy(update={"args": checked.args})
                     record.args = checked.args
-                approved = await self._approval(call, spec, turn)
+                approved = await self._approval(call, spec, turn, checked)
                 approval = self._signed.pop(call.call_id, None)
                 if approved is not True:
-                    record.status = "rejected" if approved is False else "expired"
-                    record.result = f"The {call.name} was not approved ({record.status}); nothing was done."
+                    self._guard.refusal(record, approved)
                     return record
+                # the undo window: the last step before the send, so a cancel withdraws it whole
+                if checked and checked.undo_seconds > 0 and workflow.patched(UNDO_WINDOW):
+                    if not await self._guard.undo_window(record, checked.undo_seconds):
+                        return record
             if spec.mcp_server:
                 record.result = (await call_mcp_tool(spec, self._tool_input(call, turn, approval))).output
                 return record
@@ -435,6 +489,9 @@ class AgentSessionWorkflow:
             record.result = out.output
         except ActivityError as err:
             record.status, record.result = "error", f"Error: {error_text(err)}"
+        finally:
+            if spec.requires_approval:
+                self._guard.finished(record, out.receipt if out else None)
         return record
 
     async def _agent_call(self, call: ToolCallRequest, spec: ToolSpec, record: ToolCallRecord) -> ToolCallRecord:
@@ -474,11 +531,13 @@ class AgentSessionWorkflow:
             approval=approval,
         )
 
-    async def _approval(self, call: ToolCallRequest, spec: ToolSpec, turn: int) -> bool | None:
+    async def _approval(
+        self, call: ToolCallRequest, spec: ToolSpec, turn: int, checked: ToolCheck | None = None
+    ) -> bool | None:
         """Wait for a human decision; None when it expired. Only the update decides."""
         now = workflow.now()
         timeout = timedelta(seconds=self._plan.approval_timeout_seconds)
-        self._pending[call.call_id] = PendingApproval(
+        base = PendingApproval(
             call_id=call.call_id,
             tool=call.name,
             args=call.args,
@@ -492,12 +551,15 @@ class AgentSessionWorkflow:
             requested_at=now,
             expires_at=now + timeout,
         )
+        self._pending[call.call_id] = self._guard.pending(base, checked)
+        self._guard.asked(self._pending[call.call_id])
         asker = self._current.reply_to if self._current else None
         if asker is not None and workflow.patched(BOT_DELIVERY):
             await deliver_to_chat(
                 Delivery(
                     address=asker,
-                    text=f"This needs your approval: {self._pending[call.call_id].summary}.",
+                    text=f"This needs your approval: {self._pending[call.call_id].summary}."
+                    + simulation_text(self._pending[call.call_id].simulation),
                     kind="approval",
                     approval=ApprovalButton(
                         session_id=self._start.session_id,

@@ -173,7 +173,7 @@ async def test_kill_9_of_the_worker_during_a_transfer_leaves_exactly_one_spend(
         await anvil_rpc(anvil, "evm_setAutomine", False)  # the transaction will sit in the mempool
         try:
             decision = asyncio.create_task(chain_sessions.decide("local", sid, pending.call_id, True, wait=90))
-            for _ in range(200):  # wait until the worker has sent it
+            for _ in range(1200):  # wait until the worker has re-checked and sent it
                 if (await anvil_rpc(anvil, "txpool_status"))["pending"] != "0x0":
                     break
                 await asyncio.sleep(0.05)
