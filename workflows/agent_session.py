@@ -207,7 +207,13 @@ class AgentSessionWorkflow:
         key = approvals.verifying_key(workflow.info().task_queue)
         pending = self._pending[decision.call_id]
         if key is None or not approvals.verify(
-            key, decision.signature, self._start.session_id, decision.call_id, pending.args, decision.approve
+            key,
+            decision.signature,
+            self._start.session_id,
+            decision.call_id,
+            pending.args,
+            decision.approve,
+            pending.binding,  # a transfer's decision is signed over its on-chain effect too
         ):
             raise ValueError("this decision is not signed by the platform: approve or reject through the API")
 
