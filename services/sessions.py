@@ -29,12 +29,20 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core import approvals
 from core.agents import AgentFactory
-from core.errors import BadInputError, ConflictError, NotFoundError, SessionExistsError, UnavailableError
+from core.errors import (
+    BadInputError,
+    ConflictError,
+    NotFoundError,
+    SessionExistsError,
+    TurnConflictError,
+    UnavailableError,
+)
 from core.names import USER_NAME
 from core.quotas import int_quota, quota, refusal
 from core.schemas import (
     ApprovalDecision,
     AuditEntry,
+    Multitask,
     ReplyAddress,
     SessionStart,
     SessionView,
@@ -43,8 +51,10 @@ from core.schemas import (
     UserMessage,
 )
 from core.settings import Settings
+from core.streams import TurnStreams
 from core.temporal.search_attributes import session_attributes
 from services.tenants import TenantRegistry
+from services.turn_control import TurnControl, busy_info
 from workflows.agent_session import AgentSessionWorkflow
 
 log = logging.getLogger(__name__)
@@ -90,7 +100,9 @@ def owner_of(session_id: str) -> str | None:
 
 
 class SessionService:
-    def __init__(self, client: Client, settings: Settings, agents: AgentFactory) -> None:
+    def __init__(
+        self, client: Client, settings: Settings, agents: AgentFactory, streams: TurnStreams | None = None
+    ) -> None:
         self.client = client
         self.settings = settings
         self.agents = agents
@@ -98,6 +110,8 @@ class SessionService:
         #: when each session was last marked active in its owner's registry (loop time)
         self._touched: dict[str, float] = {}
         self._background: set[asyncio.Task[None]] = set()
+        #: stop a turn, double-texting policies (services/turn_control.py)
+        self.turns = TurnControl(self, streams)
 
     # ------------------------------------------------------------------ create
     async def create(
@@ -149,6 +163,7 @@ class SessionService:
         wait: float,
         message_id: str | None = None,
         reply_to: ReplyAddress | None = None,
+        multitask: Multitask | None = None,
     ) -> TurnResult | PendingTurn:
         """Durably deliver a message, then wait up to ``wait`` seconds for its turn.
 
@@ -159,6 +174,10 @@ class SessionService:
         anything is answered, so an acknowledged message (200 or 202) is always durable. The
         session answers a message id once, so an update and a signal of the same message never
         make two turns. ``wait <= 0``: the signal alone (durable at once, worker or not).
+
+        ``multitask`` (else the agent's, the platform's, enqueue) says what the message does to a
+        turn still running: ``reject`` is refused (TurnConflictError, busy) by the update's validator,
+        ``interrupt`` / ``rollback`` stop that turn first (services/turn_control.py).
         """
         text = text.strip()
         if not text:
@@ -167,9 +186,18 @@ class SessionService:
             raise BadInputError(f"text is longer than {self.settings.max_message_chars} characters")
         handle = self._handle(owner, session_id)
         self._touch(owner, session_id)
+        policy = await self.turns.policy(owner, session_id, multitask)
         msg = UserMessage(
-            message_id=message_id or uuid.uuid4().hex, text=text, sent_at=datetime.now(UTC), reply_to=reply_to
+            message_id=message_id or uuid.uuid4().hex,
+            text=text,
+            sent_at=datetime.now(UTC),
+            reply_to=reply_to,
+            multitask=None if policy == "enqueue" else policy,
         )
+        if policy in ("interrupt", "rollback"):
+            await self.turns.before_interrupt(owner, session_id, policy)
+        if wait <= 0 and policy == "reject":  # refused now if busy: the update's validator answers
+            return await self._offer(handle, msg, session_id)
         if wait <= 0:
             await self._signal_message(handle, msg, session_id)
             return PendingTurn(message_id=msg.message_id)
@@ -188,6 +216,8 @@ class SessionService:
                 await self._signal_message(handle, msg, session_id)
             return PendingTurn(message_id=msg.message_id)  # its reply will appear in the session
         except WorkflowUpdateFailedError as exc:  # refused or failed by the session: a 409, nothing acknowledged
+            if (busy := busy_info(exc)) is not None:
+                raise TurnConflictError(f"session {session_id} is busy: {exc.cause}", busy) from None
             raise ConflictError(f"message {msg.message_id}: {exc.cause or exc}") from None
         except RPCError as exc:
             if not signalled:  # NotFoundError from here when the session is gone
@@ -205,6 +235,20 @@ class SessionService:
         if result.status == "queued_behind_approval":
             return PendingTurn(message_id=msg.message_id, status=result.status, turn=result.turn, detail=result.reply)
         return result
+
+    async def _offer(self, handle: WorkflowHandle, msg: UserMessage, session_id: str) -> PendingTurn:
+        """The ``send_and_wait`` update, waited for until accepted only (the reject policy's send)."""
+        try:
+            await handle.start_update(
+                AgentSessionWorkflow.send_and_wait, msg, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+            )
+        except WorkflowUpdateFailedError as exc:
+            if (busy := busy_info(exc)) is not None:
+                raise TurnConflictError(f"session {session_id} is busy: {exc.cause}", busy) from None
+            raise ConflictError(f"message {msg.message_id}: {exc.cause or exc}") from None
+        except RPCError:  # not accepted in time: the signal is durable (and dropped if the session is busy)
+            await self._signal_message(handle, msg, session_id)
+        return PendingTurn(message_id=msg.message_id)
 
     async def _signal_message(self, handle: WorkflowHandle, msg: UserMessage, session_id: str) -> None:
         """Signal the message; a busy server gets it again (the workflow answers an id once)."""
@@ -278,8 +322,15 @@ class SessionService:
         transfer whose re-simulation no longer matches what was shown is refused (ConflictError).
         """
         handle = self._handle(owner, session_id)
-        pending = next((p for p in (await self.get(owner, session_id)).pending_approvals if p.call_id == call_id), None)
+        view = await self.get(owner, session_id)
+        pending = next((p for p in view.pending_approvals if p.call_id == call_id), None)
         if pending is None:
+            decided = next((c for m in view.messages for c in m.tool_calls if c.call_id == call_id), None)
+            if decided is not None and decided.status in ("withdrawn", "cancelled"):  # e.g. its turn was stopped
+                raise TurnConflictError(
+                    f"the approval {call_id!r} is no longer pending ({decided.status}): {decided.result}",
+                    {"status": decided.status, "call_id": call_id},
+                )
             raise NotFoundError(f"no pending approval with call id {call_id!r}")
         signature = approvals.sign(self._approval_key, session_id, call_id, pending.args, approve, pending.binding)
         decision = ApprovalDecision(
@@ -388,6 +439,7 @@ class SessionService:
     async def end(self, owner: str, session_id: str) -> None:
         """End a session for good (its history stays readable in Temporal)."""
         handle = self._handle(owner, session_id)
+        await self.turns.stop_for_end(owner, session_id)  # its model call stops now, not at a heartbeat
         try:
             await handle.terminate(reason=f"ended by {owner}")
         except RPCError as exc:

@@ -145,8 +145,8 @@ function Chat({ sessionId }: { sessionId: string }) {
   if (session.error instanceof ApiError && session.error.status === 404)
     return <p className="error">This session does not exist (or is not yours).</p>;
   const messages = (view?.messages ?? []).filter((m) => !(live && m.message_id === live.messageId));
-  // the inbox holds the turn being answered too: more than one is a message waiting behind the approval
-  const queued = view?.status === "awaiting_approval" && (view.queued_messages > 1 || live?.note.startsWith("Queued"));
+  // queued_messages counts the messages waiting behind the turn being answered
+  const queued = view?.status === "awaiting_approval" && (view.queued_messages > 0 || live?.note.startsWith("Queued"));
   return (
     <section className="chat" aria-label="Chat">
       <div className="chat-head">
