@@ -239,6 +239,24 @@ class ChatService:
         return out
 
     # ------------------------------------------------------------------ notifications
+    async def freeze(self, platform: str, user_id: str) -> str:
+        """``/freeze``: pause the vault of the user this chat acts as (on-chain), withdraw every
+        pending approval; what to tell the chat. Only the owner's wallet can unfreeze it."""
+        from services.vaults import VaultRegistryService  # the bots need it only for this command
+
+        user = self.owner(await self.identity(platform, user_id))
+        vaults = VaultRegistryService(self.client, self.settings)
+        try:
+            tx = await vaults.freeze(user)
+        finally:
+            await vaults.close()
+        withdrawn = await self.sessions.withdraw_approvals(user, "the vault was frozen")
+        done = f"transaction {tx}" if tx else "it was frozen already"
+        return (
+            f"Your vault is frozen ({done}); pending approvals withdrawn in {withdrawn} session(s). "
+            "Only its owner wallet can unfreeze it, with an unpause() transaction."
+        )
+
     async def notify(self, platform: str, user_id: str, address: ReplyAddress, on: bool) -> str:
         """``/notify_on`` / ``/notify_off``: this chat gets (or stops getting) the user's notifications."""
         user = self.owner(await self.identity(platform, user_id))
