@@ -136,11 +136,11 @@ class TurnEventService:
             yield done  # a resume past the end of a finished turn: its done again, and the stream ends
             return
         with metrics.STREAM_CLIENTS.track_inprogress():
-            async for event in self._follow(owner, session_id, message_id, cursor, watch):
+            async for event in self._follow(owner, session_id, message_id, after, cursor, watch):
                 yield event
 
     async def _follow(
-        self, owner: str, session_id: str, message_id: str, cursor: str, watch: _Watch | None
+        self, owner: str, session_id: str, message_id: str, after: str | None, cursor: str, watch: _Watch | None
     ) -> AsyncIterator[TurnEvent | None]:
         while True:
             try:
