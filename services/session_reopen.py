@@ -56,7 +56,7 @@ async def reopen(service: SessionService, owner: str, session_id: str) -> bool:
         raise UnavailableError(
             f"session {session_id} has ended and could not be read to reopen it (is a worker running?): {exc.message}"
         ) from None
-    await service._check_running_cap(owner)  # a reopened session runs again: it counts
+    await service.take_session_slot(owner, session_id)  # a reopened session runs again: it counts
     try:
         plan = service.agents.build(last.agent.name)  # today's configuration of its agent
     except BadInputError:  # the agent was removed from the configuration: keep the plan it ran with
