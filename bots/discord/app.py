@@ -82,7 +82,7 @@ class ChatCog(commands.Cog):
         await interaction.followup.send(await self.app.command(interaction_identity(interaction), "new", ""))
 
     @nextcord.slash_command(name="stop", description="Stop the answer being written")
-    async def stop(self, interaction: Interaction) -> None:
+    async def stop_turn(self, interaction: Interaction) -> None:
         await interaction.response.defer(ephemeral=True)
         await interaction.followup.send(await self.app.command(interaction_identity(interaction), "stop", ""))
 
