@@ -67,7 +67,7 @@ def test_a_handler_module_of_the_setting_is_one_file_outside_the_repo(
     register an event handler and a periodic task with no other edit."""
     from workers import events, load_handlers, tasks
 
-    (tmp_path / "my_handlers.py").write_text(
+    (tmp_path / "one_file_handlers.py").write_text(
         textwrap.dedent(
             """
             from workers import events, tasks
@@ -88,11 +88,12 @@ def test_a_handler_module_of_the_setting_is_one_file_outside_the_repo(
         )
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("IMPRESSOX_HANDLER_MODULES", '["my_handlers"]')
+    monkeypatch.setenv("IMPRESSOX_HANDLER_MODULES", '["one_file_handlers"]')
+    monkeypatch.delitem(sys.modules, "one_file_handlers", raising=False)  # imported afresh, dropped after
     settings = load_settings()
-    assert settings.handler_modules == ["my_handlers"]
+    assert settings.handler_modules == ["one_file_handlers"]
     load_handlers(settings.handler_modules)
-    mine = sys.modules["my_handlers"]
+    mine = sys.modules["one_file_handlers"]
     try:
         assert mine.log_deposit in events.subscriptions()[("AgentVault", "Deposited")]
         assert tasks.get("my-heartbeat").description == "Once an hour."
