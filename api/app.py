@@ -18,7 +18,7 @@ from api import errors, pages
 from api.auth import KeyRing
 from api.bodies import BodyGuard
 from api.ratelimit import RateLimiter, RateLimitMiddleware
-from api.routers import alerts, catalog, codec, links, notifications, schedules, sessions, vault
+from api.routers import alerts, catalog, client, codec, links, notifications, schedules, sessions, vault
 from api.security import FrontDoor
 from core.agents import AgentFactory
 from core.runtime import import_web3_with_sane_recursion_limit
@@ -93,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(schedules.router)
     app.include_router(alerts.router)
     app.include_router(links.router)
+    app.include_router(client.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
