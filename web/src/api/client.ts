@@ -78,6 +78,8 @@ export async function sendMessage(
 
 // workers and bots endpoints (see types.ts)
 export const listSchedules = () => api<ScheduleOut[]>("GET", "/v1/schedules");
+/** one schedule with its recent runs (the list leaves them out: each costs a describe) */
+export const getSchedule = (id: string) => api<ScheduleOut>("GET", `/v1/schedules/${encodeURIComponent(id)}`);
 export const createSchedule = (body: ScheduleCreate) => api<unknown>("POST", "/v1/schedules", { body });
 export const scheduleAction = (id: string, action: "pause" | "resume" | "trigger") =>
   api<ScheduleOut>("POST", `/v1/schedules/${encodeURIComponent(id)}/${action}`);

@@ -232,7 +232,7 @@ export function Chat({ sessionId, config }: { sessionId: string; config: ClientC
                 {notice}
               </p>
             )}
-            <p className={`status-line${busy ? " busy" : ""}`} role="status" aria-live="polite">
+            <p className={`status-line${busy ? " busy" : ""}`} role="status" aria-label="Agent status" aria-live="polite">
               {busy && <span className="dot" aria-hidden="true" />}
               {status}
             </p>

@@ -6,6 +6,7 @@ import {
   createSchedule,
   deleteAlert,
   deleteSchedule,
+  getSchedule,
   listAlerts,
   listLinks,
   scheduleAction,
@@ -45,7 +46,10 @@ export function SchedulesPage() {
   const [every, setEvery] = useState("3600");
   const [cron, setCron] = useState("0 9 * * *");
   const [tz, setTz] = useState(() => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC");
-  const refresh = () => qc.invalidateQueries({ queryKey: ["schedules"] });
+  const refresh = () => {
+    qc.invalidateQueries({ queryKey: ["schedules"] });
+    qc.invalidateQueries({ queryKey: ["schedule"] });
+  };
   const create = useMutation({
     mutationFn: () =>
       createSchedule({
@@ -122,7 +126,7 @@ export function SchedulesPage() {
               <button type="button" onClick={() => act.mutate({ id: s.schedule_id, action: "trigger" })}>Run now</button>
               <button type="button" className="reject" onClick={() => act.mutate({ id: s.schedule_id, action: "delete" })}>Delete</button>
             </div>
-            <RecentRuns runs={s.recent_runs} />
+            <RecentRuns id={s.schedule_id} />
           </li>
         ))}
         {list.data && list.data.length === 0 && <li className="hint">No schedules yet.</li>}
@@ -132,7 +136,11 @@ export function SchedulesPage() {
 }
 
 /** A schedule's last runs, newest first, each with its answer (or why it failed). */
-function RecentRuns({ runs }: { runs: ScheduleRun[] }) {
+function RecentRuns({ id }: { id: string }) {
+  const detail = useQuery({ queryKey: ["schedule", id], queryFn: () => getSchedule(id), retry: false, refetchInterval: 5000 });
+  const runs: ScheduleRun[] = detail.data?.recent_runs ?? [];
+  if (detail.error) return <p className="error-box">Its runs could not be read: {detail.error.message}</p>;
+  if (!detail.data) return null;
   if (runs.length === 0) return <p className="hint">No runs yet: press Run now, or wait for the next one.</p>;
   const newest = newestFirst(runs, (r) => r.started_at ?? r.scheduled_at).slice(0, 5);
   return (
