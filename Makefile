@@ -37,7 +37,13 @@ web-schema: $(VENV)/.installed web/node_modules/.installed
 
 # what only the tests need: docker-compose validates docker-compose.yml offline; chromium renders
 # the chat page and /docs with the network blocked (driven by playwright, from the dev extra)
-test-setup: setup
+# MCP servers the tests run (tests/mcp/package.json: @modelcontextprotocol/server-everything); the
+# stdio mcp-server-time comes with the dev extra
+tests/mcp/node_modules/.installed: tests/mcp/package.json tests/mcp/package-lock.json
+	npm --prefix tests/mcp ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-setup: setup tests/mcp/node_modules/.installed
 	@command -v docker-compose >/dev/null || { \
 	  echo "installing docker-compose (Debian package) for the compose validation test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
@@ -74,4 +80,4 @@ contracts: contracts/node_modules/.installed
 	npm --prefix contracts run build
 
 clean:
-	rm -rf $(VENV) contracts/node_modules web/node_modules web/dist data .pytest_cache
+	rm -rf $(VENV) contracts/node_modules web/node_modules tests/mcp/node_modules web/dist data .pytest_cache

@@ -1,4 +1,4 @@
-"""``node.<name>`` activities: one per node, all with the NodeInput -> NodeOutput contract.
+"""``node.<kind>`` activities: one per node kind, each with its kind's input -> output contract.
 
 While the model streams, its text goes to the turn's event stream (``token`` events), never
 into the activity result's history beyond the final text. A retried attempt first emits
@@ -18,7 +18,6 @@ from activities.heartbeat import heartbeating
 from core.activity_names import node_activity
 from core.llm.gateway import OnChunk
 from core.nodes import BaseNode
-from core.schemas import NodeInput, NodeOutput
 from core.streams import TurnPublisher, TurnStreams
 
 #: heartbeat after this many streamed chunks, so a cancel reaches a long streaming call
@@ -35,25 +34,27 @@ class NodeActivities:
         return [self._activity(node) for node in self.nodes.values()]
 
     def _activity(self, node: BaseNode) -> Callable[..., Any]:
-        async def run_node(inp: NodeInput) -> NodeOutput:
-            events = (
-                TurnPublisher(self.streams, inp.session_id, inp.message_id) if self.streams and inp.message_id else None
-            )
+        async def run_node(inp: Any) -> Any:
+            message_id = getattr(inp, "message_id", None)  # kinds that stream name their turn
+            step = getattr(inp, "step", 0)
+            events = TurnPublisher(self.streams, inp.session_id, message_id) if self.streams and message_id else None
             attempt = activity.info().attempt
             if events and attempt > 1:
-                events.emit("reset", step=inp.step, attempt=attempt)
+                events.emit("reset", step=step, attempt=attempt)
             async with heartbeating():  # LLM calls can take a while; interval from the activity's timeout
                 try:
-                    return await permanent_errors_not_retried(node.run(inp, _on_chunk(events, inp.step)))
+                    return await permanent_errors_not_retried(node.run(inp, _on_chunk(events, step)))
                 except Exception as exc:
                     if events:
                         final = isinstance(exc, ApplicationError) and exc.non_retryable
-                        events.emit("error", step=inp.step, attempt=attempt, message=str(exc), final=final)
+                        events.emit("error", step=step, attempt=attempt, message=str(exc), final=final)
                     raise
                 finally:
                     if events:
                         await events.flush()
 
+        # the kind's own contract: Temporal converts the payloads by these annotations
+        run_node.__annotations__ = {"inp": node.input_type, "return": node.output_type}
         return activity.defn(name=node_activity(node.name))(run_node)
 
 

@@ -19,12 +19,13 @@ from temporalio.exceptions import ApplicationError
 from activities.errors import permanent_errors_not_retried
 from activities.heartbeat import heartbeating
 from core import approvals
-from core.activity_names import TOOL_CHECK, tool_activity
+from core.activity_names import TOOL_CHECK, TOOL_RECHECK, tool_activity
 from core.cache import Cache, cache_key
-from core.deps import WorkerDeps
+from core.errors import PermanentError
 from core.schemas import ToolCheck, ToolInput, ToolOutput
 from core.streams import TurnPublisher, TurnStreams
 from core.tools import Tool, ToolContext, ToolRegistry, ToolResult
+from services.tools.deps import WorkerDeps
 
 
 class ToolActivities:
@@ -44,19 +45,27 @@ class ToolActivities:
         self.streams = streams
 
     def activities(self) -> list[Callable[..., Any]]:
-        return [self._activity(tool) for tool in self.registry] + [self.check]
+        return [self._activity(tool) for tool in self.registry] + [self.check, self.recheck]
 
     @activity.defn(name=TOOL_CHECK)
     async def check(self, inp: ToolInput) -> ToolCheck:
         """Validate a call before a human is asked to approve it; returns the normalised args."""
         return await permanent_errors_not_retried(self._check(inp))
 
+    @activity.defn(name=TOOL_RECHECK)
+    async def recheck(self, inp: ToolInput) -> ToolCheck:
+        """At approval time: the same check again, its refusal returned (``refused``) instead of
+        raised, so the session can refuse the approval with the reason and keep asking."""
+        try:
+            return await self._check(inp)
+        except PermanentError as exc:
+            return ToolCheck(args=inp.args, refused=str(exc))
+
     async def _check(self, inp: ToolInput) -> ToolCheck:
         tool = self.registry.get(inp.name)
         args = tool.args_model.model_validate(inp.args)
-        if tool.precheck:
-            await tool.precheck(args, self._context(inp))
-        return ToolCheck(args=args.model_dump(mode="json"))
+        found = await tool.precheck(args, self._context(inp)) if tool.precheck else None
+        return ToolCheck(args=args.model_dump(mode="json"), **(found or {}))
 
     def _context(self, inp: ToolInput) -> ToolContext:
         return ToolContext(
@@ -65,6 +74,7 @@ class ToolActivities:
             owner=inp.owner,
             idempotency_key=inp.idempotency_key,
             deps=self.deps,
+            binding=inp.approval.binding if inp.approval else None,
         )
 
     def _verify_approval(self, inp: ToolInput, normalised: dict[str, Any]) -> None:
@@ -79,7 +89,9 @@ class ToolActivities:
             # the arguments about to be used, as normalised by tool.check (what the human saw);
             # the raw arguments are accepted too: they validate to the very same call
             and any(
-                approvals.verify(self.approval_key, signature, inp.session_id, inp.call_id, args, True)
+                approvals.verify(
+                    self.approval_key, signature, inp.session_id, inp.call_id, args, True, decision.binding
+                )
                 for args in (normalised, inp.args)
             )
         )
@@ -136,7 +148,7 @@ class ToolActivities:
         if isinstance(result, str):
             result = ToolResult(output=result)
         # ``result.data`` stays in the process (tests, future structured UIs): the workflow only needs the text
-        out = ToolOutput(output=result.output)
+        out = ToolOutput(output=result.output, receipt=result.data or None if tool.requires_approval else None)
         if key:
             await self.cache.set(key, out.model_dump_json(), tool.cache_ttl_seconds)
         return out

@@ -14,10 +14,10 @@ from temporalio.exceptions import ApplicationError
 from activities.errors import permanent_errors_not_retried
 from activities.heartbeat import heartbeating
 from core.activity_names import ALERTS_NOTIFY, SCHEDULE_RUN_TURN, task_activity
+from core.automations import NotifyBatch, PeriodicTaskInput, ScheduledTurnRequest, ScheduledTurnResult
 from core.errors import NotFoundError, SessionExistsError
 from services.notifications import NotificationService
 from services.sessions import SessionService
-from workers.models import NotifyBatch, PeriodicTaskInput, ScheduledTurnRequest, ScheduledTurnResult
 from workers.tasks import PeriodicTask, TaskContext
 
 #: inbox signals sent at once by one alerts.notify activity

@@ -13,10 +13,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from api import errors, pages
 from api.auth import KeyRing
 from api.bodies import BodyGuard
+from api.mcp import PATH as MCP_PATH
+from api.mcp import AgentsMcpServer
 from api.ratelimit import RateLimiter, RateLimitMiddleware
 from api.routers import alerts, catalog, client, codec, links, notifications, schedules, sessions, vault
 from api.security import FrontDoor
@@ -24,6 +27,8 @@ from core.agents import AgentFactory
 from core.runtime import import_web3_with_sane_recursion_limit
 from core.settings import Settings
 from core.streams import TurnStreams
+from core.temporal.client import connect
+from core.temporal.search_attributes import ensure_registered
 from services.alerts import AlertService
 from services.chats import ChatService
 from services.notifications import NotificationService
@@ -32,8 +37,6 @@ from services.sessions import SessionService
 from services.streams import TurnEventService
 from services.tools import load_tools
 from services.vaults import VaultRegistryService
-from temporal.client import connect
-from temporal.search_attributes import ensure_registered
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
     agents = AgentFactory.from_yaml(settings.agents_file, registry, settings)
     keys = KeyRing(settings.api_keys)
     limiter = RateLimiter(settings)
+    mcp = AgentsMcpServer(settings, agents, keys, limiter, lambda: app.state.sessions)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,7 +66,8 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.sessions, streams, keepalive_seconds=settings.stream_keepalive_seconds
         )
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             await app.state.turn_events.close()
             await streams.close()
@@ -94,6 +99,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(links.router)
     app.include_router(client.router)
+    # our agents for MCP clients (Claude Desktop, the MCP Inspector), one tool per agent
+    # (an ASGI app as a Route's endpoint is called as such: no request/response wrapping, no redirect)
+    app.router.routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False))
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import KeyRing, presented_key
 from api.responses import send_json_error
+from core.redis_keys import redis_prefix
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,8 +98,10 @@ class RateLimiter:
             "bad_key": settings.rate_limit_bad_keys,
         }
         # one deployment's API processes share a namespace and task queue, so they share counts;
-        # another deployment on the same Redis (or a test on its own task queue) counts apart
+        # another deployment on the same Redis counts apart (its own key prefix), and so does a
+        # test on its own task queue
         self.scope = f"{settings.temporal_namespace}/{settings.task_queue}"
+        self.key_prefix = f"{redis_prefix(settings)}:ratelimit"
         self.redis_url = settings.redis_url
         self._redis: Storage | None = None
         self._memory = MovingWindowRateLimiter(MemoryStorage())
@@ -114,7 +117,7 @@ class RateLimiter:
         storage = RedisStorage(
             limits_uri(self.redis_url),
             implementation="redispy",
-            key_prefix="impressox:ratelimit",
+            key_prefix=self.key_prefix,
             # generous: a loaded machine answers slowly, and a timeout drops to per-process counts
             socket_timeout=2.0,
             socket_connect_timeout=1.0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
@@ -53,6 +54,8 @@ class ApprovalOut(BaseModel):
     approved: bool
     status: str
     result: str | None = None
+    #: status "scheduled": when the undo window ends and the transfer is sent (cancel before)
+    executes_at: datetime | None = None
 
 
 class ToolOut(BaseModel):

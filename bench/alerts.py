@@ -33,23 +33,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from chain.accounts import ANVIL_ACCOUNTS
-from chain.anvil import Anvil
 from chain.artifacts import load_artifact
 from chain.client import close_web3, make_web3
 from chain.deploy import deploy
 from core.agents import AgentFactory
+from core.automations import price_watch_id
 from core.errors import UnavailableError
 from core.settings import PROJECT_ROOT, load_settings
+from core.temporal.client import connect
+from core.temporal.search_attributes import ensure_registered
+from devstack.anvil import Anvil
 from devstack.processes import find_executable, free_port
+from devstack.temporal_server import TemporalDevServer
 from services.alerts import AlertCreate, AlertService
 from services.notifications import NotificationService
 from services.schedules import ScheduleCreate, ScheduleService
 from services.tools import load_tools
-from temporal.client import connect
-from temporal.devserver import TemporalDevServer
 from temporal.listener_main import run_listener
-from temporal.search_attributes import ensure_registered
-from workers.models import price_watch_id
 from workflows.notifications import notifications_workflow_id
 from workflows.watch import WatchWorkflow
 

@@ -27,13 +27,13 @@ from bots.telegram.app import TelegramBot, build_bot
 from core.cache import build_cache
 from core.notifications import Notification
 from core.settings import load_settings
+from core.temporal.client import connect
+from core.temporal.search_attributes import ensure_registered
 from devstack.processes import free_port
 from devstack.redis_server import RedisServer
+from devstack.temporal_server import TemporalDevServer
 from services.notifications import NotificationService
 from services.tools import load_tools
-from temporal.client import connect
-from temporal.devserver import TemporalDevServer
-from temporal.search_attributes import ensure_registered
 from temporal.worker import build_worker
 from tests.bots.fake_telegram import FakeTelegram
 

@@ -28,14 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from temporalio.worker import Worker
 
 from chain.accounts import ANVIL_ACCOUNTS
-from chain.anvil import Anvil
 from chain.client import close_web3, make_web3
 from chain.deploy import deploy
 from core.settings import Settings, load_settings
+from core.temporal.client import connect
+from devstack.anvil import Anvil
 from devstack.processes import free_port
+from devstack.temporal_server import TemporalDevServer
 from services.notifications import NotificationService
-from temporal.client import connect
-from temporal.devserver import TemporalDevServer
 from temporal.listener_main import run_listener
 from temporal.sandbox import WORKFLOW_RUNNER
 from workflows.notifications import NotificationsWorkflow

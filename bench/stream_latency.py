@@ -39,8 +39,8 @@ from temporalio.worker import Worker
 
 from bench.bare_workflow import BareUpdateWorkflow, noop
 from core.settings import load_settings
+from core.temporal.client import connect
 from devstack.processes import find_executable, free_port, port_open, wait_until
-from temporal.client import connect
 from temporal.sandbox import WORKFLOW_RUNNER
 
 FIRST_TOKEN_DELAY_MS = 200.0

@@ -25,19 +25,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from chain.accounts import ANVIL_ACCOUNTS, anvil_signer
-from chain.anvil import Anvil
 from chain.deploy import deploy
 from chain.vault import VaultService, reference_from_key
 from core.agents import AgentFactory
 from core.cache import build_cache
 from core.settings import load_settings
+from core.temporal.client import connect
+from core.temporal.search_attributes import ensure_registered
+from devstack.anvil import Anvil
 from devstack.processes import free_port
 from devstack.redis_server import RedisServer
+from devstack.temporal_server import TemporalDevServer
 from services.sessions import SessionService
 from services.tools import load_tools
-from temporal.client import connect
-from temporal.devserver import TemporalDevServer
-from temporal.search_attributes import ensure_registered
 from temporal.worker import build_worker
 
 TO = ANVIL_ACCOUNTS[3].address

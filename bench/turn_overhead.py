@@ -28,14 +28,14 @@ from bench.bare_workflow import BareWorkflow, noop
 from core.agents import AgentFactory
 from core.cache import build_cache
 from core.settings import load_settings
+from core.temporal.client import connect
+from core.temporal.search_attributes import ensure_registered
 from devstack.processes import free_port
 from devstack.redis_server import RedisServer
+from devstack.temporal_server import TemporalDevServer
 from services.sessions import SessionService
 from services.tools import load_tools
-from temporal.client import connect
-from temporal.devserver import TemporalDevServer
 from temporal.sandbox import WORKFLOW_RUNNER
-from temporal.search_attributes import ensure_registered
 from temporal.worker import build_worker
 
 STEPS = 3  # node.llm, tool.calculator, node.llm

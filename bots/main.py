@@ -8,7 +8,7 @@ from pathlib import Path
 
 from core.errors import ConfigError
 from core.settings import Settings
-from temporal.shutdown import stop_on_signals
+from core.shutdown import stop_on_signals
 
 
 def run_bot(platform: str, settings: Settings, ready_file: Path | None = None) -> int:

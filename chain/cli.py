@@ -26,7 +26,9 @@ def add_chain_commands(subparsers: Any) -> argparse.ArgumentParser:
     sub = chain.add_subparsers(dest="chain_command", required=True, metavar="{deploy,upgrade}")
 
     deploy = sub.add_parser("deploy", help="deploy (or find) the vault; idempotent; prints the deployment JSON")
-    upgrade = sub.add_parser("upgrade", help="upgrade the vault proxy to AgentVaultV2; prints the deployment JSON")
+    upgrade = sub.add_parser(
+        "upgrade", help="upgrade the vault proxy (default to AgentVaultV3); prints the deployment JSON"
+    )
     for p in (deploy, upgrade):
         p.add_argument("--rpc-url", help="JSON-RPC URL (default: settings chain_rpc_url)")
         p.add_argument("--data-dir", type=Path, help="where deployments.json lives (default: settings data_dir)")
@@ -41,6 +43,12 @@ def add_chain_commands(subparsers: Any) -> argparse.ArgumentParser:
         "--key-env",
         metavar="VAR",
         help="name of an environment variable holding the owner key (non-local chains)",
+    )
+    upgrade.add_argument(
+        "--implementation",
+        default="AgentVaultV3",
+        choices=["AgentVaultV2", "AgentVaultV3"],
+        help="the implementation to upgrade to (default AgentVaultV3: freeze switch and time lock)",
     )
     upgrade.add_argument(
         "--vault",
@@ -71,7 +79,7 @@ async def _run(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
     key = _key_from_env(getattr(args, "key_env", None))
     if args.chain_command == "deploy":
         return await deploy(rpc_url, data_dir, deployer_key=key, owner=args.owner, operator=args.operator)
-    return await upgrade(rpc_url, data_dir, owner_key=key, vaults=args.vault)
+    return await upgrade(rpc_url, data_dir, owner_key=key, vaults=args.vault, implementation=args.implementation)
 
 
 def run_chain_command(args: argparse.Namespace, settings: Any) -> int:

@@ -39,6 +39,7 @@ DEPLOYMENTS_FILE = "deployments.json"
 SALTS = {
     "AgentVault": keccak(text="impressox.AgentVault.implementation.v1"),
     "AgentVaultV2": keccak(text="impressox.AgentVault.implementation.v2"),
+    "AgentVaultV3": keccak(text="impressox.AgentVault.implementation.v3"),
     "proxy": keccak(text="impressox.AgentVault.proxy.v1"),
     "TestToken": keccak(text="impressox.TestToken.v1"),
     "feed:ETH": keccak(text="impressox.MockPriceFeed.ETH-USD.v1"),

@@ -48,6 +48,8 @@ class VaultStatus(BaseModel):
     operator: str
     version: str
     tokens: list[TokenStatus]
+    #: frozen (V3 paused()); None: the vault has no pause switch (V1, V2)
+    paused: bool | None = None
 
 
 class SpendResult(BaseModel):
@@ -104,6 +106,8 @@ class VaultService:
         self.poll_seconds = poll_seconds
         self.vault_address = checksum_address(deployment["vault"], "vault")
         self.vault = w3.eth.contract(address=self.vault_address, abi=load_artifact("AgentVault").abi)
+        #: the same proxy seen through the V3 ABI (pause switch, time lock); a V1/V2 vault has none
+        self.safety = w3.eth.contract(address=self.vault_address, abi=load_artifact("AgentVaultV3").abi)
         self._erc20_abi = load_artifact("TestToken").abi
         self._feed_abi = load_artifact("MockPriceFeed").abi
         self._decimals: dict[str, int] = {ETH_ADDRESS: 18}
@@ -225,7 +229,40 @@ class VaultService:
             operator=operator,
             version=version,
             tokens=tokens,
+            paused=await self.paused(),
         )
+
+    async def paused(self) -> bool | None:
+        """Whether the vault is frozen (V3 ``paused()``); None when it has no pause switch (V1, V2)."""
+        with chain_errors("read vault version"):
+            version = await self.vault.functions.version().call()
+        if str(version) in ("1", "2"):
+            return None
+        with chain_errors("read paused"):
+            return bool(await self.safety.functions.paused().call())
+
+    async def pause(self) -> str | None:
+        """Freeze the vault on-chain with the operator's key (V3 lets the operator pause, only the
+        owner unpause); returns the transaction hash, None when it was paused already."""
+        if self.signer is None:
+            raise ConfigError("no operator signer configured (chain_keystore_file or chain_operator_key)")
+        state = await self.paused()
+        if state is None:
+            raise BadInputError(
+                f"vault {self.vault_address} has no pause switch (version 1 or 2): its owner can upgrade it to "
+                "AgentVaultV3 (`impressox chain upgrade`)"
+            )
+        if state:
+            return None
+        receipt = await transact(
+            self.w3,
+            self.signer,
+            {"to": self.vault_address, "data": self.safety.encode_abi("pause", args=[])},
+            action="freeze the vault",
+            nonces=self.nonces,
+            timeout=self.receipt_timeout,
+        )
+        return "0x" + bytes(receipt["transactionHash"]).hex()
 
     async def reference_used(self, reference: bytes | str) -> bool:
         with chain_errors("read reference"):

@@ -20,9 +20,9 @@ from core.agents import AgentFactory
 from core.errors import BadInputError, ConflictError, ImpressoxError, NotFoundError, UnavailableError
 from core.schemas import SessionView, TurnResult
 from core.settings import Settings
+from core.temporal.client import connect
 from services.sessions import PendingTurn, SessionService, SessionSummary
 from services.tools import load_tools
-from temporal.client import connect
 
 PLATFORM = "cli"
 #: how long to wait for a stack that does not answer before saying so

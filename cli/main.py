@@ -22,6 +22,13 @@ from core.settings import Settings, load_settings
 CLIENT_COMMANDS = ("chat", "approve", "reject", "sessions")
 
 
+def _positive(text: str) -> int:
+    n = int(text)
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 64, not {n}")
+    return n
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="impressox",
@@ -39,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--chain-port", type=int, help="the local chain's port (default: 8545, or a free port when 8545 is taken)"
     )
+    up.add_argument("--workers", type=_positive, default=1, help="worker processes (default: %(default)s)")
+    up.add_argument(
+        "--api-workers", type=_positive, default=1, help="API processes on the API port (default: %(default)s)"
+    )
 
     worker = sub.add_parser("worker", help="run a worker against the configured Temporal server")
     worker.add_argument("--ready-file", type=Path, help="touched once the worker polls (for supervisors)")
@@ -46,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     api = sub.add_parser("api", help="serve the API against the configured Temporal server")
     api.add_argument("--port", type=int, help="port (default: settings api_port)")
     api.add_argument("--host", help="bind address (forced to loopback when no API keys are configured)")
+    api.add_argument("--workers", type=_positive, default=1, help="API processes on the port (default: %(default)s)")
 
     sub.add_parser("listener", help="follow the chain and turn vault events into notifications")
 
@@ -127,7 +139,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "api":
         from cli.serve import serve_api
 
-        return serve_api(settings, port=args.port, host=args.host)
+        return serve_api(settings, port=args.port, host=args.host, workers=args.workers)
     if args.command == "listener":
         from temporal.listener_main import run_listener
 

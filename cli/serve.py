@@ -1,14 +1,21 @@
-"""``impressox api``: serve the API with uvicorn."""
+"""``impressox api``: serve the API with uvicorn, in one process or in ``--workers N``.
+
+With several workers uvicorn's manager binds the port once and each worker process builds its own
+app (``app_from_environment``) from the same settings and stack file, so any of them serves any
+session: sessions live in Temporal, streams, rate limits and caches in Redis.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 
 import uvicorn
+from fastapi import FastAPI
 
 from api.app import create_app
-from core.settings import Settings
+from core.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +27,33 @@ def _loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def serve_api(settings: Settings, port: int | None = None, host: str | None = None) -> int:
+def app_from_environment() -> FastAPI:
+    """The app of one uvicorn worker process: settings as ``impressox api`` resolved them."""
+    from devstack.processes import die_with_parent
+    from devstack.stackfile import with_stack
+
+    die_with_parent()  # a worker of uvicorn's manager: gone with it, even on its kill -9
+    settings, _ = with_stack(load_settings(), os.environ)
+    return create_app(settings)
+
+
+def serve_api(settings: Settings, port: int | None = None, host: str | None = None, workers: int = 1) -> int:
     host = host or settings.api_host
     if not settings.api_keys and not _loopback(host):
         log.warning("no API keys configured: binding to 127.0.0.1 instead of %s (one local user)", host)
         host = "127.0.0.1"
-    uvicorn.run(create_app(settings), host=host, port=port or settings.api_port, log_level="warning", access_log=False)
+    port = port or settings.api_port
+    if workers > 1:
+        # each worker process loads the settings again: they come from the same files and environment
+        uvicorn.run(
+            "cli.serve:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
+        return 0
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
     return 0

@@ -3,8 +3,8 @@
 Temporal dev server (SQLite under the data dir, Web UI), a Redis (the configured one when
 reachable, else one started here), the local chain, then a worker, the chain listener and the
 API as child processes. Before anything starts, every port it needs is checked: a busy one
-fails at once in one line. While it runs, a crashed API, worker, listener or Redis is logged and
-restarted with backoff; only the Temporal server or the chain going away stops the stack.
+fails at once in one line. While it runs, a crashed Temporal server, API, worker, listener or Redis
+is logged and restarted with backoff; only the chain going away stops the stack.
 Ctrl-C or SIGTERM stops every child; the children also die with ``up`` if it is killed
 (see ``devstack/processes.py``). Where the stack serves is written to ``<data_dir>/stack.json``
 for the other commands (``impressox chat`` ...), and removed on stop.
@@ -27,12 +27,12 @@ from cli.up_chain import start_chain
 from core.approvals import approval_key
 from core.cache import redis_reachable
 from core.settings import Settings
+from core.temporal.codec import build_codec
 from devstack.processes import Command, find_executable, port_in_use, port_open, wait_until
 from devstack.redis_server import RedisServer
 from devstack.stackfile import StackInfo, read_stack, remove_stack, write_stack
 from devstack.supervisor import Supervisor
-from temporal.codec import build_codec
-from temporal.devserver import TemporalDevServer
+from devstack.temporal_server import TemporalDevServer
 
 log = logging.getLogger("impressox.up")
 #: how long a child may take to be ready (generous: a loaded machine imports slowly)
@@ -94,7 +94,8 @@ class Stack:
         )
         self._keys()
         log.info("starting the Temporal dev server (state in %s)", self.data_dir)
-        self.supervisor.add("the Temporal server", temporal, restart=False)
+        # restartable: its SQLite file (WAL) keeps every workflow, and the workers and API reconnect
+        self.supervisor.add("the Temporal server", temporal, restart=True)
         temporal.start()
         urls["temporal"] = temporal.address
         urls["temporal_ui"] = temporal.ui_url or ""
@@ -118,14 +119,21 @@ class Stack:
             self.env.update(chain.env)
 
         me = find_executable("impressox")
-        ready = self.data_dir / "worker.ready"
-        ready.unlink(missing_ok=True)
-        log.info("starting a worker (loading the LLM gateway takes a few seconds)")
-        worker = self._child("worker", [me, "worker", "--ready-file", str(ready)])
-        # the API comes up after the worker, so a healthy API means turns are served at once
-        wait_until(ready.exists, STARTUP_SECONDS, "the worker", worker.proc, interval=0.1)
-        log.info("starting the API")
-        api = self._child("api", [me, "api", "--port", str(self.args.api_port)])
+        count = self.args.workers
+        log.info("starting %s (loading the LLM gateway takes a few seconds)", _plural(count, "worker"))
+        # all at once (start-up is mostly waiting on imports), each with its own ready file and log
+        started = []
+        for i in range(1, count + 1):
+            name = "worker" if count == 1 else f"worker-{i}"
+            ready = self.data_dir / f"{name}.ready"
+            ready.unlink(missing_ok=True)
+            started.append((name, ready, self._child(name, [me, "worker", "--ready-file", str(ready)])))
+        # the API comes up after the workers, so a healthy API means turns are served at once
+        for name, ready, worker in started:
+            wait_until(ready.exists, STARTUP_SECONDS, f"the {name}", worker.proc, interval=0.1)
+        log.info("starting the API (%s)", _plural(self.args.api_workers, "process", "processes"))
+        api_cmd = [me, "api", "--port", str(self.args.api_port), "--workers", str(self.args.api_workers)]
+        api = self._child("api", api_cmd)
         wait_until(lambda: port_open(self.args.api_port), STARTUP_SECONDS, "the API", api.proc, interval=0.1)
         if chain is not None:  # last: it is not needed to serve turns, and start-up is CPU-bound
             self._child("listener", [me, "listener"])
@@ -164,6 +172,10 @@ class Stack:
 
     def stop(self) -> None:
         self.supervisor.stop()
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def run_stack(args: Namespace, settings: Settings) -> int:

@@ -8,9 +8,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chain.anvil import Anvil, find_anvil
-from chain.deploy import deploy
+from chain.deploy import deploy, upgrade
 from core.errors import ConfigError
+from devstack.anvil import Anvil, find_anvil
 from devstack.processes import ManagedProcess, free_port, port_in_use
 
 log = logging.getLogger("impressox.up")
@@ -47,6 +47,9 @@ def start_chain(*, rpc_url: str | None, data_dir: Path, port: int | None, log_di
         rpc_url = anvil.rpc_url
     try:
         deployment = asyncio.run(deploy(rpc_url, data_dir))
+        # the local vault runs AgentVaultV3 (freeze switch, time lock): its owner (anvil account 0)
+        # upgrades it in place on first start; a later start finds it upgraded and changes nothing
+        deployment = asyncio.run(upgrade(rpc_url, data_dir, implementation="AgentVaultV3"))
     except BaseException:
         if node is not None:
             node.stop()

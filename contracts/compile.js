@@ -20,7 +20,7 @@ const SRC = path.join(ROOT, "src");
 const BUILD = path.join(ROOT, "build");
 const EVM_VERSION = "cancun";
 // The contracts whose artifacts the Python side uses (ERC1967Proxy comes via src/Proxy.sol).
-const WANTED = ["AgentVault", "AgentVaultV2", "TestToken", "MockPriceFeed", "ERC1967Proxy"];
+const WANTED = ["AgentVault", "AgentVaultV2", "AgentVaultV3", "TestToken", "MockPriceFeed", "ERC1967Proxy"];
 
 function sourceFiles() {
   return fs.readdirSync(SRC).filter((f) => f.endsWith(".sol")).sort();

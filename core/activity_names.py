@@ -4,6 +4,8 @@ from __future__ import annotations
 
 #: validates a money-moving call before a human is asked to approve it
 TOOL_CHECK = "tool.check"
+#: the same check at approval time (its refusal returned, not raised): a stale simulation refuses the approval
+TOOL_RECHECK = "tool.recheck"
 #: hands a batch of notifications to their users' inboxes (alerts, scheduled turns)
 ALERTS_NOTIFY = "alerts.notify"
 #: one scheduled agent turn

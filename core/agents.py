@@ -1,4 +1,10 @@
-"""Agents are declared in YAML (config/agents.yaml); the factory builds the run plan a session receives."""
+"""Agents are declared in YAML (config/agents.yaml); the factory builds the run plan a session receives.
+
+An agent composes node kinds: the ``llm`` step (always), the ``summarise`` fold (``summarise``,
+on by default), MCP servers' tools (``mcp_servers``) and other agents (``agents``: an
+``ask_<name>`` tool that runs the agent as a child workflow). A cycle of agents asking agents,
+or a chain deeper than ``max_agent_depth``, is refused when the file loads.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from core.errors import BadInputError, ConfigError
-from core.schemas import AgentPlan
+from core.schemas import AgentPlan, ToolSpec
 from core.settings import Settings
 from core.tools import ToolRegistry
 
@@ -24,6 +30,13 @@ class AgentDefinition(BaseModel):
     max_steps: int = Field(default=6, ge=1, le=50)
     context_messages: int = Field(default=20, ge=1, le=500)
     approval_timeout_seconds: float | None = Field(default=None, gt=0)
+    #: MCP servers (settings ``mcp_servers``) whose tools this agent may call, as SERVER_TOOL
+    mcp_servers: list[str] = Field(default_factory=list)
+    #: agents this one may ask (tool ``ask_<name>``, each run as a child workflow)
+    agents: list[str] = Field(default_factory=list)
+    #: fold what leaves the model's context into a running summary instead of forgetting it
+    summarise: bool = True
+    summary_batch: int = Field(default=10, ge=2, le=200)
 
 
 class AgentsFile(BaseModel):
@@ -36,6 +49,17 @@ class AgentFactory:
             unknown = [t for t in d.tools if t not in registry]
             if unknown:
                 raise ConfigError(f"agent {name!r} lists unknown tools {unknown}; known: {registry.names()}")
+            servers = [s for s in d.mcp_servers if s not in settings.mcp_servers]
+            if servers:
+                raise ConfigError(
+                    f"agent {name!r} lists MCP servers {servers} that are not configured (mcp_servers: "
+                    f"{sorted(settings.mcp_servers) or 'none'})"
+                )
+            agents = [a for a in d.agents if a not in definitions]
+            if agents:
+                raise ConfigError(f"agent {name!r} asks unknown agents {agents}; known: {sorted(definitions)}")
+        for name in definitions:
+            _check_chain(definitions, [name], settings.max_agent_depth)
         self.definitions = definitions
         self.registry = registry
         self.settings = settings
@@ -63,7 +87,13 @@ class AgentFactory:
             name=name,
             persona=d.persona,
             model=d.model or s.model,
-            tools=[self.registry.get(t).spec() for t in d.tools],
+            tools=[self.registry.get(t).spec() for t in d.tools] + [self._ask_spec(a) for a in d.agents],
+            mcp_servers=d.mcp_servers,
+            # the chains are bounded and acyclic (checked at load), so this ends
+            agents={a: self.build(a) for a in d.agents},
+            max_agent_calls_per_turn=s.max_agent_calls_per_turn,
+            summarise=d.summarise,
+            summary_batch=d.summary_batch,
             max_steps=d.max_steps,
             context_messages=d.context_messages,
             approval_timeout_seconds=d.approval_timeout_seconds or s.approval_timeout_seconds,
@@ -71,3 +101,31 @@ class AgentFactory:
             transcript_window=s.transcript_window,
             llm_timeout_seconds=s.llm_timeout_seconds,
         )
+
+    def _ask_spec(self, agent: str) -> ToolSpec:
+        d = self.definitions[agent]
+        about = f": {d.description}" if d.description else ""
+        return ToolSpec(
+            name=f"ask_{agent}",
+            description=f"Ask the {agent} agent{about}. It answers one message on its own and returns its reply.",
+            parameters={
+                "type": "object",
+                "properties": {"message": {"type": "string", "description": f"what to ask the {agent} agent"}},
+                "required": ["message"],
+            },
+            side_effects=True,
+            agent=agent,
+        )
+
+
+def _check_chain(definitions: dict[str, AgentDefinition], chain: list[str], max_depth: int) -> None:
+    """ConfigError for a cycle of agents asking agents or a chain deeper than ``max_depth``."""
+    for asked in definitions[chain[-1]].agents:
+        if asked in chain:
+            raise ConfigError(f"agents ask each other in a cycle: {' -> '.join([*chain, asked])}")
+        if len(chain) > max_depth:
+            raise ConfigError(
+                f"agents ask agents {len(chain)} deep ({' -> '.join([*chain, asked])}), "
+                f"deeper than max_agent_depth {max_depth}"
+            )
+        _check_chain(definitions, [*chain, asked], max_depth)

@@ -38,22 +38,44 @@ def canonical_args(args: dict[str, Any]) -> str:
     return json.dumps(args, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _message(session_id: str, call_id: str, args: dict[str, Any], approve: bool) -> bytes:
+#: a decision that also binds the call's on-chain effect (chain id, vault, token, recipient,
+#: amount, reference, expiry: PendingApproval.binding)
+BOUND_VERSION = "v2"
+
+
+def _message(
+    session_id: str, call_id: str, args: dict[str, Any], approve: bool, binding: dict[str, Any] | None = None
+) -> bytes:
     # a JSON array, so no field can bleed into the next (no separator ambiguity)
-    fields = [VERSION, session_id, call_id, canonical_args(args), bool(approve)]
+    fields: list[Any] = [VERSION, session_id, call_id, canonical_args(args), bool(approve)]
+    if binding is not None:
+        fields = [BOUND_VERSION, *fields[1:], canonical_args(binding)]
     return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def sign(key: bytes, session_id: str, call_id: str, args: dict[str, Any], approve: bool) -> str:
-    digest = hmac.new(key, _message(session_id, call_id, args, approve), hashlib.sha256).hexdigest()
-    return f"{VERSION}:{digest}"
+def sign(
+    key: bytes,
+    session_id: str,
+    call_id: str,
+    args: dict[str, Any],
+    approve: bool,
+    binding: dict[str, Any] | None = None,
+) -> str:
+    digest = hmac.new(key, _message(session_id, call_id, args, approve, binding), hashlib.sha256).hexdigest()
+    return f"{BOUND_VERSION if binding is not None else VERSION}:{digest}"
 
 
 def verify(
-    key: bytes, signature: str | None, session_id: str, call_id: str, args: dict[str, Any], approve: bool
+    key: bytes,
+    signature: str | None,
+    session_id: str,
+    call_id: str,
+    args: dict[str, Any],
+    approve: bool,
+    binding: dict[str, Any] | None = None,
 ) -> bool:
     """Whether ``signature`` is the platform's signature of exactly this decision (constant time)."""
     if not signature:
         return False
-    expected = sign(key, session_id, call_id, args, approve)
+    expected = sign(key, session_id, call_id, args, approve, binding)
     return hmac.compare_digest(expected.encode(), signature.encode("utf-8", errors="replace"))

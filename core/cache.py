@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 
 
 def cache_key(namespace: str, payload: Any) -> str:
-    """A stable key for any JSON-able payload."""
+    """A stable key for any JSON-able payload (a Redis cache stores it under its deployment prefix)."""
     blob = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
-    return f"impressox:{namespace}:{hashlib.sha256(blob.encode()).hexdigest()}"
+    return f"{namespace}:{hashlib.sha256(blob.encode()).hexdigest()}"
 
 
 class Cache(ABC):
@@ -66,15 +66,21 @@ class MemoryCache(Cache):
 
 
 class RedisCache(Cache):
-    def __init__(self, client: aioredis.Redis) -> None:
+    """Entries under ``<prefix>:<key>``: two deployments sharing a Redis never read each other's."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = "impressox") -> None:
         self.client = client
+        self.prefix = prefix
+
+    def stored_key(self, key: str) -> str:
+        return f"{self.prefix}:{key}"
 
     async def get(self, key: str) -> str | None:
-        value = await self.client.get(key)
+        value = await self.client.get(self.stored_key(key))
         return value.decode() if isinstance(value, bytes) else value
 
     async def set(self, key: str, value: str, ttl_seconds: int) -> None:
-        await self.client.set(key, value, ex=max(1, ttl_seconds))
+        await self.client.set(self.stored_key(key), value, ex=max(1, ttl_seconds))
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -153,9 +159,9 @@ async def redis_reachable(url: str) -> bool:
         await client.aclose()
 
 
-async def build_cache(redis_url: str) -> Cache:
-    """Redis when reachable, else in-memory (logged)."""
+async def build_cache(redis_url: str, prefix: str = "impressox") -> Cache:
+    """Redis when reachable (keys under ``prefix``: core/redis_keys.py), else in-memory (logged)."""
     if await redis_reachable(redis_url):
-        return ResilientCache(RedisCache(redis_client(redis_url)))
+        return ResilientCache(RedisCache(redis_client(redis_url), prefix))
     log.warning("Redis at %s is not reachable: using the in-memory cache", redis_url)
     return MemoryCache()

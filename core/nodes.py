@@ -1,7 +1,11 @@
-"""Nodes: every LLM step follows one contract (template method) and runs as an activity.
+"""Nodes: the steps of a session that run as ``node.<kind>`` activities (template method).
 
-``BaseNode.run`` fixes the order: ``prepare`` the request from the NodeInput,
-``execute`` it, ``finish`` into a NodeOutput. Subclasses fill in the steps.
+``BaseNode.run`` fixes the order: ``prepare`` the request from the kind's input, ``execute`` it,
+``finish`` into the kind's output. Each kind declares its own ``input_type``/``output_type``
+(the activity's contract) and lives in a module of its own: ``llm`` here (the next step: an
+answer or tool calls), ``summarise`` in core/summarise_node.py (folds old messages into the
+running summary). The third kind of step, another agent, runs as a child workflow
+(workflows/agent_calls.py), not an activity.
 """
 
 from __future__ import annotations
@@ -9,29 +13,35 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from core.llm.gateway import LLMGateway, LLMReply, OnChunk
 from core.llm.messages import to_openai_messages, to_openai_tools
+from core.llm.offline_summary import SUMMARY_HEADING
 from core.schemas import NodeInput, NodeOutput, ToolSpec
 from core.tools import ToolRegistry
 
 
 class BaseNode(ABC):
     name: ClassVar[str]
+    #: the activity's input and result types (NodeInput -> NodeOutput unless a kind says otherwise)
+    input_type: ClassVar[type[BaseModel]] = NodeInput
+    output_type: ClassVar[type[BaseModel]] = NodeOutput
 
-    async def run(self, inp: NodeInput, on_chunk: OnChunk | None = None) -> NodeOutput:
+    async def run(self, inp: Any, on_chunk: OnChunk | None = None) -> Any:
         """``on_chunk`` receives streamed text as it is produced (None: no streaming)."""
         request = self.prepare(inp)
         raw = await self.execute(inp, request, on_chunk)
         return self.finish(inp, raw)
 
     @abstractmethod
-    def prepare(self, inp: NodeInput) -> Any: ...
+    def prepare(self, inp: Any) -> Any: ...
 
     @abstractmethod
-    async def execute(self, inp: NodeInput, request: Any, on_chunk: OnChunk | None = None) -> Any: ...
+    async def execute(self, inp: Any, request: Any, on_chunk: OnChunk | None = None) -> Any: ...
 
     @abstractmethod
-    def finish(self, inp: NodeInput, raw: Any) -> NodeOutput: ...
+    def finish(self, inp: Any, raw: Any) -> Any: ...
 
 
 class LLMNode(BaseNode):
@@ -50,14 +60,17 @@ class LLMNode(BaseNode):
             # an activity task scheduled before typed conversations (still in flight after a deploy)
             system = {"role": "system", "content": inp.persona}
             return {"messages": [system, *inp.messages], "tools": to_openai_tools(inp.tools)}
+        persona = inp.persona
+        if inp.summary:
+            persona = f"{persona}\n\n{SUMMARY_HEADING}\n{inp.summary}"
         return {
-            "messages": to_openai_messages(inp.persona, inp.conversation),
-            "tools": to_openai_tools(self._specs(inp.tool_names)),
+            "messages": to_openai_messages(persona, inp.conversation),
+            "tools": to_openai_tools(self._specs(inp.tool_names) + inp.tool_specs),
         }
 
     def _specs(self, names: list[str]) -> list[ToolSpec]:
         # a tool this worker lacks is left out: the model cannot call it (and the workflow
-        # would answer such a call with an error anyway)
+        # would answer such a call with an error anyway); MCP and agent tools come with their specs
         return [self._spec(n) for n in names if n in self.registry]
 
     def _spec(self, name: str) -> ToolSpec:

@@ -11,7 +11,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 Role = Literal["user", "assistant", "tool", "system"]
-ToolStatus = Literal["ok", "error", "rejected", "expired", "awaiting_approval"]
+#: "scheduled": approved, waiting out its undo window; "cancelled": cancelled in that window;
+#: "withdrawn": the approval was withdrawn (the vault was frozen) before anyone decided
+ToolStatus = Literal["ok", "error", "rejected", "expired", "awaiting_approval", "scheduled", "cancelled", "withdrawn"]
 #: "queued_behind_approval": the message waits in the inbox while an earlier turn awaits a human
 TurnStatus = Literal["done", "awaiting_approval", "failed", "queued_behind_approval"]
 
@@ -74,6 +76,8 @@ class ToolCallRecord(BaseModel):
     args: dict[str, Any] = Field(default_factory=dict)
     result: str | None = None
     status: ToolStatus = "ok"
+    #: a scheduled transfer: when its undo window ends and it is sent
+    executes_at: datetime | None = None
 
 
 class ChatMessage(BaseModel):
@@ -100,6 +104,11 @@ class ToolSpec(BaseModel):
     max_attempts: int = 5
     #: how an approval request reads, e.g. "send {amount} {token} to {to}"
     approval_template: str | None = None
+    #: an MCP server's tool (``mcp.<server>.<tool>`` activity): the server and the tool's own name
+    mcp_server: str | None = None
+    mcp_tool: str | None = None
+    #: ``ask_<agent>``: runs that agent (``AgentPlan.agents``) as a child workflow
+    agent: str | None = None
 
 
 class AgentPlan(BaseModel):
@@ -115,6 +124,18 @@ class AgentPlan(BaseModel):
     continue_as_new_after_turns: int = 100
     transcript_window: int = 200
     llm_timeout_seconds: float = 60.0
+    #: MCP servers whose tools the session lists once (``mcp.list_tools``) and adds to ``tools``
+    mcp_servers: list[str] = Field(default_factory=list)
+    #: True once the MCP tools are in ``tools`` (frozen: replay never asks a live server)
+    mcp_listed: bool = False
+    #: the agents this one may ask (``ask_<name>`` tools), each with its own frozen plan
+    agents: dict[str, AgentPlan] = Field(default_factory=dict)
+    #: child agents one turn may ask at most
+    max_agent_calls_per_turn: int = 8
+    #: fold what leaves the model's context into a running summary (the ``summarise`` node)
+    summarise: bool = False
+    #: messages folded at once (the fold runs when this many are out of the model's view)
+    summary_batch: int = 10
 
     def tool(self, name: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == name), None)
@@ -162,6 +183,15 @@ class PendingApproval(BaseModel):
     turn: int
     requested_at: datetime
     expires_at: datetime
+    #: a transfer's effect as the chain layer simulated it when the approval was asked for
+    #: (chain/simulation.py: balances before/after in the token's smallest unit, fee, limit left)
+    simulation: dict[str, Any] | None = None
+    #: what an approving signature binds: chain id, vault, token, recipient, amount (smallest unit),
+    #: reference and expiry; the money-moving activity refuses a call that differs in any of them
+    binding: dict[str, Any] | None = None
+
+    def as_call(self) -> ToolCallRequest:
+        return ToolCallRequest(call_id=self.call_id, name=self.tool, args=self.args)
 
 
 class ApprovalDecision(BaseModel):
@@ -173,11 +203,40 @@ class ApprovalDecision(BaseModel):
     #: the session service's HMAC of this decision (core/approvals.py); a money-moving
     #: tool refuses to run without a valid one, so decisions sent around the API move nothing
     signature: str | None = None
+    #: the binding the signature covers (PendingApproval.binding), handed to the tool
+    binding: dict[str, Any] | None = None
+    decided_at: datetime | None = None
+    #: the client the decision came from ("api", "cli", "telegram", "web", ...)
+    client: str | None = None
+
+
+class AuditEntry(BaseModel):
+    """One money-moving call as the session recorded it: what was asked, shown, decided and done."""
+
+    call_id: str
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    summary: str | None = None
+    turn: int = 0
+    requested_at: datetime | None = None
+    simulation: dict[str, Any] | None = None
+    binding: dict[str, Any] | None = None
+    decision: ApprovalDecision | None = None
+    undo_seconds: float = 0.0
+    executes_at: datetime | None = None
+    status: ToolStatus = "ok"
+    result: str | None = None
+    #: the tool's receipt (tx hash, block number, reference) when it sent something
+    receipt: dict[str, Any] | None = None
 
 
 class SessionState(BaseModel):
     """The compact state carried across continue-as-new."""
 
+    #: the running summary of the turns that left the model's context (the ``summarise`` node)
+    summary: str | None = None
+    #: the last turn folded into ``summary``
+    summarised_turn: int = 0
     turn_count: int = 0
     usage: TokenUsage = Field(default_factory=TokenUsage)
     messages: list[ChatMessage] = Field(default_factory=list)
@@ -186,6 +245,8 @@ class SessionState(BaseModel):
     #: message id -> turn of every answered message still indexed (bounded, oldest dropped):
     #: a late ``wait_turn`` for one whose full result was dropped is answered from this
     answered: dict[str, int] = Field(default_factory=dict)
+    #: every money-moving call of the session (workflows/transfers.py), for GET /v1/sessions/{id}/audit
+    audit: list[AuditEntry] = Field(default_factory=list)
 
 
 class SessionStart(BaseModel):
@@ -197,6 +258,10 @@ class SessionStart(BaseModel):
     agent: AgentPlan
     created_at: datetime | None = None
     state: SessionState | None = None
+    #: a child agent's run: answer the one message in ``state.inbox``, return its TurnResult, end
+    one_shot: bool = False
+    #: how deep in a chain of agents asking agents this session is (0: the user's own session)
+    depth: int = 0
 
 
 class SessionView(BaseModel):
@@ -213,6 +278,8 @@ class SessionView(BaseModel):
     pending_approvals: list[PendingApproval]
     queued_messages: int
     created_at: datetime | None = None
+    #: approved transfers waiting out their undo window (status "scheduled", executes_at)
+    scheduled_transfers: list[ToolCallRecord] = Field(default_factory=list)
 
 
 class NodeInput(BaseModel):
@@ -230,6 +297,10 @@ class NodeInput(BaseModel):
     timeout_seconds: float = 60.0
     #: the message this turn answers: names the turn's event stream (None: nothing is streamed)
     message_id: str | None = None
+    #: specs of callable tools the worker's registry has not (MCP tools, ``ask_<agent>``)
+    tool_specs: list[ToolSpec] = Field(default_factory=list)
+    #: the running summary of what left the conversation (given to the model as context)
+    summary: str | None = None
     #: before typed conversations: full tool specs and OpenAI wire dicts. Only read for activity
     #: tasks scheduled by an older worker and still in flight; never sent any more.
     tools: list[ToolSpec] = Field(default_factory=list)
@@ -261,9 +332,46 @@ class ToolInput(BaseModel):
 
 class ToolOutput(BaseModel):
     output: str
+    #: what a money-moving tool did on-chain (tx hash, block, reference), for the audit trail
+    receipt: dict[str, Any] | None = None
 
 
 class ToolCheck(BaseModel):
     """Result of ``tool.check``: the call's arguments, validated and normalised."""
 
     args: dict[str, Any] = Field(default_factory=dict)
+    #: a transfer's simulated effect and what its approval binds (see PendingApproval)
+    simulation: dict[str, Any] | None = None
+    binding: dict[str, Any] | None = None
+    #: the undo window that applies once approved (0: sent at once)
+    undo_seconds: float = 0.0
+    #: ``tool.recheck``: why the call cannot succeed now (None: it can)
+    refused: str | None = None
+
+
+class McpListInput(BaseModel):
+    """Input of ``mcp.list_tools``: the servers whose tools a session freezes into its plan."""
+
+    servers: list[str]
+
+
+class McpListOutput(BaseModel):
+    tools: list[ToolSpec] = Field(default_factory=list)
+    #: server -> why its tools could not be listed (the session tries again next turn)
+    errors: dict[str, str] = Field(default_factory=dict)
+
+
+class SummariseInput(BaseModel):
+    """Input of ``node.summarise``: fold ``messages`` into ``summary``."""
+
+    session_id: str
+    model: str
+    summary: str | None = None
+    messages: list[ChatMessage] = Field(default_factory=list)
+    timeout_seconds: float = 60.0
+
+
+class SummariseOutput(BaseModel):
+    summary: str
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    model: str | None = None

@@ -7,6 +7,7 @@ environment on its own. A bad value fails start-up with a message naming the fie
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from pydantic_settings import (
 )
 
 from core.errors import ConfigError
+from core.mcp_config import MCP_SERVER_NAME, McpServerConfig
 from core.names import USER_NAME_PATTERN
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +53,7 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "impressox-agent"
-    #: encrypt every payload in history (temporal/codec.py); off only for tests and benches
+    #: encrypt every payload in history (core/temporal/codec.py); off only for tests and benches
     codec_enabled: bool = True
     #: codec keys "<id>:<base64 AES key>", the first encrypts, all decrypt (rotation);
     #: empty: one key in <data_dir>/keys/codec.key, created on first use
@@ -61,8 +63,23 @@ class Settings(BaseSettings):
     temporal_ui_port: int = Field(default=8233, ge=0, le=65535)
     temporal_ui_origin: str | None = None
 
+    # Worker capacity (per worker process; docs/operations.md has figures for 2 and 16 cores)
+    #: workflow runs kept in memory; an evicted session replays its history on its next turn
+    max_cached_workflows: int = Field(default=2000, ge=0)
+    #: activities one worker runs at once (LLM calls wait on the network, so many fit one core)
+    max_concurrent_activities: int = Field(default=200, ge=1)
+    #: workflow tasks one worker runs at once (CPU-bound; the SDK's default is 100)
+    max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
+    #: on SIGTERM a worker stops polling and lets running activities finish this long before it
+    #: cancels them (Temporal retries a cancelled one elsewhere): a rolling restart fails no turn
+    graceful_shutdown_seconds: float = Field(default=30.0, ge=0, le=3600)
+
     # Redis: cache, streams, rate limits. Unreachable -> in-memory cache, warning logged.
     redis_url: str = "redis://127.0.0.1:6379/0"
+    #: the prefix of every key written to Redis (core/redis_keys.py); empty: "impressox:<deployment id>",
+    #: the id generated once into <data_dir>/keys/deployment-id. Set it when processes of one
+    #: deployment do not share a data dir (containers); two deployments on one Redis need two prefixes
+    redis_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9:_.-]{0,63}$")
 
     # LLM
     model: str = OFFLINE_MODEL
@@ -76,6 +93,12 @@ class Settings(BaseSettings):
     agents_file: Path = PROJECT_ROOT / "config" / "agents.yaml"
     #: extra modules whose import registers more tools (plugins), e.g. "mycompany.tools"
     tool_modules: list[str] = Field(default_factory=list)
+    #: MCP servers agents may take tools from (``mcp_servers: [name]`` in the agents file), name ->
+    #: stdio ``{command, args, env}`` or streamable HTTP ``{url, headers}`` (core/mcp_config.py)
+    mcp_servers: dict[str, McpServerConfig] = Field(default_factory=dict)
+    #: agents calling agents (``agents: [name]``): how deep child agents nest, how many one turn may ask
+    max_agent_depth: int = Field(default=3, ge=1, le=10)
+    max_agent_calls_per_turn: int = Field(default=8, ge=1, le=100)
 
     # Sessions
     max_message_chars: int = Field(default=8000, gt=0, le=100_000)
@@ -135,6 +158,15 @@ class Settings(BaseSettings):
     chain_operator_key: SecretStr | None = None
     chain_keystore_file: Path | None = None
     chain_keystore_password: SecretStr | None = None
+    #: the undo window: an approved transfer worth at least ``transfer_delay_min_usd`` waits this long
+    #: in the session (status ``scheduled``, cancellable) before it is sent; 0 = sent at once
+    transfer_delay_seconds: float = Field(default=0.0, ge=0, le=7 * 24 * 3600)
+    transfer_delay_min_usd: Decimal = Field(default=Decimal("0"), ge=0)
+    #: per-user overrides: user -> {"seconds": ..., "min_usd": ...} (either key may be left out)
+    transfer_delay_overrides: dict[str, dict[str, Decimal]] = Field(default_factory=dict)
+    #: the platform's audit key (secp256k1, hex) that signs audit bundles; default
+    #: ``<data_dir>/keys/audit.key`` (created on first use)
+    audit_key: SecretStr | None = None
 
     # Workers (issue 10): watch rules and scheduled agents
     #: a fired alert re-arms only after this many seconds (and the price's return past the hysteresis)
@@ -171,6 +203,14 @@ class Settings(BaseSettings):
         host, _, port = v.rpartition(":")
         if not host or not port.isdigit():
             raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:7233")
+        return v
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _mcp_names(cls, v: dict[str, McpServerConfig]) -> dict[str, McpServerConfig]:
+        bad = [name for name in v if not re.match(MCP_SERVER_NAME, name)]
+        if bad:
+            raise ValueError(f"MCP server names must be lower-case words (a-z, 0-9, _): {bad}")
         return v
 
     @field_validator("rate_limit", "rate_limit_sessions", "rate_limit_messages", "rate_limit_bad_keys")

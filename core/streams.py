@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from core.redis_keys import redis_prefix
+
 if TYPE_CHECKING:
     from core.settings import Settings
 
@@ -52,8 +54,9 @@ class TurnEvent:
     data: str
 
 
-def stream_key(session_id: str, message_id: str) -> str:
-    return f"impressox:turn:{session_id}:{message_id}"
+def stream_key(session_id: str, message_id: str, prefix: str = "impressox") -> str:
+    """A turn's stream (``prefix``: the deployment's, core/redis_keys.py)."""
+    return f"{prefix}:turn:{session_id}:{message_id}"
 
 
 def _decode(value: Any) -> str:
@@ -77,7 +80,9 @@ class TurnStreams:
         active_ttl_seconds: int = 24 * 3600,
         keep_seconds: int = 3600,
         cooldown: float = 5.0,
+        prefix: str = "impressox",
     ) -> None:
+        self.prefix = prefix
         self.writer = writer
         self.reader = reader or writer
         self.maxlen = maxlen
@@ -97,8 +102,14 @@ class TurnStreams:
     @classmethod
     def from_settings(cls, settings: Settings) -> TurnStreams:
         return cls.from_url(
-            settings.redis_url, maxlen=settings.stream_max_events, keep_seconds=settings.stream_keep_seconds
+            settings.redis_url,
+            maxlen=settings.stream_max_events,
+            keep_seconds=settings.stream_keep_seconds,
+            prefix=redis_prefix(settings),
         )
+
+    def key(self, session_id: str, message_id: str) -> str:
+        return stream_key(session_id, message_id, self.prefix)
 
     async def close(self) -> None:
         for client in {id(self.writer): self.writer, id(self.reader): self.reader}.values():
@@ -127,7 +138,7 @@ class TurnStreams:
         """Append events in order, in one round trip; their ids ([] when Redis is unavailable)."""
         if not self._available() or not events:
             return []
-        key = stream_key(session_id, message_id)
+        key = self.key(session_id, message_id)
         try:
             async with self.writer.pipeline(transaction=False) as pipe:
                 for event, data in events:
@@ -144,7 +155,7 @@ class TurnStreams:
 
         Returns the new event's id, or None when it was already done (or Redis is unavailable).
         """
-        key = stream_key(session_id, message_id)
+        key = self.key(session_id, message_id)
         try:
             entry = await self.writer.eval(
                 _FINISH, 2, key, f"{key}:done", json.dumps(result), self.maxlen, self.keep_seconds
@@ -157,7 +168,7 @@ class TurnStreams:
     async def keep_for_replay(self, session_id: str, message_id: str) -> None:
         """The turn is over (e.g. its reply was delivered to a chat): expire after ``keep_seconds``."""
         try:
-            await self.writer.expire(stream_key(session_id, message_id), self.keep_seconds)
+            await self.writer.expire(self.key(session_id, message_id), self.keep_seconds)
         except STREAM_ERRORS as exc:
             self._failed("expire", exc)
 
@@ -165,7 +176,7 @@ class TurnStreams:
     async def read(self, session_id: str, message_id: str, after: str = "0", block_ms: int = 0) -> list[TurnEvent]:
         """Events after ``after`` (an event id; "0" = from the start), waiting up to ``block_ms`` for
         the first one when there is none yet. Raises on Redis errors (callers degrade)."""
-        key = stream_key(session_id, message_id)
+        key = self.key(session_id, message_id)
         if block_ms <= 0:
             entries: Any = await self.reader.xrange(key, min=f"({after}" if after != "0" else "-", count=1000)
             return [_event(i, f) for i, f in entries]
@@ -173,7 +184,7 @@ class TurnStreams:
         return [_event(i, f) for _, entries in reply or [] for i, f in entries]
 
     async def exists(self, session_id: str, message_id: str) -> bool:
-        return bool(await self.reader.exists(stream_key(session_id, message_id)))
+        return bool(await self.reader.exists(self.key(session_id, message_id)))
 
 
 class TurnPublisher:

@@ -10,18 +10,19 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
+from typing import Any, Generic, TypeVar, get_type_hints
 
 from pydantic import BaseModel
 
 from core.schemas import ToolSpec
 
-if TYPE_CHECKING:
-    from core.deps import WorkerDeps
+#: what the process that runs the tools gives them (the worker's ``services.tools.deps.WorkerDeps``);
+#: core does not know it, so a tool names the deps it reads: ``ctx: ToolContext[WorkerDeps]``
+DepsT = TypeVar("DepsT")
 
 
 @dataclass(frozen=True)
-class ToolContext:
+class ToolContext(Generic[DepsT]):
     """What a running tool may know about its call (never secrets: those live in deps)."""
 
     call_id: str
@@ -30,14 +31,18 @@ class ToolContext:
     #: stable across activity retries and workflow replays: use it to make side effects once-only
     idempotency_key: str
     #: services the worker was built with (settings, cache, chain); None in bare unit tests
-    deps: WorkerDeps | None = None
+    deps: DepsT | None = None
+    #: what the human's signed approval binds (PendingApproval.binding), verified by the activity
+    #: before the tool runs; the tool refuses to do anything else (None: no binding was signed)
+    binding: dict[str, Any] | None = None
 
 
-ToolFunc = Callable[[Any, ToolContext], Awaitable["str | ToolResult"]]
+ToolFunc = Callable[[Any, ToolContext[Any]], Awaitable["str | ToolResult"]]
 #: a decorated tool keeps its own signature (e.g. ``-> ToolResult``) for its direct callers
 F = TypeVar("F", bound=ToolFunc)
-#: runs before an approval is asked for; raises BadInputError when the call cannot succeed
-PrecheckFunc = Callable[[Any, ToolContext], Awaitable[None]]
+#: runs before an approval is asked for; raises BadInputError when the call cannot succeed; may
+#: return {"simulation": ..., "binding": ..., "undo_seconds": ...} (a transfer's simulated effect)
+PrecheckFunc = Callable[[Any, ToolContext[Any]], Awaitable[dict[str, Any] | None]]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from core.names import USER_NAME_PATTERN
 
 #: the activity that deploys a user vault (run by workers, called by VaultRegistryWorkflow)
 REGISTER_ACTIVITY = "vault.register"
+#: freezes a user's vault on-chain (pause() with the operator key); only the owner's wallet unpauses
+FREEZE_ACTIVITY = "vault.freeze"
 
 
 class UserVault(BaseModel):

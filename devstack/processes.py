@@ -117,6 +117,21 @@ def _lifeline() -> Callable[[], None] | None:
     return arm
 
 
+def die_with_parent() -> None:
+    """Arm this process's own lifeline (Linux): SIGKILL when its parent dies.
+
+    For children that a library starts (uvicorn's worker processes under ``impressox api
+    --workers N``), which ``launch`` cannot arm: each calls this first thing.
+    """
+    prctl = _prctl()
+    if prctl is None:
+        return
+    parent = os.getppid()
+    prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent or parent == 1:  # orphaned already: no one would signal us
+        os._exit(1)
+
+
 def launch(
     cmd: list[str], *, log_file: Path | None = None, env: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.Popen:

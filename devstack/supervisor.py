@@ -1,7 +1,7 @@
 """Keep a set of child processes running: restart the restartable ones with backoff, stop on the rest.
 
-``impressox up`` puts the Temporal server and the chain in as essential (without them nothing
-works: their exit stops the stack) and the API, workers, listener and bots as restartable
+``impressox up`` puts the chain in as essential (its exit stops the stack) and the Temporal
+server (its SQLite file keeps every workflow), the API, workers, listener and bots as restartable
 (a crash is logged and the process comes back, after 0.5 s, then 1, 2, 4 ... up to 30 s while it
 keeps crashing; a process that ran for a minute starts again from 0.5 s).
 """

@@ -22,11 +22,11 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from chain.units import checksum_address
+from core.automations import AddRule, AlertView, RemoveRule, WatchStart, price_watch_id, wallet_watch_id
 from core.errors import BadInputError, NotFoundError, UnavailableError
 from core.names import USER_NAME
+from core.rules import PriceRule, WalletRule
 from core.settings import Settings
-from workers.models import AddRule, AlertView, RemoveRule, WatchStart, price_watch_id, wallet_watch_id
-from workers.rules import PriceRule, WalletRule
 from workflows.watch import WatchWorkflow
 
 log = logging.getLogger(__name__)

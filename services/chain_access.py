@@ -29,6 +29,7 @@ from chain.units import checksum_address
 from chain.user_vaults import read_owner, register_user_vault, user_vault_address
 from chain.vault import VaultService
 from core.errors import ConfigError, ConflictError, PermanentError
+from core.redis_keys import redis_prefix
 from core.settings import Settings
 from core.vaults import UserVault
 
@@ -95,7 +96,7 @@ class ChainAccess:
             deployment,
             # the signer depends on the chain (anvil's dev operator only on the local chain)
             operator_signer_from_settings(self.settings, chain_id),
-            nonces=NonceManager(w3, redis=self.redis),
+            nonces=NonceManager(w3, redis=self.redis, namespace=f"{redis_prefix(self.settings)}:nonce"),
             confirmations=self.settings.chain_confirmations,
             pending_dir=self.settings.data_dir / "pending-spends",
         )

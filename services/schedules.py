@@ -33,11 +33,11 @@ from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.agents import AgentFactory
+from core.automations import ScheduledTurnInput
 from core.errors import BadInputError, NotFoundError
 from core.names import USER_NAME
 from core.settings import Settings
-from temporal.search_attributes import AGENT, OWNER, PLATFORM
-from workers.models import ScheduledTurnInput
+from core.temporal.search_attributes import AGENT, OWNER, PLATFORM
 from workflows.scheduled_turn import ScheduledTurnWorkflow
 
 RECENT_RUNS = 5
@@ -268,7 +268,7 @@ def task_schedule_id(name: str) -> str:
 
 
 def _task_schedule(task: Any, settings: Settings) -> Schedule:
-    from workers.models import PeriodicTaskInput
+    from core.automations import PeriodicTaskInput
     from workflows.periodic import PeriodicTaskWorkflow
 
     spec = ScheduleSpec(

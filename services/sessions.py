@@ -7,6 +7,7 @@ every request is checked without a round trip; a foreign session is reported as 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -22,7 +23,7 @@ from temporalio.client import (
     WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core import approvals
@@ -31,6 +32,7 @@ from core.errors import BadInputError, ConflictError, NotFoundError, SessionExis
 from core.names import USER_NAME
 from core.schemas import (
     ApprovalDecision,
+    AuditEntry,
     ReplyAddress,
     SessionStart,
     SessionView,
@@ -39,7 +41,7 @@ from core.schemas import (
     UserMessage,
 )
 from core.settings import Settings
-from temporal.search_attributes import session_attributes
+from core.temporal.search_attributes import session_attributes
 from workflows.agent_session import AgentSessionWorkflow
 
 NAME = USER_NAME  # owners and platforms share the user-name shape
@@ -254,19 +256,29 @@ class SessionService:
 
     # ------------------------------------------------------------------ approvals
     async def decide(
-        self, owner: str, session_id: str, call_id: str, approve: bool, wait: float = 60
+        self, owner: str, session_id: str, call_id: str, approve: bool, wait: float = 60, client: str = "api"
     ) -> ToolCallRecord | None:
         """Approve or reject a pending tool call; returns its outcome (None if still running).
 
-        The decision is signed over the call's arguments as the session shows them; the
-        tool verifies that signature over the arguments it is about to use.
+        The decision is signed over the call's arguments as the session shows them and, for a
+        transfer, over its binding (chain id, vault, token, recipient, amount, reference, expiry);
+        the tool verifies that signature over the arguments and the spend it is about to make. A
+        transfer whose re-simulation no longer matches what was shown is refused (ConflictError).
         """
         handle = self._handle(owner, session_id)
         pending = next((p for p in (await self.get(owner, session_id)).pending_approvals if p.call_id == call_id), None)
         if pending is None:
             raise NotFoundError(f"no pending approval with call id {call_id!r}")
-        signature = approvals.sign(self._approval_key, session_id, call_id, pending.args, approve)
-        decision = ApprovalDecision(call_id=call_id, approve=approve, decided_by=owner, signature=signature)
+        signature = approvals.sign(self._approval_key, session_id, call_id, pending.args, approve, pending.binding)
+        decision = ApprovalDecision(
+            call_id=call_id,
+            approve=approve,
+            decided_by=owner,
+            signature=signature,
+            binding=pending.binding,
+            decided_at=datetime.now(UTC),
+            client=client,
+        )
         try:
             return await asyncio.wait_for(
                 handle.execute_update(AgentSessionWorkflow.decide_approval, decision), timeout=wait
@@ -274,7 +286,39 @@ class SessionService:
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             return None
         except WorkflowUpdateFailedError as exc:
-            raise NotFoundError(str(getattr(exc.cause, "message", None) or exc.cause or exc)) from None
+            raise _update_refused(exc) from None
+        except RPCError as exc:
+            raise _not_found_or(exc, session_id) from None
+
+    async def cancel_transfer(self, owner: str, session_id: str, call_id: str, wait: float = 30) -> ToolCallRecord:
+        """Cancel a transfer in its undo window (or still awaiting approval): nothing is sent."""
+        handle = self._handle(owner, session_id)
+        try:
+            return await asyncio.wait_for(handle.execute_update(AgentSessionWorkflow.cancel_transfer, call_id), wait)
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            raise UnavailableError(f"session {session_id} did not confirm the cancel in time") from None
+        except WorkflowUpdateFailedError as exc:
+            raise _update_refused(exc) from None
+        except RPCError as exc:
+            raise _not_found_or(exc, session_id) from None
+
+    async def withdraw_approvals(self, owner: str, reason: str) -> int:
+        """Every running session of ``owner`` withdraws its pending approvals and scheduled transfers."""
+        count = 0
+        for summary in await self.list(owner):
+            if summary.status != "running":
+                continue
+            try:
+                await self._handle(owner, summary.session_id).signal(AgentSessionWorkflow.withdraw_approvals, reason)
+                count += 1
+            except RPCError:
+                pass  # ended meanwhile: nothing left to withdraw
+        return count
+
+    async def audit(self, owner: str, session_id: str) -> builtins.list[AuditEntry]:
+        handle = self._handle(owner, session_id)
+        try:
+            return await handle.query(AgentSessionWorkflow.audit, rpc_timeout=QUERY_TIMEOUT)
         except RPCError as exc:
             raise _not_found_or(exc, session_id) from None
 
@@ -318,6 +362,15 @@ class SessionService:
     def _handle(self, owner: str, session_id: str) -> WorkflowHandle:
         self.check_owner(owner, session_id)
         return self.client.get_workflow_handle(session_id)
+
+
+def _update_refused(exc: WorkflowUpdateFailedError) -> Exception:
+    """A refused decision or cancel: 409 when the chain no longer matches the approval shown, else 404."""
+    cause = exc.cause
+    message = str(getattr(cause, "message", None) or cause or exc)
+    if isinstance(cause, ApplicationError) and cause.type == "ApprovalStale":
+        return ConflictError(message)
+    return NotFoundError(message)
 
 
 def _not_found_or(exc: RPCError, session_id: str) -> Exception:

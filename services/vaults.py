@@ -78,6 +78,24 @@ class VaultRegistryService:
         except WorkflowUpdateFailedError as exc:
             raise _domain_error(exc) from None
 
+    async def freeze(self, user: str) -> str:
+        """Pause ``user``'s vault on-chain (a worker sends pause() with the operator key): the tx
+        hash, "" when it was frozen already. NotFoundError without a vault."""
+        if await self.get(user) is None:
+            raise NotFoundError(NO_VAULT)
+        try:
+            handle = await self.client.start_workflow(
+                VaultRegistryWorkflow.run,
+                VaultRegistryStart(),
+                id=self.registry_id,
+                task_queue=self.settings.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                static_summary="registry of user vaults",
+            )
+            return await handle.execute_update(VaultRegistryWorkflow.freeze, user)
+        except WorkflowUpdateFailedError as exc:
+            raise _domain_error(exc) from None
+
     async def get(self, user: str) -> UserVault | None:
         """``user``'s registered vault; the platform deployment's vault for ``chain_vault_user``."""
         try:

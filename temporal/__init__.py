@@ -1,1 +1,1 @@
-"""Temporal plumbing: the one client factory, the worker, the dev-server launcher (see README.md)."""
+"""The worker assembly: the worker and the chain listener processes, built from every layer below."""

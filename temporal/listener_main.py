@@ -9,11 +9,11 @@ import logging
 from chain.client import close_web3, make_web3
 from core.errors import ConfigError
 from core.settings import Settings
+from core.shutdown import stop_on_signals
+from core.temporal.client import connect
 from services.chain_events import _wait_for_deployment, build_listener, follow_registry, follow_vaults
 from services.notifications import NotificationService
 from services.vaults import VaultRegistryService
-from temporal.client import connect
-from temporal.shutdown import stop_on_signals
 
 log = logging.getLogger(__name__)
 

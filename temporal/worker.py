@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.mcp import McpActivities
 from activities.nodes import NodeActivities
 from activities.tools import ToolActivities
 from activities.vaults import VaultActivities
@@ -20,21 +22,24 @@ from activities.workers import WorkerActivities
 from core.agents import AgentFactory
 from core.approvals import approval_key
 from core.cache import Cache, build_cache
-from core.deps import WorkerDeps
 from core.llm.gateway import LLMGateway
 from core.nodes import LLMNode
+from core.redis_keys import redis_prefix
 from core.settings import Settings
+from core.shutdown import stop_on_signals
 from core.streams import TurnStreams
+from core.summarise_node import SummariseNode
+from core.temporal.client import connect
+from core.temporal.search_attributes import ensure_registered
 from core.tools import ToolRegistry
 from services.chain_access import ChainAccess
+from services.mcp import McpPool
 from services.notifications import NotificationService
 from services.schedules import reconcile_periodic_tasks
 from services.sessions import SessionService
 from services.tools import load_tools
-from temporal.client import connect
+from services.tools.deps import WorkerDeps
 from temporal.sandbox import WORKFLOW_RUNNER
-from temporal.search_attributes import ensure_registered
-from temporal.shutdown import stop_on_signals
 from workers import load_handlers, tasks
 from workers.tasks import TaskContext
 from workflows.agent_session import AgentSessionWorkflow
@@ -86,9 +91,12 @@ def build_worker(
     )
     if streams is None:
         streams = TurnStreams.from_settings(settings)
-    nodes = NodeActivities([LLMNode(gateway, registry)], streams)
+    nodes = NodeActivities([LLMNode(gateway, registry), SummariseNode(gateway)], streams)
     if deps is None:
         deps = WorkerDeps(settings=settings, cache=cache, chain=chain_access(settings))
+    if deps.mcp is None:  # stdio servers start on first use; run_worker closes them
+        deps.mcp = McpPool(settings.mcp_servers)
+    mcp = McpActivities(deps.mcp, approval_key=approval_key(settings), streams=streams)
     if deps.temporal is None:
         deps.temporal = client
     if deps.agents is None:
@@ -107,8 +115,18 @@ def build_worker(
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
         workflow_runner=WORKFLOW_RUNNER,
-        activities=[*nodes.activities(), *tools.activities(), vaults.register, *workers.activities()],
-        max_concurrent_activities=200,
+        activities=[
+            *nodes.activities(),
+            *tools.activities(),
+            *mcp.activities(),
+            vaults.register,
+            vaults.freeze,
+            *workers.activities(),
+        ],
+        max_cached_workflows=settings.max_cached_workflows,
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
     )
 
 
@@ -117,12 +135,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None, read
     client = await connect(settings, wait_seconds=60)
     await ensure_registered(client)
     registry = load_tools(settings.tool_modules)
-    cache = await build_cache(settings.redis_url)
+    cache = await build_cache(settings.redis_url, redis_prefix(settings))
     chain = chain_access(settings)
     streams = TurnStreams.from_settings(settings)
-    worker = build_worker(
-        client, settings, registry, cache, WorkerDeps(settings=settings, cache=cache, chain=chain), streams=streams
-    )
+    deps = WorkerDeps(settings=settings, cache=cache, chain=chain, mcp=McpPool(settings.mcp_servers))
+    worker = build_worker(client, settings, registry, cache, deps, streams=streams)
     # platform periodic tasks (@tasks.periodic) become Temporal Schedules; idempotent
     report = await reconcile_periodic_tasks(client, settings, tasks.all())
     log.info("periodic tasks reconciled: %s", report)
@@ -135,5 +152,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None, read
             await stop.wait()
     if chain:
         await chain.close()
+    if deps.mcp:
+        await deps.mcp.close()  # stops the stdio servers this worker started
     await streams.close()
     await cache.close()

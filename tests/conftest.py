@@ -24,15 +24,15 @@ from core.agents import AgentFactory
 from core.cache import Cache, build_cache
 from core.llm import setup_litellm
 from core.settings import PROJECT_ROOT, Settings, load_settings
+from core.temporal import search_attributes
+from core.temporal.client import connect
+from core.temporal.codec import CodecKey, EncryptionCodec, decode_history_json
+from core.temporal.search_attributes import ensure_registered
 from devstack.processes import find_executable, free_port
 from devstack.redis_server import RedisServer
+from devstack.temporal_server import LOW_LATENCY_CONFIG
 from services.sessions import SessionService
 from services.tools import load_tools
-from temporal import search_attributes
-from temporal.client import connect
-from temporal.codec import CodecKey, EncryptionCodec, decode_history_json
-from temporal.devserver import LOW_LATENCY_CONFIG
-from temporal.search_attributes import ensure_registered
 from temporal.worker import build_worker
 
 PLUGINS = "tests.plugins.test_tools"

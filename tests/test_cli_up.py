@@ -46,7 +46,7 @@ class Up:
 
 
 @contextmanager
-def running_up(tmp_path: Path) -> Iterator[Up]:
+def running_up(tmp_path: Path, *up_args: str) -> Iterator[Up]:
     ports = {"api": free_port(), "temporal": free_port(), "ui": free_port(), "chain": free_port()}
     data_dir = tmp_path / "data"
     env = dict(os.environ, IMPRESSOX_REDIS_URL="redis://127.0.0.1:1/0")  # unreachable: up starts its own
@@ -54,6 +54,7 @@ def running_up(tmp_path: Path) -> Iterator[Up]:
     cmd = [find_executable("impressox"), "up", "--data-dir", str(data_dir)]
     for name in ("api", "temporal", "ui", "chain"):
         cmd += [f"--{name}-port", str(ports[name])]
+    cmd += up_args
     proc = subprocess.Popen(
         cmd, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )

@@ -14,13 +14,13 @@ from temporalio.client import Client
 from core.cache import build_cache
 from core.schemas import SessionView, TurnResult
 from core.settings import Settings
+from core.temporal.client import connect
+from core.temporal.search_attributes import ensure_registered
 from devstack.processes import free_port, stop_process
 from devstack.redis_server import RedisServer
+from devstack.temporal_server import TemporalDevServer
 from services.sessions import SessionService
 from services.tools import load_tools
-from temporal.client import connect
-from temporal.devserver import TemporalDevServer
-from temporal.search_attributes import ensure_registered
 from temporal.worker import build_worker
 from tests.conftest import TemporalServer, make_settings, worker_process
 from tests.turns import done

@@ -10,9 +10,9 @@ import pytest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
+from core.temporal.client import with_codec
+from core.temporal.codec import ENCODING, CodecKey, EncryptionCodec
 from services.sessions import SessionService
-from temporal.client import with_codec
-from temporal.codec import ENCODING, CodecKey, EncryptionCodec
 from temporal.sandbox import WORKFLOW_RUNNER
 from temporal.worker import WORKFLOWS
 from tests.histories.record import RECORDING_CODEC_KEY

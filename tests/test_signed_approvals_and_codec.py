@@ -20,9 +20,9 @@ from api.app import create_app
 from core.approvals import sign
 from core.schemas import ApprovalDecision, ToolCallRecord
 from core.settings import ApiKey, Settings
+from core.temporal.client import PLAIN_DATA_CONVERTER
 from devstack.processes import find_executable
 from services.sessions import SessionService
-from temporal.client import PLAIN_DATA_CONVERTER
 from tests.conftest import TemporalServer
 from tests.test_approvals import PAY, ledger
 

@@ -155,7 +155,8 @@ async def test_a_finished_turn_replays_in_full_while_kept(client: Client, settin
         assert [k for _, k, _ in events][:2] == ["tool_call", "tool_result"] and events[-1][1] == "done"
         assert events[-1][2] == r.json() and shown_text(events) == r.json()["reply"]
         assert await turn_events(http, sid, "m1") == events
-        assert 0 < await TurnStreams.from_settings(settings).writer.ttl(f"impressox:turn:{sid}:m1") <= 3600
+        streams = TurnStreams.from_settings(settings)
+        assert 0 < await streams.writer.ttl(streams.key(sid, "m1")) <= 3600
 
 
 async def test_turn_events_are_the_owners_only(client: Client, settings: Settings) -> None:

@@ -9,11 +9,11 @@ import redis.asyncio as aioredis
 from activities.tools import ToolActivities
 from core import approvals
 from core.cache import build_cache, cache_key
-from core.deps import WorkerDeps
 from core.schemas import ApprovalDecision, ToolInput
 from core.settings import Settings
 from devstack.redis_server import RedisServer
 from services.tools import load_tools
+from services.tools.deps import WorkerDeps
 
 
 def call(name: str, args: dict, key: str) -> ToolInput:
@@ -40,7 +40,8 @@ async def test_a_ttl_tool_is_served_from_redis_and_a_side_effect_tool_always_run
         assert first.output == "123 * 456 = 56088"
         await cache.flush()  # the write goes on behind the result: wait for it before reading Redis itself
         raw = aioredis.Redis.from_url(redis_server.url)
-        key = cache_key("tool:calculator", {"expression": "123 * 456"})
+        # under build_cache's default deployment prefix
+        key = f"impressox:{cache_key('tool:calculator', {'expression': '123 * 456'})}"
         ttl = await raw.ttl(key)
         assert 0 < ttl <= calc.cache_ttl_seconds
         # the second call is answered from Redis, not by running the tool again

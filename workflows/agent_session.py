@@ -14,9 +14,12 @@ from collections import defaultdict
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ChildWorkflowError
 
+from workflows import summary
+from workflows.agent_calls import ask_agent, call_mcp_tool, freeze_mcp_tools
 from workflows.delivery import deliver_to_chat, error_text
+from workflows.transfers import RECHECK_ON_APPROVE, UNDO_WINDOW, TransferGuard, simulation_text
 
 with workflow.unsafe.imports_passed_through():
     from core.activity_names import TOOL_CHECK, node_activity, tool_activity
@@ -26,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         AgentPlan,
         ApprovalDecision,
         AssistantReply,
+        AuditEntry,
         ChatMessage,
         ModelMessage,
         NodeInput,
@@ -57,6 +61,10 @@ QUEUED_BEHIND_APPROVAL = "queued-behind-approval"
 #: patch: a message with a reply address (a chat bot's) gets its reply and approval prompts
 #: delivered by the bot's ``deliver`` activity on the bot's own task queue
 BOT_DELIVERY = "bot-delivery"
+#: patch: a plan naming MCP servers lists their tools (``mcp.list_tools``) before its first turn
+MCP_TOOLS = "mcp-tools"
+#: patch: what leaves the model's context is folded into a running summary (``node.summarise``)
+SUMMARISE = "summarise"
 
 
 @workflow.defn
@@ -75,11 +83,19 @@ class AgentSessionWorkflow:
         self._signed: dict[str, ApprovalDecision] = {}
         self._finished_calls: dict[str, ToolCallRecord] = {}
         self._turns_this_run = 0
+        #: the money path: simulation shown and re-checked, undo window, freeze, audit
+        self._guard = TransferGuard(self._state)
+        #: token usage of this turn's child agents and summary fold (joins the turn's usage)
+        self._extra_usage = TokenUsage()
+        self._agent_calls = 0
 
     # ---------------------------------------------------------------- main loop
     @workflow.run
-    async def run(self, start: SessionStart) -> None:
+    async def run(self, start: SessionStart) -> TurnResult | None:
         while True:
+            if self._start.one_shot and self._results:
+                # a child agent's run: its one turn answered, the parent gets the result
+                return next(reversed(self._results.values()))
             await workflow.wait_condition(lambda: bool(self._state.inbox) or self._should_roll())
             if self._state.inbox:
                 await self._take_turn(self._state.inbox[0])
@@ -152,20 +168,64 @@ class AgentSessionWorkflow:
 
     @workflow.update
     async def decide_approval(self, decision: ApprovalDecision) -> ToolCallRecord:
-        """A human approves or rejects a pending tool call; returns the call's outcome."""
-        self._decisions[decision.call_id] = decision.approve
-        self._signed[decision.call_id] = decision
+        """A human approves or rejects a pending tool call; returns the call's outcome (or the
+        transfer scheduled in its undo window)."""
+        cid = decision.call_id
+        pending = self._pending[cid]
+        if decision.approve and pending.binding is not None and workflow.patched(RECHECK_ON_APPROVE):
+            # the chain must still match what the human saw; else the update fails (409), still pending
+            self._pending[cid] = await self._guard.recheck(pending, self._tool_input(pending.as_call(), pending.turn))
+            if cid not in self._pending or cid in self._decisions:
+                raise ValueError(f"no pending approval with call id {cid!r}")
+        self._decisions[cid] = decision.approve
+        self._signed[cid] = decision
+        self._guard.decided(decision)
         message_id = self._current.message_id if self._current else ""
-        # answer once the turn has its reply (or stops at another approval)
+        # answer once the turn has its reply (or stops at another approval), or once scheduled
         await workflow.wait_condition(
-            lambda: decision.call_id in self._finished_calls and (message_id in self._results or bool(self._pending))
+            lambda: (
+                (cid in self._finished_calls and (message_id in self._results or bool(self._pending)))
+                or cid in self._guard.scheduled
+            )
         )
-        return self._finished_calls[decision.call_id]
+        if cid not in self._finished_calls:
+            return self._guard.scheduled[cid].model_copy()
+        return self._finished_calls[cid]
 
     @decide_approval.validator
     def _validate_decision(self, decision: ApprovalDecision) -> None:
-        if decision.call_id not in self._pending or decision.call_id in self._decisions:
+        if (
+            decision.call_id not in self._pending
+            or decision.call_id in self._decisions
+            or decision.call_id in self._guard.deciding
+        ):
             raise ValueError(f"no pending approval with call id {decision.call_id!r}")
+
+    @workflow.update
+    async def cancel_transfer(self, call_id: str) -> ToolCallRecord:
+        """Cancel an approved transfer inside its undo window (or a pending one): nothing is sent."""
+        if call_id in self._pending:
+            self._guard.cancel(call_id, "cancelled by you")
+            self._decisions[call_id] = False
+        else:
+            self._guard.cancel(call_id, "cancelled by you")
+        await workflow.wait_condition(lambda: call_id in self._finished_calls)
+        return self._finished_calls[call_id]
+
+    @cancel_transfer.validator
+    def _validate_cancel(self, call_id: str) -> None:
+        if call_id not in self._guard.scheduled and (call_id not in self._pending or call_id in self._decisions):
+            raise ValueError(f"no transfer with call id {call_id!r} waiting for approval or in its undo window")
+
+    @workflow.signal
+    def withdraw_approvals(self, reason: str) -> None:
+        """The vault was frozen: withdraw every pending approval and cancel every scheduled transfer."""
+        self._guard.withdraw_all(self._pending, self._decisions, reason)
+
+    @workflow.query
+    def audit(self) -> list[AuditEntry]:
+        """Every money-moving call of the session (GET /v1/sessions/{id}/audit signs and enriches it)."""
+        return list(self._state.audit)
 
     @workflow.query
     def view(self) -> SessionView:
@@ -187,6 +247,7 @@ class AgentSessionWorkflow:
             pending_approvals=list(self._pending.values()),
             queued_messages=len(self._state.inbox),
             created_at=self._start.created_at,
+            scheduled_transfers=list(self._guard.scheduled.values()),
         )
 
     def _known(self, message_id: str) -> bool:
@@ -252,7 +313,13 @@ class AgentSessionWorkflow:
     # ---------------------------------------------------------------- one turn
     async def _take_turn(self, message: UserMessage) -> None:
         self._current, self._current_calls = message, []
+        self._extra_usage, self._agent_calls = TokenUsage(), 0
         turn = self._state.turn_count + 1
+        if self._plan.mcp_servers and not self._plan.mcp_listed and workflow.patched(MCP_TOOLS):
+            self._plan = await freeze_mcp_tools(self._plan)
+            self._start = self._start.model_copy(update={"agent": self._plan})  # continue-as-new keeps it
+        if self._plan.summarise and workflow.patched(SUMMARISE):
+            self._extra_usage = await summary.fold(self._start.session_id, self._plan, self._state)
         conversation: list[ModelMessage] = [*self._conversation(), UserPrompt(content=message.text)]
         self._state.messages.append(
             ChatMessage(role="user", content=message.text, turn=turn, message_id=message.message_id, at=workflow.now())
@@ -262,6 +329,7 @@ class AgentSessionWorkflow:
             status = "done"
         except ActivityError as err:
             reply, usage, status = f"Sorry, this turn failed: {error_text(err)}", TokenUsage(), "failed"
+        usage = usage + self._extra_usage
         self._finish_turn(
             message,
             turn,
@@ -349,6 +417,8 @@ class AgentSessionWorkflow:
                 model=self._plan.model,
                 persona=self._plan.persona,
                 tool_names=[t.name for t in self._plan.tools],
+                tool_specs=[t for t in self._plan.tools if t.mcp_server or t.agent],
+                summary=self._state.summary,
                 conversation=list(conversation),
                 timeout_seconds=self._plan.llm_timeout_seconds,
                 message_id=self._current.message_id if self._current else None,
@@ -365,11 +435,16 @@ class AgentSessionWorkflow:
         if spec is None:
             record.status, record.result = "error", f"Error: this agent has no tool named {call.name!r}."
             return record
+        if spec.agent or (spec.requires_approval and self._start.one_shot):
+            return await self._agent_call(call, spec, record)
         approval: ApprovalDecision | None = None
+        checked: ToolCheck | None = None
+        out: ToolOutput | None = None
         try:
             if spec.requires_approval:
                 # validate first, so nobody is asked to approve a call that cannot succeed
-                if workflow.patched("check-before-approval"):
+                # (an MCP tool is checked by its server, when it runs)
+                if workflow.patched("check-before-approval") and spec.mcp_server is None:
                     checked = await workflow.execute_activity(
                         TOOL_CHECK,
                         self._tool_input(call, turn),
@@ -379,12 +454,18 @@ class AgentSessionWorkflow:
                     )
                     call = call.model_copy(update={"args": checked.args})
                     record.args = checked.args
-                approved = await self._approval(call, spec, turn)
+                approved = await self._approval(call, spec, turn, checked)
                 approval = self._signed.pop(call.call_id, None)
                 if approved is not True:
-                    record.status = "rejected" if approved is False else "expired"
-                    record.result = f"The {call.name} was not approved ({record.status}); nothing was done."
+                    self._guard.refusal(record, approved)
                     return record
+                # the undo window: the last step before the send, so a cancel withdraws it whole
+                if checked and checked.undo_seconds > 0 and workflow.patched(UNDO_WINDOW):
+                    if not await self._guard.undo_window(record, checked.undo_seconds):
+                        return record
+            if spec.mcp_server:
+                record.result = (await call_mcp_tool(spec, self._tool_input(call, turn, approval))).output
+                return record
             out = await workflow.execute_activity(
                 tool_activity(call.name),
                 self._tool_input(call, turn, approval),
@@ -398,6 +479,32 @@ class AgentSessionWorkflow:
             record.result = out.output
         except ActivityError as err:
             record.status, record.result = "error", f"Error: {error_text(err)}"
+        finally:
+            if spec.requires_approval:
+                self._guard.finished(record, out.receipt if out else None)
+        return record
+
+    async def _agent_call(self, call: ToolCallRequest, spec: ToolSpec, record: ToolCallRecord) -> ToolCallRecord:
+        """``ask_<agent>``: the agent runs as a child workflow; its usage joins this turn's."""
+        plan = self._plan.agents.get(spec.agent or "")
+        message = str(call.args.get("message") or "").strip()
+        record.status = "error"
+        if plan is None:  # a tool needing approval, asked for inside a child agent
+            record.result = f"Error: {call.name} needs a human's approval, which an agent asked by another cannot get."
+        elif not message:
+            record.result = f"Error: {call.name} needs a message for the {spec.agent} agent."
+        elif self._agent_calls >= self._plan.max_agent_calls_per_turn:
+            record.result = f"Error: this turn already asked {self._agent_calls} agents, the most one turn may ask."
+        else:
+            self._agent_calls += 1
+            try:
+                result = await ask_agent(self._start, plan, call.call_id, message)
+            except ChildWorkflowError as err:
+                record.result = f"Error: the {spec.agent} agent failed: {error_text(err)}"
+                return record
+            self._extra_usage = self._extra_usage + result.usage
+            record.result = result.reply
+            record.status = "ok" if result.status == "done" else "error"
         return record
 
     def _tool_input(self, call: ToolCallRequest, turn: int, approval: ApprovalDecision | None = None) -> ToolInput:
@@ -414,26 +521,35 @@ class AgentSessionWorkflow:
             approval=approval,
         )
 
-    async def _approval(self, call: ToolCallRequest, spec: ToolSpec, turn: int) -> bool | None:
+    async def _approval(
+        self, call: ToolCallRequest, spec: ToolSpec, turn: int, checked: ToolCheck | None = None
+    ) -> bool | None:
         """Wait for a human decision; None when it expired. Only the update decides."""
         now = workflow.now()
         timeout = timedelta(seconds=self._plan.approval_timeout_seconds)
-        self._pending[call.call_id] = PendingApproval(
+        base = PendingApproval(
             call_id=call.call_id,
             tool=call.name,
             args=call.args,
             summary=_summary(spec, call),
-            reason=f"{call.name} moves funds and needs your approval",
+            reason=(
+                f"{call.name} is marked as needing approval by its MCP server's configuration"
+                if spec.mcp_server
+                else f"{call.name} moves funds and needs your approval"
+            ),
             turn=turn,
             requested_at=now,
             expires_at=now + timeout,
         )
+        self._pending[call.call_id] = self._guard.pending(base, checked)
+        self._guard.asked(self._pending[call.call_id])
         asker = self._current.reply_to if self._current else None
         if asker is not None and workflow.patched(BOT_DELIVERY):
             await deliver_to_chat(
                 Delivery(
                     address=asker,
-                    text=f"This needs your approval: {self._pending[call.call_id].summary}.",
+                    text=f"This needs your approval: {self._pending[call.call_id].summary}."
+                    + simulation_text(self._pending[call.call_id].simulation),
                     kind="approval",
                     approval=ApprovalButton(
                         session_id=self._start.session_id,

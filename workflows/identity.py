@@ -17,7 +17,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 with workflow.unsafe.imports_passed_through():
     from core.bots import IdentityStart, IdentityView, LinkCodeStart, SessionBinding
-    from temporal.search_attributes import OWNER, PLATFORM
+    from core.temporal.search_attributes import OWNER, PLATFORM
 
 #: wrong codes an identity may try per window before /link is refused for the rest of it
 MAX_FAILURES = 5

@@ -9,7 +9,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from core.activity_names import task_activity
-    from workers.models import PeriodicTaskInput
+    from core.automations import PeriodicTaskInput
 
 
 @workflow.defn

@@ -20,14 +20,14 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from core.activity_names import ALERTS_NOTIFY, SCHEDULE_RUN_TURN
-    from core.notifications import Notification
-    from workers.models import (
+    from core.automations import (
         NotifyBatch,
         OwnedNotification,
         ScheduledTurnInput,
         ScheduledTurnRequest,
         ScheduledTurnResult,
     )
+    from core.notifications import Notification
 
 #: set by Temporal on workflows a schedule starts: the firing's nominal time
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")

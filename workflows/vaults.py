@@ -18,7 +18,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from core.vaults import REGISTER_ACTIVITY, UserVault, VaultRegistration, VaultRegistryStart
+    from core.vaults import FREEZE_ACTIVITY, REGISTER_ACTIVITY, UserVault, VaultRegistration, VaultRegistryStart
 
 
 def registry_workflow_id(task_queue: str) -> str:
@@ -75,6 +75,19 @@ class VaultRegistryWorkflow:
             self._busy.discard(request.user)
         self._vaults[request.user] = vault
         return vault
+
+    @workflow.update
+    async def freeze(self, user: str) -> str:
+        """Pause ``user``'s vault on-chain (a worker holds the operator key); the tx hash, or "" when it
+        was paused already. Only the vault owner's wallet can unpause it."""
+        self._updates += 1
+        return await workflow.execute_activity(
+            FREEZE_ACTIVITY,
+            user,
+            result_type=str,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=REGISTER_RETRY,
+        )
 
     @register.validator
     def _validate(self, request: VaultRegistration) -> None:

@@ -3,7 +3,7 @@
 ``watch:price:<SYMBOL>`` holds every price rule on that feed; ``watch:wallet:<address>`` every
 wallet rule on that address. The chain listener signals it (signal-with-start) with each
 confirmed price update or transfer; the rules are evaluated together in workflow code (pure
-functions of workers.rules) and all firings of one batch go out in one ``alerts.notify``
+functions of core.rules) and all firings of one batch go out in one ``alerts.notify``
 activity, so one update costs the same Temporal actions for 1 or 1,000 rules.
 
 Updates and transfers are deduplicated by key (a signal may arrive twice); notifications carry
@@ -21,8 +21,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from core.activity_names import ALERTS_NOTIFY
-    from core.notifications import Notification
-    from workers.models import (
+    from core.automations import (
         AddRule,
         AlertView,
         NotifyBatch,
@@ -32,7 +31,8 @@ with workflow.unsafe.imports_passed_through():
         TransferSeen,
         WatchStart,
     )
-    from workers.rules import (
+    from core.notifications import Notification
+    from core.rules import (
         PricePoint,
         PriceRule,
         RuleState,

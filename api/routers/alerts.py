@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from api.deps import User
 from api.schemas import ErrorOut
+from core.automations import AlertView
 from services.alerts import AlertCreate, AlertCreated, AlertService
-from workers.models import AlertView
 
 
 async def get_alerts(request: Request) -> AlertService:

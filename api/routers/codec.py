@@ -17,7 +17,7 @@ from temporalio.api.common.v1 import Payloads
 
 from api.deps import User
 from core.settings import Settings
-from temporal.codec import CodecError
+from core.temporal.codec import CodecError
 
 router = APIRouter(prefix="/codec", tags=["codec"])
 #: a codec request is one history page's payloads at most; Temporal caps a payload at 2 MB

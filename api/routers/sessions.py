@@ -107,14 +107,36 @@ async def send_message(
     )
 
 
-@router.post("/{session_id}/approvals/{call_id}", response_model=ApprovalOut)
+@router.post(
+    "/{session_id}/approvals/{call_id}",
+    response_model=ApprovalOut,
+    responses={409: {"model": ErrorOut, "description": "the chain no longer matches the simulation shown"}},
+)
 async def decide_approval(
     session_id: str, call_id: str, body: ApprovalIn, user: User, sessions: Sessions
 ) -> ApprovalOut:
     record = await sessions.decide(user, session_id, call_id, body.approve)
     if record is None:
         return ApprovalOut(call_id=call_id, approved=body.approve, status="running")
-    return ApprovalOut(call_id=call_id, approved=body.approve, status=record.status, result=record.result)
+    return ApprovalOut(
+        call_id=call_id,
+        approved=body.approve,
+        status=record.status,
+        result=record.result,
+        executes_at=record.executes_at,
+    )
+
+
+@router.post(
+    "/{session_id}/approvals/{call_id}/cancel",
+    response_model=ApprovalOut,
+    responses={409: {"model": ErrorOut}},
+)
+async def cancel_transfer(session_id: str, call_id: str, user: User, sessions: Sessions) -> ApprovalOut:
+    """Cancel a transfer in its undo window (status ``scheduled``) or still awaiting approval:
+    nothing is sent, and the session's reply says so."""
+    record = await sessions.cancel_transfer(user, session_id, call_id)
+    return ApprovalOut(call_id=call_id, approved=False, status=record.status, result=record.result)
 
 
 @router.get(

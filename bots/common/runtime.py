@@ -9,11 +9,11 @@ from temporalio.client import Client
 from core.agents import AgentFactory
 from core.settings import Settings
 from core.streams import TurnStreams
+from core.temporal.client import connect
+from core.temporal.search_attributes import ensure_registered
 from services.chats import ChatService
 from services.sessions import SessionService
 from services.tools import load_tools
-from temporal.client import connect
-from temporal.search_attributes import ensure_registered
 
 
 @dataclass

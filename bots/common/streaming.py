@@ -120,10 +120,10 @@ class DraftStore:
 
     def __init__(self, streams: TurnStreams) -> None:
         self.redis = streams.writer
+        self.prefix = streams.prefix  # the deployment's (core/redis_keys.py)
 
-    @staticmethod
-    def key(session_id: str, message_id: str) -> str:
-        return f"impressox:drafts:{session_id}:{message_id}"
+    def key(self, session_id: str, message_id: str) -> str:
+        return f"{self.prefix}:drafts:{session_id}:{message_id}"
 
     async def save(self, session_id: str, message_id: str, refs: list[str], delivered: bool = False) -> None:
         value = json.dumps({"refs": refs, "delivered": delivered})

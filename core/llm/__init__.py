@@ -11,10 +11,10 @@ import os
 import sys
 from types import ModuleType
 
+from core.llm.provider import OFFLINE_PROVIDER
+
 log = logging.getLogger(__name__)
 
-#: the litellm custom provider of the deterministic offline model (``offline/<name>``)
-OFFLINE_PROVIDER = "offline"
 
 _ready = False
 

@@ -25,8 +25,9 @@ from litellm.types.utils import (
     Usage,
 )
 
-from core.llm import OFFLINE_PROVIDER
 from core.llm.offline_intents import Intent, parse_conversion, parse_intent, small_talk
+from core.llm.offline_summary import SUMMARY_HEADING, SUMMARY_MARKER, recall, summarise
+from core.llm.provider import OFFLINE_PROVIDER
 
 PROVIDER = OFFLINE_PROVIDER
 
@@ -127,6 +128,9 @@ def respond(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) 
     """The offline model's next assistant message for a conversation."""
     available = _tool_names(tools)
     last = messages[-1] if messages else {"role": "user", "content": ""}
+    system = _text(messages[0].get("content")) if messages and messages[0].get("role") == "system" else ""
+    if system.startswith(SUMMARY_MARKER):  # the summarise node's request
+        return Message(role="assistant", content=summarise(_text(last.get("content"))))
     if last.get("role") == "tool":
         user, results = _turn(messages)
         step = _conversion_step(user, results, available)
@@ -146,6 +150,8 @@ def respond(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) 
     intent = parse_intent(text, available)
     if intent is not None:
         return _call(messages, text, intent)
+    if SUMMARY_HEADING in system and (answer := recall(text, system.split(SUMMARY_HEADING, 1)[1])):
+        return Message(role="assistant", content=answer)
     kind = small_talk(text)
     if kind is not None and kind in _SMALL_TALK:
         return Message(role="assistant", content=_SMALL_TALK[kind])

@@ -152,13 +152,19 @@ def _transfer(text: str) -> Intent | None:
 
 def parse_intent(text: str, available: set[str]) -> Intent | None:
     """The tool call a plain-English request asks for, if an available tool can answer it."""
-    explicit = re.match(r"^/tool\s+([a-z_][a-z0-9_]*)\s*(\{.*\})?\s*$", text.strip(), re.S)
+    # tool names as model APIs allow them (MCP tools: ``everything_get-sum``)
+    explicit = re.match(r"^/tool\s+([A-Za-z_][A-Za-z0-9_-]*)\s*(\{.*\})?\s*$", text.strip(), re.S)
     if explicit and explicit.group(1) in available:
         try:
             parsed = json.loads(explicit.group(2) or "{}")
         except ValueError:
             parsed = {}
         return Intent(explicit.group(1), parsed if isinstance(parsed, dict) else {})
+
+    # "ask the calculator agent: what is 6 * 7?" -> ask_calculator (agents calling agents)
+    asked = re.match(r"^\s*ask\s+(?:the\s+)?([a-z][a-z0-9_]*)\s+agent\s*[:,]?\s*(.+)$", text, re.I | re.S)
+    if asked and f"ask_{asked.group(1).lower()}" in available:
+        return Intent(f"ask_{asked.group(1).lower()}", {"message": asked.group(2).strip()})
 
     # schedules and alerts first: their sentences embed other requests ("every hour check my balance")
     if worker := parse_worker_intent(text, available):

@@ -7,14 +7,18 @@ from the idempotency key, so a retried activity finds its transaction instead of
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from chain.units import MAX_AMOUNT, checksum_address, parse_amount
+from chain.simulation import REVERT_WORDS, plain, simulate_spend
+from chain.units import ETH_ADDRESS, MAX_AMOUNT, checksum_address, parse_amount, to_base_units
 from chain.vault import VaultService, reference_from_key
 from core.errors import BadInputError, ChainRevertError, ImpressoxError, PermanentError
 from core.tools import ToolContext, ToolResult
+from services.tools.deps import WorkerDeps
 from services.tools.registry import tools
 
 SYMBOL = r"^[A-Za-z][A-Za-z0-9]{1,9}$"
@@ -30,7 +34,7 @@ NO_VAULT = (
 )
 
 
-async def _vault(ctx: ToolContext, *, own: bool = True) -> VaultService:
+async def _vault(ctx: ToolContext[WorkerDeps], *, own: bool = True) -> VaultService:
     """The caller's own vault (``own``), or any vault service for reads that are not about a vault."""
     access = ctx.deps.chain if ctx.deps else None
     if access is None:
@@ -52,7 +56,7 @@ class PriceArgs(BaseModel):
 
 
 @tools.register(cache_ttl_seconds=15, timeout_seconds=20)
-async def get_token_price(args: PriceArgs, ctx: ToolContext) -> ToolResult:
+async def get_token_price(args: PriceArgs, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """The USD price of a token from its on-chain price feed (Chainlink AggregatorV3)."""
     vault = await _vault(ctx, own=False)
     price = await vault.price(args.symbol.upper())
@@ -73,7 +77,7 @@ class BalanceArgs(BaseModel):
 
 
 @tools.register(timeout_seconds=20)
-async def get_balance(args: BalanceArgs, ctx: ToolContext) -> ToolResult:
+async def get_balance(args: BalanceArgs, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """The balance of an address, or of your vault when no address is given, in ETH or an ERC-20 token."""
     vault = await _vault(ctx, own=args.address is None)
     token = args.token.upper()
@@ -90,7 +94,7 @@ class VaultStatusArgs(BaseModel):
 
 
 @tools.register(timeout_seconds=20)
-async def vault_status(args: VaultStatusArgs, ctx: ToolContext) -> ToolResult:
+async def vault_status(args: VaultStatusArgs, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """Your vault: its balances, daily spend limits and what was spent today."""
     status = await (await _vault(ctx)).status()
     parts = [
@@ -112,7 +116,10 @@ class TransferArgs(BaseModel):
     @field_validator("to")
     @classmethod
     def _to(cls, v: str) -> str:
-        return checksum_address(v, "recipient")
+        to = checksum_address(v, "recipient")
+        if to == ETH_ADDRESS:
+            raise BadInputError("the recipient is the zero address: whatever is sent there is lost for good")
+        return to
 
     @field_validator("amount", mode="before")
     @classmethod
@@ -122,7 +129,8 @@ class TransferArgs(BaseModel):
             raise BadInputError(f"amount {v} must be greater than zero")
         if amount > MAX_AMOUNT:
             raise BadInputError(f"amount {v} is absurdly large; check the number")
-        return str(amount.normalize()) if amount != amount.to_integral_value() else str(int(amount))
+        # positional notation always: str(Decimal("1E-19")) would show "1E-19" to the person approving
+        return plain(amount)
 
     @field_validator("token")
     @classmethod
@@ -131,15 +139,9 @@ class TransferArgs(BaseModel):
 
 
 #: the vault contract's custom errors, in the words a user reads (the raw revert stays in the logs)
-REFUSALS = {
-    "LimitExceeded": "that is over today's limit",
-    "InsufficientBalance": "there are not enough funds in the vault",
-    "NotOperator": "the platform's key is not this vault's operator",
-    "ReferenceUsed": "this transfer was already made",
-    "ZeroAddress": "the recipient is the zero address",
-    "ZeroAmount": "the amount is zero",
-    "EthTransferFailed": "the recipient does not accept ETH",
-}
+REFUSALS = REVERT_WORDS
+#: what a transfer request on a frozen vault is told
+FROZEN = "the vault is frozen; only its owner wallet can unfreeze it"
 
 
 async def _refused(vault: VaultService, args: TransferArgs, exc: ChainRevertError) -> ChainRevertError:
@@ -159,13 +161,18 @@ async def _refused(vault: VaultService, args: TransferArgs, exc: ChainRevertErro
     return refused
 
 
-async def _check_transfer(args: TransferArgs, ctx: ToolContext) -> None:
-    """Before asking for approval: the token exists and the amount fits today's limit and balance."""
+async def _check_transfer(args: TransferArgs, ctx: ToolContext[WorkerDeps]) -> dict[str, Any]:
+    """Before asking for approval: the token exists, the vault is not frozen, the amount fits today's
+    limit and balance, and the simulated spend succeeds. Returns the simulation, what the approval
+    binds, and the undo window that applies."""
     vault = await _vault(ctx)
     vault.token_address(args.token)  # unknown token -> a clear BadInputError
+    if await vault.paused():
+        raise BadInputError(f"{FROZEN}, so this transfer cannot be made")
     status = await vault.status()
     token = next(t for t in status.tokens if t.symbol == args.token)
     amount = Decimal(args.amount)
+    to_base_units(amount, await vault._token_decimals(vault.token_address(args.token)))  # too many decimals
     if amount > token.remaining_today:
         raise BadInputError(
             f"{args.amount} {args.token} exceeds your vault's daily limit "
@@ -173,6 +180,73 @@ async def _check_transfer(args: TransferArgs, ctx: ToolContext) -> None:
         )
     if amount > token.balance:
         raise BadInputError(f"your vault holds only {_amount(token.balance)} {args.token}")
+    reference = reference_from_key(ctx.idempotency_key)
+    eth_usd = await _price_or_none(vault, "ETH")
+    sim = await simulate_spend(vault, reference, args.token, args.to, amount, eth_usd=eth_usd)
+    if sim["will_revert"]:
+        raise BadInputError(
+            f"this transfer would fail on-chain: {sim['revert_reason']}; nobody was asked to approve it"
+        )
+    binding = {
+        "chain_id": status.chain_id,
+        "vault": vault.vault_address,
+        "token": sim["token_address"],
+        "symbol": args.token,
+        "to": args.to,
+        "amount": sim["amount"],
+        "reference": "0x" + reference.hex(),
+    }
+    usd = amount * price if (price := await _price_or_none(vault, args.token)) is not None else None
+    return {"simulation": sim, "binding": binding, "undo_seconds": _undo_seconds(ctx, usd)}
+
+
+async def _price_or_none(vault: VaultService, symbol: str) -> Decimal | None:
+    try:
+        return await vault.price(symbol)
+    except ImpressoxError:
+        return None
+
+
+def _undo_seconds(ctx: ToolContext[WorkerDeps], usd: Decimal | None) -> float:
+    """The undo window of an approved transfer worth ``usd`` (None: no price, so the window applies)."""
+    if ctx.deps is None:
+        return 0.0
+    settings = ctx.deps.settings
+    own = settings.transfer_delay_overrides.get(ctx.owner, {})
+    seconds = float(own.get("seconds", settings.transfer_delay_seconds))
+    floor = Decimal(own.get("min_usd", settings.transfer_delay_min_usd))
+    if seconds <= 0 or (usd is not None and usd < floor):
+        return 0.0
+    return seconds
+
+
+async def _check_binding(vault: VaultService, args: TransferArgs, ctx: ToolContext[WorkerDeps]) -> None:
+    """The signed approval's binding must be this very spend: chain, vault, token, recipient, amount,
+    reference, and not past its expiry; anything else is refused before a transaction is built."""
+    binding = ctx.binding
+    if binding is None:
+        return
+    reference = "0x" + reference_from_key(ctx.idempotency_key).hex()
+    actual = {
+        "chain_id": await vault.w3.eth.chain_id,
+        "vault": vault.vault_address,
+        "token": vault.token_address(args.token),
+        "to": args.to,
+        "amount": str(to_base_units(args.amount, await vault._token_decimals(vault.token_address(args.token)))),
+        "reference": reference,
+    }
+    wrong = [k for k, v in actual.items() if str(binding.get(k, "")).lower() != str(v).lower()]
+    if wrong:
+        raise PermanentError(
+            f"the approval was signed for another transfer ({', '.join(wrong)} differ), so nothing was sent"
+        )
+    expires = binding.get("expires_at")
+    if (
+        expires
+        and datetime.fromisoformat(str(expires)) < datetime.now(UTC)
+        and not await vault.reference_used(reference)
+    ):
+        raise PermanentError("the approval of this transfer has expired, so nothing was sent; ask again")
 
 
 @tools.register(
@@ -183,10 +257,11 @@ async def _check_transfer(args: TransferArgs, ctx: ToolContext) -> None:
     precheck=_check_transfer,
     approval_template="send {amount} {token} from your vault to {to}",
 )
-async def transfer(args: TransferArgs, ctx: ToolContext) -> ToolResult:
+async def transfer(args: TransferArgs, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """Send ETH or an ERC-20 token from your vault to an address. Needs your approval; the vault's
     daily limit applies on-chain."""
     vault = await _vault(ctx)
+    await _check_binding(vault, args, ctx)
     try:
         result = await vault.spend(reference_from_key(ctx.idempotency_key), args.token, args.to, args.amount)
     except ChainRevertError as exc:

@@ -23,6 +23,7 @@ from core.errors import BadInputError, NotFoundError, PermanentError
 from core.tools import ToolContext, ToolResult
 from services.alerts import AlertCreate, AlertService
 from services.schedules import ScheduleCreate, ScheduleOut, ScheduleService
+from services.tools.deps import WorkerDeps
 from services.tools.registry import tools
 
 #: words that say when a cron schedule runs, matched against its hour
@@ -30,7 +31,7 @@ _DAYPARTS = {"morning": range(5, 12), "noon": range(11, 14), "afternoon": range(
 _STOPWORDS = {"my", "the", "a", "an", "schedule", "scheduled", "report", "alert", "alerts", "job", "task", "please"}
 
 
-def _services(ctx: ToolContext) -> tuple[Any, Any]:
+def _services(ctx: ToolContext[WorkerDeps]) -> tuple[Any, Any]:
     client = ctx.deps.temporal if ctx.deps else None
     settings = ctx.deps.settings if ctx.deps else None
     if client is None or settings is None:
@@ -38,7 +39,7 @@ def _services(ctx: ToolContext) -> tuple[Any, Any]:
     return client, settings
 
 
-def _schedules(ctx: ToolContext) -> ScheduleService:
+def _schedules(ctx: ToolContext[WorkerDeps]) -> ScheduleService:
     client, settings = _services(ctx)
     assert ctx.deps is not None  # _services checked it
     if ctx.deps.agents is None:  # a worker built without them (tests): read the agents file once
@@ -48,12 +49,12 @@ def _schedules(ctx: ToolContext) -> ScheduleService:
     return ScheduleService(client, settings, ctx.deps.agents)
 
 
-def _alerts(ctx: ToolContext) -> AlertService:
+def _alerts(ctx: ToolContext[WorkerDeps]) -> AlertService:
     client, settings = _services(ctx)
     return AlertService(client, settings)
 
 
-def _suffix(ctx: ToolContext, n: int) -> str:
+def _suffix(ctx: ToolContext[WorkerDeps], n: int) -> str:
     return hashlib.sha256(ctx.idempotency_key.encode()).hexdigest()[:n]
 
 
@@ -111,7 +112,7 @@ class SchedulePromptArgs(BaseModel):
 
 
 @tools.register(side_effects=True, timeout_seconds=30)
-async def schedule_prompt(args: SchedulePromptArgs, ctx: ToolContext) -> ToolResult:
+async def schedule_prompt(args: SchedulePromptArgs, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """Schedule a prompt to run as your agent's turn on a cron or an interval; answers arrive as notifications."""
     req = ScheduleCreate(**args.model_dump())
     service = _schedules(ctx)
@@ -129,7 +130,7 @@ class NoArgs(BaseModel):
 
 
 @tools.register(side_effects=True, timeout_seconds=30)
-async def list_schedules(args: NoArgs, ctx: ToolContext) -> ToolResult:
+async def list_schedules(args: NoArgs, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """List your scheduled prompts."""
     found = await _schedules(ctx).list(ctx.owner)
     if not found:
@@ -150,7 +151,9 @@ async def _resolve_schedule(service: ScheduleService, owner: str, ref: str) -> S
     return next(s for s in found if s.schedule_id == sid)
 
 
-async def _schedule_op(args: ScheduleRef, ctx: ToolContext, op: Literal["pause", "resume", "delete"]) -> ToolResult:
+async def _schedule_op(
+    args: ScheduleRef, ctx: ToolContext[WorkerDeps], op: Literal["pause", "resume", "delete"]
+) -> ToolResult:
     service = _schedules(ctx)
     target = await _resolve_schedule(service, ctx.owner, args.schedule)
     await getattr(service, op)(ctx.owner, target.schedule_id)
@@ -162,19 +165,19 @@ async def _schedule_op(args: ScheduleRef, ctx: ToolContext, op: Literal["pause",
 
 
 @tools.register(side_effects=True, timeout_seconds=30)
-async def pause_schedule(args: ScheduleRef, ctx: ToolContext) -> ToolResult:
+async def pause_schedule(args: ScheduleRef, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """Pause one of your schedules (named by id or by words of its prompt)."""
     return await _schedule_op(args, ctx, "pause")
 
 
 @tools.register(side_effects=True, timeout_seconds=30)
-async def resume_schedule(args: ScheduleRef, ctx: ToolContext) -> ToolResult:
+async def resume_schedule(args: ScheduleRef, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """Resume one of your paused schedules."""
     return await _schedule_op(args, ctx, "resume")
 
 
 @tools.register(side_effects=True, timeout_seconds=30)
-async def delete_schedule(args: ScheduleRef, ctx: ToolContext) -> ToolResult:
+async def delete_schedule(args: ScheduleRef, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """Delete one of your schedules."""
     return await _schedule_op(args, ctx, "delete")
 
@@ -193,7 +196,7 @@ class CreateAlertArgs(BaseModel):
 
 
 @tools.register(side_effects=True, timeout_seconds=30)
-async def create_alert(args: CreateAlertArgs, ctx: ToolContext) -> ToolResult:
+async def create_alert(args: CreateAlertArgs, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """Create a price alert (above/below a price, or a % move within a window) or a wallet transfer alert."""
     try:
         req = AlertCreate(**args.model_dump())
@@ -207,7 +210,7 @@ async def create_alert(args: CreateAlertArgs, ctx: ToolContext) -> ToolResult:
 
 
 @tools.register(side_effects=True, timeout_seconds=30)
-async def list_alerts(args: NoArgs, ctx: ToolContext) -> ToolResult:
+async def list_alerts(args: NoArgs, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """List your price and wallet alerts."""
     found = await _alerts(ctx).list(ctx.owner)
     if not found:
@@ -223,7 +226,7 @@ class AlertRef(BaseModel):
 
 
 @tools.register(side_effects=True, timeout_seconds=30)
-async def delete_alert(args: AlertRef, ctx: ToolContext) -> ToolResult:
+async def delete_alert(args: AlertRef, ctx: ToolContext[WorkerDeps]) -> ToolResult:
     """Delete one of your alerts (named by id or by words such as 'ETH above 4000')."""
     service = _alerts(ctx)
     found = await service.list(ctx.owner)

@@ -21,7 +21,7 @@ from temporalio.testing import ActivityEnvironment
 from bots.common.streaming import RateLimited, StreamingReplies
 from core.bots import ApprovalButton, Delivery
 from core.schemas import ReplyAddress
-from core.streams import TurnStreams, stream_key
+from core.streams import TurnStreams
 from devstack.processes import free_port
 from devstack.redis_server import RedisServer
 
@@ -271,9 +271,9 @@ async def test_a_delivered_turns_events_are_kept_only_as_long_as_a_finished_turn
     replies = StreamingReplies(RecordingSurface(), streams, interval=INTERVAL, grace=GRACE)
     sid, mid = turn()
     await write(streams, sid, mid, ["a "], 0)
-    assert await streams.writer.ttl(stream_key(sid, mid)) > streams.keep_seconds  # a running turn's
+    assert await streams.writer.ttl(streams.key(sid, mid)) > streams.keep_seconds  # a running turn's
     await deliver(replies, sid, mid, "a")
-    assert 0 < await streams.writer.ttl(stream_key(sid, mid)) <= streams.keep_seconds
+    assert 0 < await streams.writer.ttl(streams.key(sid, mid)) <= streams.keep_seconds
 
 
 async def test_a_redelivered_message_after_its_reply_shows_nothing_again(streams: TurnStreams) -> None:

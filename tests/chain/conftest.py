@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from chain.anvil import Anvil, find_anvil
 from chain.client import close_web3, make_web3
 from chain.deploy import deploy
 from core.errors import ConfigError
+from devstack.anvil import Anvil, find_anvil
 from devstack.processes import free_port
 
 

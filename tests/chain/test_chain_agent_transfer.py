@@ -14,11 +14,11 @@ import pytest
 from temporalio.client import Client
 
 from chain.accounts import ANVIL_ACCOUNTS
-from chain.anvil import Anvil
 from core.agents import AgentFactory
 from core.cache import Cache
 from core.schemas import TurnResult
 from core.settings import Settings
+from devstack.anvil import Anvil
 from devstack.processes import find_executable, stop_process
 from services.chain_access import ChainAccess
 from services.sessions import SessionService
@@ -173,7 +173,7 @@ async def test_kill_9_of_the_worker_during_a_transfer_leaves_exactly_one_spend(
         await anvil_rpc(anvil, "evm_setAutomine", False)  # the transaction will sit in the mempool
         try:
             decision = asyncio.create_task(chain_sessions.decide("local", sid, pending.call_id, True, wait=90))
-            for _ in range(200):  # wait until the worker has sent it
+            for _ in range(1200):  # wait until the worker has re-checked and sent it
                 if (await anvil_rpc(anvil, "txpool_status"))["pending"] != "0x0":
                     break
                 await asyncio.sleep(0.05)

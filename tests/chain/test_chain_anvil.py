@@ -13,11 +13,11 @@ from eth_typing import HexStr
 from pydantic import SecretStr
 
 from chain.accounts import ANVIL_ACCOUNTS, anvil_signer, load_operator_signer, signer_from_key
-from chain.anvil import Anvil, find_anvil
 from chain.client import close_web3, make_web3
 from chain.deploy import deploy
 from chain.vault import VaultService, reference_from_key
 from core.errors import ConfigError
+from devstack.anvil import Anvil, find_anvil
 from devstack.processes import free_port
 
 

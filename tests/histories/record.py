@@ -25,12 +25,12 @@ from core.agents import AgentFactory
 from core.bots import DELIVER, Delivery, bot_task_queue
 from core.cache import MemoryCache
 from core.schemas import ReplyAddress
+from core.temporal.client import connect
+from core.temporal.search_attributes import ensure_registered
 from devstack.processes import free_port
+from devstack.temporal_server import TemporalDevServer
 from services.sessions import SessionService
 from services.tools import load_tools
-from temporal.client import connect
-from temporal.devserver import TemporalDevServer
-from temporal.search_attributes import ensure_registered
 from temporal.worker import build_worker
 from tests.conftest import make_settings
 

@@ -56,7 +56,7 @@ async def test_memory_cache_is_bounded() -> None:
 def test_cache_key_is_stable_and_order_independent() -> None:
     assert cache_key("llm", {"a": 1, "b": [1, 2]}) == cache_key("llm", {"b": [1, 2], "a": 1})
     assert cache_key("llm", {"a": 1}) != cache_key("tool", {"a": 1})
-    assert cache_key("llm", {"a": 1}).startswith("impressox:llm:")
+    assert cache_key("llm", {"a": 1}).startswith("llm:")  # the store adds the deployment's prefix
 
 
 def closed_port() -> int:

@@ -9,7 +9,7 @@ from core.tools import ToolContext
 from services.tools.builtin import CalculatorArgs, calculator
 from services.tools.calculator import evaluate
 
-CTX = ToolContext(call_id="c1", session_id="s1", owner="alice", idempotency_key="k1")
+CTX: ToolContext[None] = ToolContext(call_id="c1", session_id="s1", owner="alice", idempotency_key="k1")
 
 
 async def ask(expression: str) -> str:

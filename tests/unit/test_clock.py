@@ -9,7 +9,7 @@ from core.tools import ToolContext
 from services.tools.builtin import CurrentTimeArgs, current_time
 from services.tools.clock import resolve_zone
 
-CTX = ToolContext(call_id="c1", session_id="s1", owner="alice", idempotency_key="k1")
+CTX: ToolContext[None] = ToolContext(call_id="c1", session_id="s1", owner="alice", idempotency_key="k1")
 
 
 @pytest.mark.parametrize(

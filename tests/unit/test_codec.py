@@ -12,8 +12,8 @@ from temporalio.api.common.v1 import Payload
 
 from core.errors import ConfigError
 from core.settings import load_settings
-from temporal.client import PLAIN_DATA_CONVERTER, data_converter
-from temporal.codec import ENCODING, KEY_ID, CodecError, CodecKey, EncryptionCodec, build_codec, codec_keys
+from core.temporal.client import PLAIN_DATA_CONVERTER, data_converter
+from core.temporal.codec import ENCODING, KEY_ID, CodecError, CodecKey, EncryptionCodec, build_codec, codec_keys
 
 TEXT = "send 0.01 ETH to bob, my secret plan"
 

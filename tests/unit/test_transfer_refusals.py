@@ -11,10 +11,10 @@ import pytest
 
 from chain.client import RevertInfo, revert_error
 from chain.vault import TokenStatus, VaultStatus
-from core.deps import WorkerDeps
 from core.errors import ChainRevertError
 from core.tools import ToolContext
 from services.tools.chain import TransferArgs, transfer
+from services.tools.deps import WorkerDeps
 
 TO = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 ETH = "0x0000000000000000000000000000000000000000"

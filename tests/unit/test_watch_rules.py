@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from workers.rules import PricePoint, PriceRule, RuleState, WalletRule, evaluate_price, run_sequence, wallet_matches
+from core.rules import PricePoint, PriceRule, RuleState, WalletRule, evaluate_price, run_sequence, wallet_matches
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -14,20 +14,20 @@ from pathlib import Path
 from temporalio.client import Client
 
 from core.agents import AgentFactory
+from core.automations import PriceUpdate, price_watch_id
 from core.cache import build_cache
 from core.settings import Settings
+from core.temporal.client import connect
+from core.temporal.search_attributes import ensure_registered
 from devstack.processes import free_port, stop_process
 from devstack.redis_server import RedisServer
+from devstack.temporal_server import TemporalDevServer
 from services.alerts import AlertCreate, AlertService
 from services.notifications import NotificationService
 from services.schedules import ScheduleCreate, ScheduleService
 from services.tools import load_tools
-from temporal.client import connect
-from temporal.devserver import TemporalDevServer
-from temporal.search_attributes import ensure_registered
 from temporal.worker import build_worker
 from tests.conftest import make_settings, worker_process
-from workers.models import PriceUpdate, price_watch_id
 from workflows.watch import WatchWorkflow
 
 

@@ -21,13 +21,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.workers import WorkerActivities
+from core.automations import AddRule, PriceUpdate, RemoveRule, TransferSeen, WatchStart
+from core.rules import PriceRule, WalletRule
 from core.settings import Settings
+from core.temporal.client import with_codec
+from core.temporal.codec import CodecKey, EncryptionCodec
 from services.notifications import NotificationService
-from temporal.client import with_codec
-from temporal.codec import CodecKey, EncryptionCodec
 from temporal.sandbox import WORKFLOW_RUNNER
-from workers.models import AddRule, PriceUpdate, RemoveRule, TransferSeen, WatchStart
-from workers.rules import PriceRule, WalletRule
 from workflows.notifications import NotificationsWorkflow, notifications_workflow_id
 from workflows.watch import WatchWorkflow
 

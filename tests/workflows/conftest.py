@@ -37,8 +37,8 @@ from core.schemas import (
     UserMessage,
     UserPrompt,
 )
-from temporal.client import with_codec
-from temporal.codec import CodecKey, EncryptionCodec
+from core.temporal.client import with_codec
+from core.temporal.codec import CodecKey, EncryptionCodec
 from workflows.agent_session import AgentSessionWorkflow
 
 PAY = ToolSpec(

@@ -35,8 +35,8 @@ async def price_poll(ctx: TaskContext) -> str:
     from chain.client import chain_errors, close_web3, make_web3
     from chain.deploy import deployment_for
     from chain.units import from_base_units
+    from core.automations import PriceUpdate
     from workers.handlers.watch import price_key, signal_price
-    from workers.models import PriceUpdate
 
     settings = ctx.settings
     if not settings.chain_rpc_url:

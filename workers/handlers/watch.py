@@ -16,9 +16,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from chain.client import chain_errors
 from chain.listener import ChainEvent
 from chain.units import from_base_units
+from core.automations import PriceUpdate, TransferSeen, WatchStart, price_watch_id, wallet_watch_id
 from workers.events import EventContext, events
 from workers.handlers.common import token_info
-from workers.models import PriceUpdate, TransferSeen, WatchStart, price_watch_id, wallet_watch_id
 from workflows.watch import WatchWorkflow
 
 log = logging.getLogger(__name__)

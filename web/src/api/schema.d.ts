@@ -327,6 +327,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{session_id}/approvals/{call_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Transfer
+         * @description Cancel a transfer in its undo window (status ``scheduled``) or still awaiting approval:
+         *     nothing is sent, and the session's reply says so.
+         */
+        post: operations["cancel_transfer_v1_sessions__session_id__approvals__call_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sessions/{session_id}/messages": {
         parameters: {
             query?: never;
@@ -402,6 +423,49 @@ export interface paths {
          *     deployed now, 200 when it existed already.
          */
         post: operations["register_vault_v1_vault_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vault/freeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Freeze Vault
+         * @description Freeze the caller's vault: pause() on-chain (every spend reverts), every pending approval
+         *     withdrawn, every transfer in its undo window cancelled, new transfers refused. Anyone holding the
+         *     API key can do this; only the owner's wallet can undo it (``unfreeze`` lists the transaction).
+         */
+        post: operations["freeze_vault_v1_vault_freeze_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vault/unfreeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unfreeze Vault
+         * @description Always 403: an API key can stop money, never restart it. The answer carries the unpause()
+         *     transaction for the owner's wallet to sign.
+         */
+        post: operations["unfreeze_vault_v1_vault_unfreeze_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -512,6 +576,8 @@ export interface components {
             approved: boolean;
             /** Call Id */
             call_id: string;
+            /** Executes At */
+            executes_at?: string | null;
             /** Result */
             result?: string | null;
             /** Status */
@@ -554,6 +620,20 @@ export interface components {
             detail?: string | unknown[] | null;
             /** Error */
             error: string;
+        };
+        /** FreezeOut */
+        FreezeOut: {
+            /** Frozen */
+            frozen: boolean;
+            /** Message */
+            message: string;
+            /** Sessions Notified */
+            sessions_notified: number;
+            /** Tx Hash */
+            tx_hash: string;
+            unfreeze: components["schemas"]["OwnerTransaction"];
+            /** Vault */
+            vault: string;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -623,12 +703,35 @@ export interface components {
             /** Text */
             text: string;
         };
+        /**
+         * OwnerTransaction
+         * @description A transaction for the owner's wallet to sign and send (e.g. with a wallet, web3 or cast).
+         */
+        OwnerTransaction: {
+            /** Chain Id */
+            chain_id: number;
+            /** Data */
+            data: string;
+            /** From */
+            from: string;
+            /** To */
+            to: string;
+            /**
+             * Value
+             * @default 0x0
+             */
+            value: string;
+        };
         /** PendingApproval */
         PendingApproval: {
             /** Args */
             args: {
                 [key: string]: unknown;
             };
+            /** Binding */
+            binding?: {
+                [key: string]: unknown;
+            } | null;
             /** Call Id */
             call_id: string;
             /**
@@ -643,6 +746,10 @@ export interface components {
              * Format: date-time
              */
             requested_at: string;
+            /** Simulation */
+            simulation?: {
+                [key: string]: unknown;
+            } | null;
             /** Summary */
             summary: string;
             /** Tool */
@@ -796,6 +903,8 @@ export interface components {
             platform: string;
             /** Queued Messages */
             queued_messages: number;
+            /** Scheduled Transfers */
+            scheduled_transfers?: components["schemas"]["ToolCallRecord"][];
             /** Session Id */
             session_id: string;
             /**
@@ -851,6 +960,8 @@ export interface components {
             };
             /** Call Id */
             call_id: string;
+            /** Executes At */
+            executes_at?: string | null;
             /** Name */
             name: string;
             /** Result */
@@ -860,7 +971,7 @@ export interface components {
              * @default ok
              * @enum {string}
              */
-            status: "ok" | "error" | "rejected" | "expired" | "awaiting_approval";
+            status: "ok" | "error" | "rejected" | "expired" | "awaiting_approval" | "scheduled" | "cancelled" | "withdrawn";
         };
         /** ToolOut */
         ToolOut: {
@@ -914,6 +1025,8 @@ export interface components {
             operator: string;
             /** Owner */
             owner: string;
+            /** Paused */
+            paused?: boolean | null;
             /** Tokens */
             tokens: components["schemas"]["TokenOut"][];
             /** Version */
@@ -1821,6 +1934,74 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description the chain no longer matches the simulation shown */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    cancel_transfer_v1_sessions__session_id__approvals__call_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Unprocessable Entity */
             422: {
                 headers: {
@@ -2070,6 +2251,118 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VaultRegistered"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    freeze_vault_v1_vault_freeze_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FreezeOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    unfreeze_vault_v1_vault_unfreeze_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
             /** @description Not Found */

@@ -16,7 +16,7 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.service import RPCError
 
 from core.settings import Settings
-from temporal.codec import EncryptionCodec, build_codec
+from core.temporal.codec import EncryptionCodec, build_codec
 
 log = logging.getLogger(__name__)
 #: without the codec: only for reading histories recorded before it (and for tests that

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from core.notifications import Notification
-from workers.rules import PricePoint, PriceRule, RuleState, WalletRule
+from core.rules import PricePoint, PriceRule, RuleState, WalletRule
 
 
 def price_watch_id(symbol: str) -> str:

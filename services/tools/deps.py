@@ -1,4 +1,8 @@
-"""WorkerDeps: the services a worker process gives its tools (``ToolContext.deps``)."""
+"""WorkerDeps: the services a worker process gives its tools (``ToolContext[WorkerDeps].deps``).
+
+It lives beside the tools that read it; the worker assembly (temporal/worker.py, the composition
+root) builds one per process. ``core.tools.ToolContext`` is generic over it, so core never names it.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,12 @@ from typing import TYPE_CHECKING
 from core.cache import Cache
 from core.settings import Settings
 
-if TYPE_CHECKING:  # services build on core; the names are only needed for the types
+if TYPE_CHECKING:  # only the types are needed here
     from temporalio.client import Client
 
     from core.agents import AgentFactory
     from services.chain_access import ChainAccess
+    from services.mcp import McpPool
 
 
 @dataclass
@@ -27,3 +32,5 @@ class WorkerDeps:
     temporal: Client | None = None
     #: the worker's agents (the schedule tools check a schedule's agent against them)
     agents: AgentFactory | None = None
+    #: the worker's MCP server connections (settings ``mcp_servers``), shared by every session
+    mcp: McpPool | None = None

@@ -10,8 +10,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from core.temporal import search_attributes
 from devstack.processes import ManagedProcess, find_executable
-from temporal import search_attributes
 
 LOW_LATENCY_CONFIG = (
     "history.transferProcessorMaxPollRPS=1000",

@@ -1,0 +1,346 @@
+"""Chaos soak: sessions taking turns on `impressox up --workers 2 --api-workers 2` while a fault
+injector SIGKILLs, at random, a worker, an API process, the chain listener, Redis or the Temporal
+server (the stack's supervisor restarts each; nobody helps it).
+
+Each simulated user sends its session's messages one after another, with its own message ids, and
+retries a message (the same id) until it has its answer, the way a client that lost its
+connection does: the platform must answer every message exactly once. A tenth of the messages
+are transfers, approved by a scripted approver through the API; every approved transfer must be
+mined exactly once and nothing unapproved ever. Prints one JSON object:
+
+    .venv/bin/python bench/soak.py [--seconds 600] [--sessions 8] [--fault-every 15] [--seed 1]
+
+messages sent / answered exactly once / lost / answered twice; transfers approved vs mined; p50
+and p99 turn latency in and out of faults (a turn is "in a fault" when one was injected while it
+ran); and how long each fault took to heal (until a probe turn was answered again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from devstack.processes import find_executable, free_port, stop_process
+
+RECIPIENT = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"  # anvil account 3
+AMOUNT_WEI = 10**15  # 0.001 ETH
+FAULTS = ("worker", "api", "listener", "redis", "temporal")
+
+
+@dataclass
+class Outcome:
+    session: str
+    message_id: str
+    kind: str
+    started: float
+    ended: float | None = None
+    turn: int | None = None
+    tries: int = 0
+    approved: bool = False
+
+
+@dataclass
+class Soak:
+    api: str
+    up_pid: int
+    chain_rpc: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    faults: list[dict] = field(default_factory=list)
+    stop: bool = False
+    probe_session: str | None = None
+
+    # ------------------------------------------------------------------ the stack's processes
+    def processes(self) -> dict[str, list[int]]:
+        """The stack's children by role, found through /proc (descendants of `up`)."""
+        children: dict[int, list[int]] = {}
+        cmdlines: dict[int, str] = {}
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                stat = (proc / "stat").read_text()
+                ppid = int(stat[stat.rfind(")") + 2 :].split()[1])
+                cmdlines[int(proc.name)] = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except (OSError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(proc.name))
+        tree, todo = [], [self.up_pid]
+        while todo:
+            pid = todo.pop()
+            for child in children.get(pid, []):
+                tree.append(child)
+                todo.append(child)
+        roles: dict[str, list[int]] = {name: [] for name in FAULTS}
+        for pid in tree:
+            cmd = cmdlines.get(pid, "")
+            if " worker " in f"{cmd} " and "impressox" in cmd:
+                roles["worker"].append(pid)
+            elif "impressox" in cmd and " api " in f"{cmd} " or "multiprocessing" in cmd:
+                roles["api"].append(pid)  # uvicorn's manager or one of its API processes
+            elif "impressox" in cmd and " listener" in cmd:
+                roles["listener"].append(pid)
+            elif "redis-server" in cmd:
+                roles["redis"].append(pid)
+            elif "temporal" in cmd and "start-dev" in cmd:
+                roles["temporal"].append(pid)
+        return roles
+
+    async def inject(self, rng: random.Random, http: httpx.AsyncClient) -> None:
+        roles = self.processes()
+        kind = rng.choice([k for k in FAULTS if roles[k]])
+        pid = rng.choice(roles[kind])
+        at = time.monotonic()
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        # healed: a new process has the killed one's role and a probe turn is answered again
+        healed = None
+        while not self.stop and time.monotonic() - at < 180:
+            if len(self.processes()[kind]) >= len(roles[kind]) and await self.probe(http):
+                healed = time.monotonic() - at
+                break
+            await asyncio.sleep(0.5)
+        self.faults.append({"kind": kind, "at": at, "healed_s": round(healed, 2) if healed else None})
+
+    async def probe(self, http: httpx.AsyncClient) -> bool:
+        try:
+            if self.probe_session is None:
+                r = await http.post("/v1/sessions", json={"agent": "assistant"}, timeout=10)
+                self.probe_session = r.json()["session_id"] if r.status_code == 201 else None
+            if self.probe_session is None:
+                return False
+            r = await http.post(
+                f"/v1/sessions/{self.probe_session}/messages?wait=20",
+                json={"text": "what is 2 + 2?", "message_id": f"probe-{uuid.uuid4().hex[:8]}"},
+                timeout=30,
+            )
+            return r.status_code == 200 and "4" in r.json().get("reply", "")
+        except (httpx.HTTPError, ValueError, KeyError):
+            return False
+
+    # ------------------------------------------------------------------ a user
+    async def user(self, http: httpx.AsyncClient, index: int, rng: random.Random, deadline: float) -> None:
+        sid = None
+        while sid is None and not self.stop:
+            try:
+                r = await http.post("/v1/sessions", json={"agent": "assistant"}, timeout=30)
+                if r.status_code == 201:
+                    sid = r.json()["session_id"]
+            except httpx.HTTPError:
+                await asyncio.sleep(1)
+        n = 0
+        while sid is not None and time.monotonic() < deadline and not self.stop:
+            n += 1
+            transfer = rng.random() < 0.1
+            a, b = rng.randint(2, 999), rng.randint(2, 99)
+            text = f"send 0.001 ETH to {RECIPIENT}" if transfer else f"what is {a} * {b}?"
+            out = Outcome(sid, f"u{index}-m{n}", "transfer" if transfer else "calc", time.monotonic())
+            self.outcomes.append(out)
+            await self.until_answered(http, out, text, expect=None if transfer else str(a * b))
+
+    async def until_answered(self, http: httpx.AsyncClient, out: Outcome, text: str, expect: str | None) -> None:
+        body = {"text": text, "message_id": out.message_id}
+        while not self.stop:
+            out.tries += 1
+            try:
+                r = await http.post(f"/v1/sessions/{out.session}/messages?wait=30", json=body, timeout=60)
+                reply = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+            except (httpx.HTTPError, ValueError):
+                await asyncio.sleep(0.5)
+                continue
+            status = reply.get("status")
+            if r.status_code == 200 and status == "awaiting_approval":
+                await self.approve(http, out)
+                continue
+            if r.status_code == 200 and status in ("done", "failed"):
+                out.ended, out.turn = time.monotonic(), reply.get("turn")
+                if expect is not None and expect not in reply.get("reply", ""):
+                    out.kind += ":wrong"
+                return
+            await asyncio.sleep(0.5)  # 202 pending, 429, 5xx while a part restarts: ask again
+
+    async def approve(self, http: httpx.AsyncClient, out: Outcome) -> None:
+        """The scripted human: approve this session's pending transfer (once)."""
+        try:
+            view = (await http.get(f"/v1/sessions/{out.session}", timeout=30)).json()
+            for pending in view.get("pending_approvals", []):
+                out.approved = True  # asked: a lost answer must not make a mined transfer look unapproved
+                await http.post(
+                    f"/v1/sessions/{out.session}/approvals/{pending['call_id']}",
+                    json={"approve": True},
+                    timeout=60,
+                )
+        except (httpx.HTTPError, ValueError, KeyError):
+            await asyncio.sleep(0.5)
+
+    # ------------------------------------------------------------------ the verdict
+    async def transcripts(self, http: httpx.AsyncClient) -> dict[str, list[dict]]:
+        out: dict[str, list[dict]] = {}
+        for sid in {o.session for o in self.outcomes}:
+            for _ in range(60):
+                try:
+                    r = await http.get(f"/v1/sessions/{sid}", timeout=30)
+                    if r.status_code == 200:
+                        out[sid] = r.json()["messages"]
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(1)
+        return out
+
+
+def recipient_balance(rpc: str) -> int:
+    r = httpx.post(rpc, json={"jsonrpc": "2.0", "id": 1, "method": "eth_getBalance", "params": [RECIPIENT, "latest"]})
+    return int(r.json()["result"], 16)
+
+
+def percentile(xs: list[float], q: float) -> float | None:
+    if not xs:
+        return None
+    xs = sorted(xs)
+    return round(1000 * xs[min(len(xs) - 1, int(q * len(xs)))], 1)
+
+
+def start_up(tmp: Path, workers: int, api_workers: int) -> tuple[subprocess.Popen, dict[str, int]]:
+    ports = {"api": free_port(), "temporal": free_port(), "ui": free_port(), "chain": free_port()}
+    cmd = [find_executable("impressox"), "up", "--data-dir", str(tmp / "data")]
+    for name, port in ports.items():
+        cmd += [f"--{name}-port", str(port)]
+    cmd += ["--workers", str(workers), "--api-workers", str(api_workers)]
+    # an unreachable Redis: `up` starts its own, which the injector may kill (and `up` restarts)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPRESSOX_")}
+    env["IMPRESSOX_REDIS_URL"] = "redis://127.0.0.1:1/0"
+    for limit in ("RATE_LIMIT", "RATE_LIMIT_MESSAGES", "RATE_LIMIT_SESSIONS"):  # the soak is one busy user
+        env[f"IMPRESSOX_{limit}"] = "100000/minute"
+    log = (tmp / "up.log").open("w+")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        log.flush()
+        log.seek(0)
+        if "Ctrl-C stops everything" in log.read():
+            return proc, ports
+        if proc.poll() is not None:
+            break
+        time.sleep(0.5)
+    log.seek(0)
+    stop_process(proc, 30)
+    raise RuntimeError(f"impressox up did not start: {log.read()[-2000:]}")
+
+
+async def soak(
+    seconds: float, sessions: int, fault_every: float, seed: int, workers: int = 2, api_workers: int = 2
+) -> dict:
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory(prefix="impressox-soak-") as tmp_name:
+        tmp = Path(tmp_name)
+        proc, ports = start_up(tmp, workers, api_workers)
+        api = f"http://127.0.0.1:{ports['api']}"
+        chain = f"http://127.0.0.1:{ports['chain']}"
+        state = Soak(api=api, up_pid=proc.pid, chain_rpc=chain)
+        try:
+            before = recipient_balance(chain)
+            async with httpx.AsyncClient(base_url=api, timeout=60) as http:
+                deadline = time.monotonic() + seconds
+                users = [
+                    asyncio.create_task(state.user(http, i, random.Random(seed * 1000 + i), deadline))
+                    for i in range(sessions)
+                ]
+
+                async def injector() -> None:
+                    while time.monotonic() < deadline - fault_every / 2:
+                        await asyncio.sleep(rng.uniform(0.5, 1.5) * fault_every)
+                        if time.monotonic() < deadline:
+                            await state.inject(rng, http)
+
+                faults = asyncio.create_task(injector())
+                # the users finish the message they are on after the deadline (bounded: 5 minutes)
+                _, late = await asyncio.wait(users, timeout=seconds + 300)
+                state.stop = bool(late)
+                for task in late:
+                    task.cancel()
+                await faults
+                transcripts = await state.transcripts(http)
+            await asyncio.sleep(2)  # the last receipt's block
+            mined = (recipient_balance(chain) - before) // AMOUNT_WEI
+            return verdict(state, transcripts, mined)
+        finally:
+            stop_process(proc, 60)
+
+
+def verdict(state: Soak, transcripts: dict[str, list[dict]], mined: int) -> dict:
+    sent = state.outcomes
+    answered = [o for o in sent if o.ended is not None]
+    replies: dict[tuple[str, str], int] = {}
+    for sid, messages in transcripts.items():
+        for m in messages:
+            if m.get("role") == "assistant" and m.get("message_id"):
+                replies[(sid, m["message_id"])] = replies.get((sid, m["message_id"]), 0) + 1
+    twice = [o for o in sent if replies.get((o.session, o.message_id), 0) > 1]
+    # a message older than the transcript window is not in it: count those as answered by their reply
+    lost = [o for o in sent if o.ended is None]
+    wrong = [o for o in sent if o.kind.endswith(":wrong")]
+    fault_times = [f["at"] for f in state.faults]
+
+    def in_fault(o: Outcome) -> bool:
+        return any(o.started <= t <= (o.ended or t) for t in fault_times)
+
+    calcs = [(o, o.ended - o.started) for o in answered if o.ended is not None and o.kind.startswith("calc")]
+    lat_in = [took for o, took in calcs if in_fault(o)]
+    lat_out = [took for o, took in calcs if not in_fault(o)]
+    approved = sum(1 for o in sent if o.kind.startswith("transfer") and o.approved)
+    return {
+        "messages_sent": len(sent),
+        "answered_exactly_once": len(answered) - len(twice),
+        "lost": len(lost),
+        "answered_twice": len(twice),
+        "wrong_answers": len(wrong),
+        "retries": sum(o.tries - 1 for o in sent),
+        "transfers_requested": sum(1 for o in sent if o.kind.startswith("transfer")),
+        "transfers_approved": approved,
+        "transfers_mined": mined,
+        "unapproved_transfers": max(0, mined - approved),
+        "turn_ms_p50_outside_faults": percentile(lat_out, 0.5),
+        "turn_ms_p99_outside_faults": percentile(lat_out, 0.99),
+        "turn_ms_p50_in_faults": percentile(lat_in, 0.5),
+        "turn_ms_p99_in_faults": percentile(lat_in, 0.99),
+        "faults": len(state.faults),
+        "faults_by_kind": {k: sum(1 for f in state.faults if f["kind"] == k) for k in FAULTS},
+        "heal_seconds": [f["healed_s"] for f in state.faults],
+        "unhealed_faults": sum(1 for f in state.faults if f["healed_s"] is None),
+        "heal_seconds_by_kind_max": {
+            k: max((f["healed_s"] or 0 for f in state.faults if f["kind"] == k), default=None) for k in FAULTS
+        },
+        "median_heal_seconds": statistics.median([f["healed_s"] for f in state.faults if f["healed_s"]] or [0]),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=600)
+    p.add_argument("--sessions", type=int, default=8)
+    p.add_argument("--fault-every", type=float, default=15, help="mean seconds between injected faults")
+    p.add_argument("--seed", type=int, default=1)
+    args = p.parse_args()
+    print(json.dumps(asyncio.run(soak(args.seconds, args.sessions, args.fault_every, args.seed)), indent=2))
+
+
+if __name__ == "__main__":
+    main()
