@@ -28,7 +28,9 @@ class ClientConfig(BaseModel):
 
 
 def _served(request: Request, method: str, path: str) -> bool:
-    return any(isinstance(r, APIRoute) and r.path == path and method in r.methods for r in request.app.router.routes)
+    return any(
+        isinstance(r, APIRoute) and r.path == path and method in (r.methods or set()) for r in request.app.router.routes
+    )
 
 
 @router.get("/client", response_model=ClientConfig)

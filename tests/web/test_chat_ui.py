@@ -86,8 +86,12 @@ def say(page: Any, text: str) -> None:
 def in_view(page: Any, locator: Any) -> bool:
     box = locator.bounding_box()
     size = page.viewport_size
-    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"] and box["x"] >= 0 and (
-        box["x"] + box["width"] <= size["width"]
+    return (
+        box is not None
+        and box["y"] >= 0
+        and box["y"] + box["height"] <= size["height"]
+        and box["x"] >= 0
+        and (box["x"] + box["width"] <= size["width"])
     )
 
 
@@ -199,7 +203,8 @@ def test_a_failed_send_says_what_to_do(view: Any, stack: Stack) -> None:
 def test_schedules_show_their_runs_and_notifications_link_back(view: Any, stack: Stack) -> None:
     page = view
     prompt, answer = ("what is 6 * 7?", "42") if page.width_name == "desktop" else ("what is 6 * 8?", "48")
-    api_post(stack.api + "/v1/schedules", {"prompt": prompt, "every_seconds": 3600, "timezone": "UTC", "agent": "assistant"})
+    schedule = {"prompt": prompt, "every_seconds": 3600, "timezone": "UTC", "agent": "assistant"}
+    api_post(stack.api + "/v1/schedules", schedule)
     page.goto(stack.api + "/#/schedules", wait_until="networkidle")
     card = page.get_by_role("listitem").filter(has_text=prompt)
     expect(card.get_by_text("No runs yet")).to_be_visible()
