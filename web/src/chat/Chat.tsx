@@ -74,7 +74,7 @@ const convert = (r: Row): ThreadMessageLike => ({
       result: t.result ?? undefined,
       artifact: t,
     })),
-    ...(r.text ? [{ type: "text" as const, text: r.text }] : []),
+    ...(r.text.trim() ? [{ type: "text" as const, text: r.text }] : []),
   ],
   status: r.role === "assistant" ? (r.running ? { type: "running" } : { type: "complete", reason: "stop" }) : undefined,
   metadata: { custom: r.error ? { error: r.error } : {} },
@@ -309,10 +309,13 @@ function TurnError() {
   ) : null;
 }
 
+// a running message with no text yet shows nothing (the status line says what happens), not an empty bubble
+const NoText = () => null;
+
 function AssistantMessage() {
   return (
     <MessagePrimitive.Root className="msg assistant">
-      <MessagePrimitive.Parts components={{ Text: MarkdownText, tools: { Fallback: ToolCard } }} />
+      <MessagePrimitive.Parts components={{ Text: MarkdownText, Empty: NoText, tools: { Fallback: ToolCard } }} />
       <TurnError />
       <Meta />
     </MessagePrimitive.Root>

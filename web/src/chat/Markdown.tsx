@@ -11,7 +11,7 @@ const Link = (props: AnchorHTMLAttributes<HTMLAnchorElement>) => <a {...props} t
 export function MarkdownText() {
   return (
     <MarkdownTextPrimitive
-      className="md"
+      className="bubble md"
       remarkPlugins={[remarkGfm]}
       rehypePlugins={[rehypeSanitize]}
       components={{ a: Link }}
