@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: setup test-setup up test lint typecheck format bench contracts web web-schema clean
+.PHONY: setup test-setup up test test-fast lint typecheck format bench contracts web web-schema clean
 
 setup: $(VENV)/.installed contracts/node_modules/.installed web/dist/index.html
 
@@ -62,6 +62,14 @@ test: test-setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(PY) -m pytest -q
+
+# the inner loop, seconds: lint, format check, the unit and workflow tests (no server of ours, no
+# subprocess; the workflow tests run on Temporal's time-skipping test server). Slow tests are marked
+# `slow` and left out here; `make test` above runs everything.
+test-fast: $(VENV)/.installed
+	$(BIN)/ruff check -q .
+	$(BIN)/ruff format --check -q .
+	$(PY) -m pytest -q -m "not slow" -p no:cacheprovider tests/unit tests/workflows
 
 lint:
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

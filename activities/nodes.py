@@ -3,10 +3,18 @@
 While the model streams, its text goes to the turn's event stream (``token`` events), never
 into the activity result's history beyond the final text. A retried attempt first emits
 ``reset`` so clients drop what the failed attempt showed.
+
+A stopped turn (Stop, an interrupting message, an ended session) stops the model call at once:
+the node polls the turn's stop flag (core/streams.py) while it runs, and a Temporal cancel
+(which arrives with a heartbeat) does the same. Either way the node returns the text streamed
+so far as ``NodeOutput(stopped=...)``, so the partial answer reaches the workflow through
+history (replay-safe) and the workflow keeps it, marked as cut off.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -18,11 +26,14 @@ from activities.heartbeat import heartbeating
 from core.activity_names import node_activity
 from core.llm.gateway import OnChunk
 from core.nodes import BaseNode
-from core.streams import TurnPublisher, TurnStreams
+from core.schemas import NodeOutput
+from core.streams import STREAM_ERRORS, TurnPublisher, TurnStreams
 
 #: heartbeat after this many streamed chunks, so a cancel reaches a long streaming call
 #: (the SDK throttles heartbeats, so this costs no round trip per chunk)
 HEARTBEAT_EVERY_CHUNKS = 8
+#: how often a running node checks its turn's stop flag (one Redis GET each)
+STOP_POLL_SECONDS = 0.05
 
 
 class NodeActivities:
@@ -41,9 +52,21 @@ class NodeActivities:
             attempt = activity.info().attempt
             if events and attempt > 1:
                 events.emit("reset", step=step, attempt=attempt)
+            streamed: list[str] = []
+            # an answer can be stopped mid-stream (kinds answering NodeOutput and naming their turn)
+            stoppable = self.streams is not None and message_id is not None and node.output_type is NodeOutput
             async with heartbeating():  # LLM calls can take a while; interval from the activity's timeout
                 try:
-                    return await permanent_errors_not_retried(node.run(inp, _on_chunk(events, step)))
+                    call = permanent_errors_not_retried(node.run(inp, _on_chunk(events, step, streamed)))
+                    if not stoppable or self.streams is None or message_id is None:
+                        return await call
+                    return await _stoppable(call, self.streams, inp.session_id, message_id, streamed)
+                except asyncio.CancelledError:
+                    details = activity.cancellation_details()
+                    if not stoppable or details is None or not details.cancel_requested:
+                        raise  # a worker shutting down or a timeout: Temporal retries the step
+                    # the workflow stopped the turn: hand back what was streamed
+                    return NodeOutput(content="".join(streamed), stopped="cancelled")
                 except Exception as exc:
                     if events:
                         final = isinstance(exc, ApplicationError) and exc.non_retryable
@@ -58,7 +81,39 @@ class NodeActivities:
         return activity.defn(name=node_activity(node.name))(run_node)
 
 
-def _on_chunk(events: TurnPublisher | None, step: int) -> OnChunk:
+async def _stoppable(
+    call: Any, streams: TurnStreams, session_id: str, message_id: str, streamed: list[str]
+) -> NodeOutput:
+    """Run the node's call until it ends or the turn's stop flag is raised (then: the text so far)."""
+    work: asyncio.Task[NodeOutput] = asyncio.ensure_future(call)
+    watch = asyncio.create_task(_stop_flag(streams, session_id, message_id))
+    try:
+        await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+        if work.done():
+            return work.result()
+        work.cancel()
+        with contextlib.suppress(BaseException):
+            await work
+        return NodeOutput(content="".join(streamed), stopped=watch.result())
+    finally:
+        for task in (work, watch):
+            task.cancel()
+
+
+async def _stop_flag(streams: TurnStreams, session_id: str, message_id: str) -> str:
+    """The stop flag's reason, once it is raised (Redis errors: the Temporal cancel still works)."""
+    while True:
+        await asyncio.sleep(STOP_POLL_SECONDS)
+        try:
+            reason = await streams.stop_requested(session_id, message_id)
+        except STREAM_ERRORS:
+            await asyncio.sleep(1.0)
+            continue
+        if reason:
+            return reason
+
+
+def _on_chunk(events: TurnPublisher | None, step: int, streamed: list[str] | None = None) -> OnChunk:
     chunks = 0
 
     async def on_chunk(text: str) -> None:
@@ -66,6 +121,8 @@ def _on_chunk(events: TurnPublisher | None, step: int) -> OnChunk:
         chunks += 1
         if chunks % HEARTBEAT_EVERY_CHUNKS == 0:
             activity.heartbeat()
+        if text and streamed is not None:
+            streamed.append(text)
         if text and events:
             events.emit("token", text=text, step=step)
 

@@ -21,7 +21,7 @@ from api.bodies import BodyGuard
 from api.mcp import PATH as MCP_PATH
 from api.mcp import AgentsMcpServer
 from api.ratelimit import RateLimiter, RateLimitMiddleware
-from api.routers import alerts, catalog, client, codec, links, notifications, schedules, sessions, vault
+from api.routers import alerts, audit, catalog, client, codec, links, notifications, schedules, sessions, vault
 from api.security import FrontDoor
 from core.agents import AgentFactory
 from core.runtime import import_web3_with_sane_recursion_limit
@@ -55,13 +55,13 @@ def create_app(settings: Settings) -> FastAPI:
         await limiter.start()
         client = await connect(settings, wait_seconds=60)
         await ensure_registered(client)
-        app.state.sessions = SessionService(client, settings, agents)
+        streams = TurnStreams.from_settings(settings)
+        app.state.sessions = SessionService(client, settings, agents, streams)
         app.state.notifications = NotificationService(client, settings)
         app.state.vaults = VaultRegistryService(client, settings)
         app.state.chats = ChatService(client, settings, app.state.sessions)
         app.state.schedules = ScheduleService(client, settings, agents)
         app.state.alerts = AlertService(client, settings)
-        streams = TurnStreams.from_settings(settings)
         app.state.turn_events = TurnEventService(
             app.state.sessions, streams, keepalive_seconds=settings.stream_keepalive_seconds
         )
@@ -95,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(codec.router)
     pages.install(app)
     app.include_router(vault.router)
+    app.include_router(audit.router)
     app.include_router(schedules.router)
     app.include_router(alerts.router)
     app.include_router(links.router)

@@ -40,7 +40,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ImpressoxError)
     async def domain_error(_: Request, exc: ImpressoxError) -> JSONResponse:
         status = next((code for kind, code in STATUS if isinstance(exc, kind)), 500)
-        return _json(status, str(exc))
+        response = _json(status, str(exc))
+        info = getattr(exc, "info", None)  # e.g. a busy session's {"status": "busy", "turn": 3}
+        if isinstance(info, dict):
+            response = JSONResponse({"error": str(exc), "detail": None, **info}, status_code=status)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from core.schemas import TokenUsage, ToolCallRecord
+from core.schemas import Multitask, TokenUsage, ToolCallRecord
 from services.sessions import PendingTurn
 
 
@@ -28,15 +28,23 @@ class MessageIn(BaseModel):
     text: str = Field(min_length=1, max_length=100_000)
     #: optional idempotency key: the same id sent twice is answered once
     message_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+    #: what this message does if a turn is still running: wait (enqueue), be refused with 409
+    #: (reject), stop it and be answered next (interrupt), or that and drop the stopped turn from
+    #: the transcript (rollback). Default: the agent's ``multitask:``, the platform's, enqueue
+    multitask: Multitask | None = None
 
 
 class TurnOut(BaseModel):
     reply: str
     tool_calls: list[ToolCallRecord]
     turn: int
+    #: done, failed, awaiting_approval, or for a stopped turn cancelled / interrupted (the reply is
+    #: then the answer as far as it was streamed, cut off)
     status: str
     message_id: str
     usage: TokenUsage
+    #: a stopped turn: rolled back, or why a rollback degraded to an interrupt
+    note: str | None = None
 
 
 #: the 202 body: one model with the session service's answer (no copy to keep in step)

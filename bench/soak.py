@@ -52,6 +52,8 @@ class Outcome:
     ended: float | None = None
     turn: int | None = None
     tries: int = 0
+    #: requests that failed from the client's side (connection lost, 5xx): retried with the same id
+    errors: int = 0
     approved: bool = False
 
 
@@ -91,8 +93,8 @@ class Soak:
             cmd = cmdlines.get(pid, "")
             if " worker " in f"{cmd} " and "impressox" in cmd:
                 roles["worker"].append(pid)
-            elif "impressox" in cmd and " api " in f"{cmd} " or "multiprocessing" in cmd:
-                roles["api"].append(pid)  # uvicorn's manager or one of its API processes
+            elif ("impressox" in cmd and " api " in f"{cmd} ") or "spawn_main" in cmd:
+                roles["api"].append(pid)  # uvicorn's manager or one of the API processes it spawned
             elif "impressox" in cmd and " listener" in cmd:
                 roles["listener"].append(pid)
             elif "redis-server" in cmd:
@@ -101,15 +103,21 @@ class Soak:
                 roles["temporal"].append(pid)
         return roles
 
-    async def inject(self, rng: random.Random, http: httpx.AsyncClient) -> None:
+    async def inject(
+        self, kind: str, rng: random.Random, http: httpx.AsyncClient, sig: int = signal.SIGKILL, pid: int | None = None
+    ) -> None:
         roles = self.processes()
-        kind = rng.choice([k for k in FAULTS if roles[k]])
-        pid = rng.choice(roles[kind])
+        if not roles[kind]:
+            return
+        pid = pid or rng.choice(roles[kind])
         at = time.monotonic()
         try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, sig)
         except ProcessLookupError:
             return
+        # a stopped process drains first (a rolling restart's SIGTERM): wait until it is gone
+        while Path(f"/proc/{pid}").exists() and "Z" not in self.state_of(pid) and time.monotonic() - at < 120:
+            await asyncio.sleep(0.2)
         # healed: a new process has the killed one's role and a probe turn is answered again
         healed = None
         while not self.stop and time.monotonic() - at < 180:
@@ -118,6 +126,25 @@ class Soak:
                 break
             await asyncio.sleep(0.5)
         self.faults.append({"kind": kind, "at": at, "healed_s": round(healed, 2) if healed else None})
+
+    def api_processes(self) -> list[int]:
+        """The API processes uvicorn's manager spawned (not the manager itself)."""
+        return [pid for pid in self.processes()["api"] if "spawn_main" in self.cmdline(pid)]
+
+    @staticmethod
+    def state_of(pid: int) -> str:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return "gone"
+        return stat[stat.rfind(")") + 2 :].split()[0]
+
+    @staticmethod
+    def cmdline(pid: int) -> str:
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            return ""
 
     async def probe(self, http: httpx.AsyncClient) -> bool:
         try:
@@ -163,8 +190,11 @@ class Soak:
                 r = await http.post(f"/v1/sessions/{out.session}/messages?wait=30", json=body, timeout=60)
                 reply = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
             except (httpx.HTTPError, ValueError):
+                out.errors += 1
                 await asyncio.sleep(0.5)
                 continue
+            if r.status_code >= 500:
+                out.errors += 1
             status = reply.get("status")
             if r.status_code == 200 and status == "awaiting_approval":
                 await self.approve(http, out)
@@ -218,7 +248,9 @@ def percentile(xs: list[float], q: float) -> float | None:
     return round(1000 * xs[min(len(xs) - 1, int(q * len(xs)))], 1)
 
 
-def start_up(tmp: Path, workers: int, api_workers: int) -> tuple[subprocess.Popen, dict[str, int]]:
+def start_up(
+    tmp: Path, workers: int, api_workers: int, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, dict[str, int]]:
     ports = {"api": free_port(), "temporal": free_port(), "ui": free_port(), "chain": free_port()}
     cmd = [find_executable("impressox"), "up", "--data-dir", str(tmp / "data")]
     for name, port in ports.items():
@@ -229,6 +261,7 @@ def start_up(tmp: Path, workers: int, api_workers: int) -> tuple[subprocess.Pope
     env["IMPRESSOX_REDIS_URL"] = "redis://127.0.0.1:1/0"
     for limit in ("RATE_LIMIT", "RATE_LIMIT_MESSAGES", "RATE_LIMIT_SESSIONS"):  # the soak is one busy user
         env[f"IMPRESSOX_{limit}"] = "100000/minute"
+    env.update(extra_env or {})
     log = (tmp / "up.log").open("w+")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 240
@@ -246,8 +279,16 @@ def start_up(tmp: Path, workers: int, api_workers: int) -> tuple[subprocess.Pope
 
 
 async def soak(
-    seconds: float, sessions: int, fault_every: float, seed: int, workers: int = 2, api_workers: int = 2
+    seconds: float,
+    sessions: int,
+    fault_every: float,
+    seed: int,
+    workers: int = 2,
+    api_workers: int = 2,
+    rolling: bool = False,
 ) -> dict:
+    """The soak (see the module's doc); ``rolling``: instead of random kills, SIGTERM every worker
+    process and then every API process once, one after the other (a rolling restart)."""
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="impressox-soak-") as tmp_name:
         tmp = Path(tmp_name)
@@ -265,12 +306,24 @@ async def soak(
                 ]
 
                 async def injector() -> None:
+                    # every kind of fault once in a random order, then again: a short run covers them all
+                    order: list[str] = []
                     while time.monotonic() < deadline - fault_every / 2:
                         await asyncio.sleep(rng.uniform(0.5, 1.5) * fault_every)
+                        if not order:
+                            order = rng.sample(FAULTS, len(FAULTS))
                         if time.monotonic() < deadline:
-                            await state.inject(rng, http)
+                            await state.inject(order.pop(), rng, http)
 
-                faults = asyncio.create_task(injector())
+                async def rolling_restart() -> None:
+                    await asyncio.sleep(fault_every)
+                    for kind in ("worker", "api"):
+                        # the API's: the processes uvicorn's manager spawned (it restarts each)
+                        pids = state.processes()["worker"] if kind == "worker" else state.api_processes()
+                        for pid in pids:
+                            await state.inject(kind, rng, http, sig=signal.SIGTERM, pid=pid)
+
+                faults = asyncio.create_task(rolling_restart() if rolling else injector())
                 # the users finish the message they are on after the deadline (bounded: 5 minutes)
                 _, late = await asyncio.wait(users, timeout=seconds + 300)
                 state.stop = bool(late)
@@ -313,6 +366,7 @@ def verdict(state: Soak, transcripts: dict[str, list[dict]], mined: int) -> dict
         "answered_twice": len(twice),
         "wrong_answers": len(wrong),
         "retries": sum(o.tries - 1 for o in sent),
+        "failed_requests": sum(o.errors for o in sent),
         "transfers_requested": sum(1 for o in sent if o.kind.startswith("transfer")),
         "transfers_approved": approved,
         "transfers_mined": mined,
@@ -325,6 +379,7 @@ def verdict(state: Soak, transcripts: dict[str, list[dict]], mined: int) -> dict
         "faults_by_kind": {k: sum(1 for f in state.faults if f["kind"] == k) for k in FAULTS},
         "heal_seconds": [f["healed_s"] for f in state.faults],
         "unhealed_faults": sum(1 for f in state.faults if f["healed_s"] is None),
+        "unhealed_kinds": sorted({f["kind"] for f in state.faults if f["healed_s"] is None}),
         "heal_seconds_by_kind_max": {
             k: max((f["healed_s"] or 0 for f in state.faults if f["kind"] == k), default=None) for k in FAULTS
         },
@@ -338,8 +393,10 @@ def main() -> None:
     p.add_argument("--sessions", type=int, default=8)
     p.add_argument("--fault-every", type=float, default=15, help="mean seconds between injected faults")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--rolling", action="store_true", help="a rolling restart (SIGTERM each process) instead")
     args = p.parse_args()
-    print(json.dumps(asyncio.run(soak(args.seconds, args.sessions, args.fault_every, args.seed)), indent=2))
+    result = soak(args.seconds, args.sessions, args.fault_every, args.seed, rolling=args.rolling)
+    print(json.dumps(asyncio.run(result), indent=2))
 
 
 if __name__ == "__main__":

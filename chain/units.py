@@ -42,7 +42,7 @@ def parse_amount(value: object) -> Decimal:
 def to_base_units(value: Decimal | str | int, decimals: int, *, allow_zero: bool = False) -> int:
     """Convert a human amount (e.g. Decimal("1.5") ETH) to integer base units (wei)."""
     amount = parse_amount(value)
-    shown = value.strip() if isinstance(value, str) else str(amount)  # echo what the user typed
+    shown = value.strip() if isinstance(value, str) else format(amount, "f")  # as typed, never 1E-19
     if amount < 0:
         raise BadInputError(f"amount {shown} is negative; amounts must be positive")
     if amount == 0 and not allow_zero:

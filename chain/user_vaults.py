@@ -29,7 +29,15 @@ from web3 import AsyncWeb3
 from chain.accounts import Signer
 from chain.artifacts import load_artifact
 from chain.client import chain_errors
-from chain.deploy import CREATE2_DEPLOYER, SALTS, DeployError, _creation_block, create2_address
+from chain.deploy import (
+    CREATE2_DEPLOYER,
+    ERC1967_IMPLEMENTATION_SLOT,
+    SALTS,
+    DeployError,
+    _create2,
+    _creation_block,
+    create2_address,
+)
 from chain.nonces import NonceManager
 from chain.tx import transact
 from chain.units import ETH_ADDRESS, checksum_address, to_base_units
@@ -85,6 +93,29 @@ async def read_owner(w3: AsyncWeb3, address: ChecksumAddress) -> str | None:
         return checksum_address(await vault.functions.owner().call())
 
 
+async def _upgrade_to_v3(
+    w3: AsyncWeb3, registrar: Signer, nonces: NonceManager, address: ChecksumAddress, user: str
+) -> None:
+    """While the platform still owns the new vault: point it at AgentVaultV3 (the freeze switch its
+    user's API key can pull, the owner's time lock). The address stays the v1 proxy's, so it still
+    follows from the user's name alone."""
+    v3, _ = await _create2(
+        w3, registrar, nonces, SALTS["AgentVaultV3"], load_artifact("AgentVaultV3").initcode, "AgentVaultV3"
+    )
+    with chain_errors("read vault implementation"):
+        slot = await w3.eth.get_storage_at(address, ERC1967_IMPLEMENTATION_SLOT)
+    if checksum_address("0x" + bytes(slot)[-20:].hex()) == v3:
+        return
+    vault = w3.eth.contract(address=address, abi=load_artifact("AgentVault").abi)
+    await transact(
+        w3,
+        registrar,
+        {"to": address, "data": vault.encode_abi("upgradeToAndCall", args=[v3, b""])},
+        action=f"upgrade {user}'s vault to AgentVaultV3",
+        nonces=nonces,
+    )
+
+
 async def register_user_vault(
     w3: AsyncWeb3,
     deployment: dict[str, Any],
@@ -124,7 +155,8 @@ async def register_user_vault(
             f"the vault of {user} ({address}) is already owned by {current}; its owner can transfer it on-chain"
         )
     vault = w3.eth.contract(address=address, abi=load_artifact("AgentVault").abi)
-    if current == registrar.address:  # registration not finished: limits first, then ownership
+    if current == registrar.address:  # registration not finished: V3, limits, then ownership
+        await _upgrade_to_v3(w3, registrar, nonces, address, user)
         tokens = {"ETH": ETH_ADDRESS, **{s.upper(): a for s, a in (deployment.get("tokens") or {}).items()}}
         for symbol, limit in limits.items():
             token = tokens.get(symbol.upper())

@@ -18,6 +18,14 @@ async def decide(backend: Backend, call_id: str, approve: bool, session: str | N
     return 1 if outcome.status == "error" else 0
 
 
+async def cancel(backend: Backend, call_id: str, session: str | None) -> int:
+    """``impressox cancel CALL_ID``: withdraw a transfer in its undo window (or awaiting approval)."""
+    sid = session or await find_session(backend, call_id)
+    outcome = await backend.cancel(sid, call_id)
+    print(f"cancelled {call_id} in {sid}: {outcome.status}" + (f": {outcome.result}" if outcome.result else ""))
+    return 0 if outcome.status == "cancelled" else 1
+
+
 async def find_session(backend: Backend, call_id: str) -> str:
     """The one running session of the caller with ``call_id`` pending (newest sessions first)."""
     found = []
@@ -26,7 +34,9 @@ async def find_session(backend: Backend, call_id: str) -> str:
         if s.status != "running":
             continue
         view = await backend.view(s.session_id)
-        if any(p.call_id == call_id for p in view.pending_approvals):
+        # a cancel finds a transfer in its undo window too
+        waiting = {p.call_id for p in view.pending_approvals} | {t.call_id for t in view.scheduled_transfers}
+        if call_id in waiting:
             found.append(s.session_id)
     if not found:
         raise NotFoundError(f"no pending approval {call_id!r} in your sessions (`impressox sessions` lists them)")

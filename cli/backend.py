@@ -46,6 +46,7 @@ class Backend(Protocol):
     async def view(self, session_id: str) -> SessionView: ...
     async def sessions(self) -> list[SessionSummary]: ...
     async def decide(self, session_id: str, call_id: str, approve: bool) -> Decision: ...
+    async def cancel(self, session_id: str, call_id: str) -> Decision: ...
     async def close(self) -> None: ...
 
 
@@ -123,6 +124,10 @@ class ApiBackend:
         r = await self._call("POST", f"/v1/sessions/{session_id}/approvals/{call_id}", json={"approve": approve})
         return Decision.model_validate(r.json())
 
+    async def cancel(self, session_id: str, call_id: str) -> Decision:
+        r = await self._call("POST", f"/v1/sessions/{session_id}/approvals/{call_id}/cancel", json={})
+        return Decision.model_validate(r.json())
+
     async def close(self) -> None:
         await self.http.aclose()
 
@@ -174,6 +179,10 @@ class DirectBackend:
         if record is None:
             return Decision(call_id=call_id, approved=approve, status="running")
         return Decision(call_id=call_id, approved=approve, status=record.status, result=record.result)
+
+    async def cancel(self, session_id: str, call_id: str) -> Decision:
+        record = await self.sessions_service.cancel_transfer(self.user, session_id, call_id)
+        return Decision(call_id=call_id, approved=False, status=record.status, result=record.result)
 
     async def close(self) -> None:
         pass

@@ -19,7 +19,7 @@ from core.errors import ConfigError, ImpressoxError
 from core.settings import Settings, load_settings
 
 #: commands that talk to a stack and exit: quiet logs, one line on failure
-CLIENT_COMMANDS = ("chat", "approve", "reject", "sessions")
+CLIENT_COMMANDS = ("chat", "approve", "reject", "cancel", "sessions", "audit")
 
 
 def _positive(text: str) -> int:
@@ -85,7 +85,18 @@ def _parser() -> argparse.ArgumentParser:
         decide.add_argument("call_id", metavar="CALL_ID", help="the call id `impressox chat` printed")
         decide.add_argument("--session", help="the session it is pending in (default: found among your sessions)")
 
+    cancel = sub.add_parser("cancel", help="cancel a transfer in its undo window (nothing is sent)")
+    cancel.add_argument("call_id", metavar="CALL_ID", help="the transfer's call id")
+    cancel.add_argument("--session", help="the session it waits in (default: found among your sessions)")
+
     sub.add_parser("sessions", help="list your sessions")
+
+    audit = sub.add_parser("audit", help="audit bundles (GET /v1/sessions/{id}/audit)")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="{verify}")
+    verify = audit_sub.add_parser("verify", help="check a bundle's signature and, with --rpc, its transactions")
+    verify.add_argument("file", metavar="FILE", help="the bundle as JSON (the body of GET .../audit)")
+    verify.add_argument("--rpc", metavar="URL", help="a chain RPC URL: check every transaction's effect on-chain")
+    verify.add_argument("--signer", metavar="ADDRESS", help="the platform's audit address (GET /v1/audit/key)")
 
     from chain.cli import add_chain_commands
 
@@ -127,6 +138,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from chain.cli import run_chain_command
 
         return run_chain_command(args, settings)
+    if args.command == "audit":
+        from cli.audit import verify_file
+
+        return verify_file(args.file, args.rpc, args.signer)
 
     from devstack.stackfile import with_stack
 
@@ -158,6 +173,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         "chat": lambda b: chat.chat(b, args.text, args.session, args.agent, args.wait, not args.no_stream),
         "approve": lambda b: approvals.decide(b, args.call_id, True, args.session),
         "reject": lambda b: approvals.decide(b, args.call_id, False, args.session),
+        "cancel": lambda b: approvals.cancel(b, args.call_id, args.session),
         "sessions": approvals.list_sessions,
     }
 

@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from core.errors import BadInputError, ConfigError
-from core.schemas import AgentPlan, ToolSpec
+from core.schemas import AgentPlan, Multitask, ToolSpec
 from core.settings import Settings
 from core.tools import ToolRegistry
 
@@ -30,6 +30,9 @@ class AgentDefinition(BaseModel):
     max_steps: int = Field(default=6, ge=1, le=50)
     context_messages: int = Field(default=20, ge=1, le=500)
     approval_timeout_seconds: float | None = Field(default=None, gt=0)
+    #: what a new message does while this agent's turn runs (enqueue, reject, interrupt,
+    #: rollback); None: the platform's default (settings multitask_defaults), else enqueue
+    multitask: Multitask | None = None
     #: MCP servers (settings ``mcp_servers``) whose tools this agent may call, as SERVER_TOOL
     mcp_servers: list[str] = Field(default_factory=list)
     #: agents this one may ask (tool ``ask_<name>``, each run as a child workflow)

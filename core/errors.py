@@ -70,5 +70,14 @@ class ConflictError(PermanentError):
     """The request conflicts with the current state (e.g. the session has ended)."""
 
 
+class TurnConflictError(ConflictError):
+    """A turn's state refuses the request: the session is busy (``reject`` policy) or the turn
+    already ended. ``info`` goes into the 409 body, e.g. {"status": "busy", "turn": 3}."""
+
+    def __init__(self, message: str, info: dict[str, object]) -> None:
+        super().__init__(message)
+        self.info = info
+
+
 class SessionExistsError(ConflictError):
     """A session with the requested id is running (or, unless restarting, has run) already."""

@@ -11,11 +11,16 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 Role = Literal["user", "assistant", "tool", "system"]
-#: "scheduled": approved, waiting out its undo window; "cancelled": cancelled in that window;
-#: "withdrawn": the approval was withdrawn (the vault was frozen) before anyone decided
+#: "scheduled": approved, waiting out its undo window; "cancelled": cancelled in that window, or
+#: stopped with its turn while it ran; "withdrawn": the approval was withdrawn (the vault was frozen,
+#: or its turn was stopped) before anyone decided
 ToolStatus = Literal["ok", "error", "rejected", "expired", "awaiting_approval", "scheduled", "cancelled", "withdrawn"]
-#: "queued_behind_approval": the message waits in the inbox while an earlier turn awaits a human
-TurnStatus = Literal["done", "awaiting_approval", "failed", "queued_behind_approval"]
+#: "queued_behind_approval": the message waits in the inbox while an earlier turn awaits a human;
+#: "cancelled" / "interrupted": stopped by the user / by a newer message (workflows/turn_control.py)
+TurnStatus = Literal["done", "awaiting_approval", "failed", "queued_behind_approval", "cancelled", "interrupted"]
+#: what a message does to a turn that is still running (double-texting): wait its turn, be refused,
+#: stop the running turn and be answered next, or that and drop the stopped turn from the transcript
+Multitask = Literal["enqueue", "reject", "interrupt", "rollback"]
 
 
 class TokenUsage(BaseModel):
@@ -87,7 +92,8 @@ class ChatMessage(BaseModel):
     message_id: str | None = None
     at: datetime | None = None
     tool_calls: list[ToolCallRecord] = Field(default_factory=list)
-    #: how the turn ended (assistant messages; None in transcripts recorded before it was kept)
+    #: how the turn ended (assistant messages; None in transcripts recorded before it was kept);
+    #: "cancelled" / "interrupted": the content is the answer as far as it was streamed (cut off)
     status: TurnStatus | None = None
 
 
@@ -163,6 +169,8 @@ class UserMessage(BaseModel):
     sent_at: datetime | None = None
     #: set by the chat bots: the session delivers the reply there (web and CLI callers wait instead)
     reply_to: ReplyAddress | None = None
+    #: the double-texting policy the session service resolved for it (None: enqueue)
+    multitask: Multitask | None = None
 
 
 class TurnResult(BaseModel):
@@ -172,6 +180,25 @@ class TurnResult(BaseModel):
     status: TurnStatus = "done"
     tool_calls: list[ToolCallRecord] = Field(default_factory=list)
     usage: TokenUsage = Field(default_factory=TokenUsage)
+    #: a stopped turn: what happened to it (rolled back, or why a rollback degraded to an interrupt)
+    note: str | None = None
+
+
+class StopTurn(BaseModel):
+    """Update ``cancel_turn``: stop the turn answering ``message_id`` (running or still queued)."""
+
+    message_id: str
+    reason: Literal["cancelled", "interrupted"] = "cancelled"
+    #: interrupted with the rollback policy: the turn's messages leave the transcript if nothing ran
+    rollback: bool = False
+    requested_by: str | None = None
+
+
+class CurrentTurn(BaseModel):
+    """The turn a session is answering now (SessionView.current_turn)."""
+
+    message_id: str
+    turn: int
 
 
 class PendingApproval(BaseModel):
@@ -276,8 +303,11 @@ class SessionView(BaseModel):
     usage: TokenUsage
     messages: list[ChatMessage]
     pending_approvals: list[PendingApproval]
+    #: messages waiting behind the turn being answered
     queued_messages: int
     created_at: datetime | None = None
+    #: the turn being answered (None when idle)
+    current_turn: CurrentTurn | None = None
     #: approved transfers waiting out their undo window (status "scheduled", executes_at)
     scheduled_transfers: list[ToolCallRecord] = Field(default_factory=list)
 
@@ -312,6 +342,9 @@ class NodeOutput(BaseModel):
     tool_calls: list[ToolCallRequest] = Field(default_factory=list)
     usage: TokenUsage = Field(default_factory=TokenUsage)
     model: str | None = None
+    #: the turn was stopped while the model streamed ("cancelled", "interrupted", "rollback"):
+    #: ``content`` is the text streamed so far (the node's stop flag, core/streams.py)
+    stopped: str | None = None
 
 
 class ToolInput(BaseModel):

@@ -25,11 +25,15 @@ from pydantic_settings import (
 from core.errors import ConfigError
 from core.mcp_config import MCP_SERVER_NAME, McpServerConfig
 from core.names import USER_NAME_PATTERN
+from core.schemas import Multitask
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config" / "impressox.yaml"
 #: The offline deterministic model: a litellm custom provider, see core/llm/offline.py.
 OFFLINE_MODEL = "offline/impressox-offline-v1"
+
+
+_MULTITASK_DEFAULTS: dict[str, Multitask] = {"telegram": "interrupt"}
 
 
 class ApiKey(BaseModel):
@@ -93,6 +97,9 @@ class Settings(BaseSettings):
     agents_file: Path = PROJECT_ROOT / "config" / "agents.yaml"
     #: extra modules whose import registers more tools (plugins), e.g. "mycompany.tools"
     tool_modules: list[str] = Field(default_factory=list)
+    #: extra modules whose import registers chain event handlers (``@events.on``) and periodic tasks
+    #: (``@tasks.periodic``), e.g. "mycompany.handlers"; loaded by the worker and the listener
+    handler_modules: list[str] = Field(default_factory=list)
     #: MCP servers agents may take tools from (``mcp_servers: [name]`` in the agents file), name ->
     #: stdio ``{command, args, env}`` or streamable HTTP ``{url, headers}`` (core/mcp_config.py)
     mcp_servers: dict[str, McpServerConfig] = Field(default_factory=dict)
@@ -106,6 +113,10 @@ class Settings(BaseSettings):
     #: messages kept in a session's state (older ones stay in earlier runs' histories)
     transcript_window: int = Field(default=200, ge=10)
     approval_timeout_seconds: float = Field(default=3600.0, gt=0)
+    #: double-texting policy per platform, for a message that names none while a turn runs and
+    #: whose agent sets no ``multitask:`` (enqueue, reject, interrupt, rollback); else enqueue.
+    #: Chat users correct themselves mid-answer, so Telegram's new message interrupts
+    multitask_defaults: dict[str, Multitask] = Field(default_factory=lambda: dict(_MULTITASK_DEFAULTS))
 
     # Streaming: one Redis Stream of events per turn
     #: how long a turn's events stay readable after the turn ended

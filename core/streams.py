@@ -30,13 +30,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EventKind = Literal["token", "tool_call", "tool_result", "approval_required", "reset", "done", "error"]
+EventKind = Literal[
+    "token", "tool_call", "tool_result", "approval_required", "reset", "done", "error", "cancelled", "interrupted"
+]
+#: the events that end a turn's stream, exactly one per turn: ``done``, or for a stopped turn
+#: ``cancelled`` / ``interrupted`` (each with the same body as the non-streamed answer)
+TERMINAL_EVENTS = ("done", "cancelled", "interrupted")
 
-#: appends ``done`` only if no ``done`` was appended before (one atomic step, so two API
+#: appends the terminal event only if none was appended before (one atomic step, so two API
 #: processes watching the same turn cannot both end it)
 _FINISH = """
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then
-  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'event', 'done', 'data', ARGV[1])
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[4], 'data', ARGV[1])
   redis.call('EXPIRE', KEYS[1], ARGV[3])
   return id
 end
@@ -57,6 +62,18 @@ class TurnEvent:
 def stream_key(session_id: str, message_id: str, prefix: str = "impressox") -> str:
     """A turn's stream (``prefix``: the deployment's, core/redis_keys.py)."""
     return f"{prefix}:turn:{session_id}:{message_id}"
+
+
+def stop_key(session_id: str, message_id: str) -> str:
+    """The turn's stop flag: set by the session service when the turn is cancelled or interrupted,
+    polled by the streaming node activity, which stops the model within a poll (a Temporal cancel
+    reaches it only at its next heartbeat, which the SDK throttles to seconds)."""
+    return stream_key(session_id, message_id) + ":stop"
+
+
+def terminal_event(status: str) -> str:
+    """The stream's last event for a turn that ended with ``status``."""
+    return status if status in ("cancelled", "interrupted") else "done"
 
 
 def _decode(value: Any) -> str:
@@ -94,9 +111,11 @@ class TurnStreams:
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> TurnStreams:
         # writes must never hold a turn up (short timeouts); blocking reads wait up to their
-        # BLOCK time, so the reader's socket timeout is longer than any block
+        # BLOCK time, so the reader's socket timeout is longer than any block, and a reader may
+        # wait longer to connect: with 0.5 s, 200 clients opening streams at once on a loaded
+        # machine got connect timeouts and each saw the degraded single `done` (bench/sse_clients.py)
         writer = aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        reader = aioredis.Redis.from_url(url, socket_timeout=60, socket_connect_timeout=0.5)
+        reader = aioredis.Redis.from_url(url, socket_timeout=60, socket_connect_timeout=2)
         return cls(writer, reader, **kwargs)
 
     @classmethod
@@ -150,20 +169,35 @@ class TurnStreams:
             return []
         return [_decode(i) for i in replies[:-1]]
 
-    async def finish(self, session_id: str, message_id: str, result: Mapping[str, Any]) -> str | None:
-        """Append ``done`` unless the turn already has one; the stream then expires after ``keep_seconds``.
+    async def finish(
+        self, session_id: str, message_id: str, result: Mapping[str, Any], event: str = "done"
+    ) -> str | None:
+        """Append the terminal ``event`` (``done``, ``cancelled`` or ``interrupted``) unless the turn
+        already has one; the stream then expires after ``keep_seconds``.
 
-        Returns the new event's id, or None when it was already done (or Redis is unavailable).
+        Returns the new event's id, or None when it was already ended (or Redis is unavailable).
         """
         key = self.key(session_id, message_id)
         try:
             entry = await self.writer.eval(
-                _FINISH, 2, key, f"{key}:done", json.dumps(result), self.maxlen, self.keep_seconds
+                _FINISH, 2, key, f"{key}:done", json.dumps(result), self.maxlen, self.keep_seconds, event
             )
         except STREAM_ERRORS as exc:
             self._failed("finish", exc)
             return None
         return _decode(entry) if entry else None
+
+    async def request_stop(self, session_id: str, message_id: str, reason: str, ttl_seconds: int = 600) -> None:
+        """Raise the turn's stop flag (``reason``: cancelled, interrupted, rollback, ended)."""
+        try:
+            await self.writer.set(stop_key(session_id, message_id), reason, ex=ttl_seconds)
+        except STREAM_ERRORS as exc:  # the Temporal cancel still reaches the node at its next heartbeat
+            self._failed("stop", exc)
+
+    async def stop_requested(self, session_id: str, message_id: str) -> str | None:
+        """The reason the turn's stop flag was raised with, or None. Raises on Redis errors."""
+        value = await self.writer.get(stop_key(session_id, message_id))
+        return _decode(value) if value is not None else None
 
     async def keep_for_replay(self, session_id: str, message_id: str) -> None:
         """The turn is over (e.g. its reply was delivered to a chat): expire after ``keep_seconds``."""

@@ -59,7 +59,7 @@ def build_listener(
     client: Client | None = None,
 ) -> tuple[EventListener, EventContext]:
     """The platform's listener with every registered ``@events.on`` handler subscribed."""
-    load_handlers()
+    load_handlers(settings.handler_modules)
     feeds = {
         f"{PRICE_FEED}.{symbol.upper()}": (address, load_artifact("MockPriceFeed").abi)
         for symbol, address in (deployment.get("price_feeds") or {}).items()

@@ -28,11 +28,19 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core import approvals
 from core.agents import AgentFactory
-from core.errors import BadInputError, ConflictError, NotFoundError, SessionExistsError, UnavailableError
+from core.errors import (
+    BadInputError,
+    ConflictError,
+    NotFoundError,
+    SessionExistsError,
+    TurnConflictError,
+    UnavailableError,
+)
 from core.names import USER_NAME
 from core.schemas import (
     ApprovalDecision,
     AuditEntry,
+    Multitask,
     ReplyAddress,
     SessionStart,
     SessionView,
@@ -41,7 +49,9 @@ from core.schemas import (
     UserMessage,
 )
 from core.settings import Settings
+from core.streams import TurnStreams
 from core.temporal.search_attributes import session_attributes
+from services.turn_control import TurnControl, busy_info
 from workflows.agent_session import AgentSessionWorkflow
 
 NAME = USER_NAME  # owners and platforms share the user-name shape
@@ -84,10 +94,14 @@ def owner_of(session_id: str) -> str | None:
 
 
 class SessionService:
-    def __init__(self, client: Client, settings: Settings, agents: AgentFactory) -> None:
+    def __init__(
+        self, client: Client, settings: Settings, agents: AgentFactory, streams: TurnStreams | None = None
+    ) -> None:
         self.client = client
         self.settings = settings
         self.agents = agents
+        #: stop a turn, double-texting policies (services/turn_control.py)
+        self.turns = TurnControl(self, streams)
 
     # ------------------------------------------------------------------ create
     async def create(
@@ -138,6 +152,7 @@ class SessionService:
         wait: float,
         message_id: str | None = None,
         reply_to: ReplyAddress | None = None,
+        multitask: Multitask | None = None,
     ) -> TurnResult | PendingTurn:
         """Durably deliver a message, then wait up to ``wait`` seconds for its turn.
 
@@ -148,6 +163,10 @@ class SessionService:
         anything is answered, so an acknowledged message (200 or 202) is always durable. The
         session answers a message id once, so an update and a signal of the same message never
         make two turns. ``wait <= 0``: the signal alone (durable at once, worker or not).
+
+        ``multitask`` (else the agent's, the platform's, enqueue) says what the message does to a
+        turn still running: ``reject`` is refused (TurnConflictError, busy) by the update's validator,
+        ``interrupt`` / ``rollback`` stop that turn first (services/turn_control.py).
         """
         text = text.strip()
         if not text:
@@ -155,9 +174,18 @@ class SessionService:
         if len(text) > self.settings.max_message_chars:
             raise BadInputError(f"text is longer than {self.settings.max_message_chars} characters")
         handle = self._handle(owner, session_id)
+        policy = await self.turns.policy(owner, session_id, multitask)
         msg = UserMessage(
-            message_id=message_id or uuid.uuid4().hex, text=text, sent_at=datetime.now(UTC), reply_to=reply_to
+            message_id=message_id or uuid.uuid4().hex,
+            text=text,
+            sent_at=datetime.now(UTC),
+            reply_to=reply_to,
+            multitask=None if policy == "enqueue" else policy,
         )
+        if policy in ("interrupt", "rollback"):
+            await self.turns.before_interrupt(owner, session_id, policy)
+        if wait <= 0 and policy == "reject":  # refused now if busy: the update's validator answers
+            return await self._offer(handle, msg, session_id)
         if wait <= 0:
             await self._signal_message(handle, msg, session_id)
             return PendingTurn(message_id=msg.message_id)
@@ -176,6 +204,8 @@ class SessionService:
                 await self._signal_message(handle, msg, session_id)
             return PendingTurn(message_id=msg.message_id)  # its reply will appear in the session
         except WorkflowUpdateFailedError as exc:  # refused or failed by the session: a 409, nothing acknowledged
+            if (busy := busy_info(exc)) is not None:
+                raise TurnConflictError(f"session {session_id} is busy: {exc.cause}", busy) from None
             raise ConflictError(f"message {msg.message_id}: {exc.cause or exc}") from None
         except RPCError as exc:
             if not signalled:  # NotFoundError from here when the session is gone
@@ -193,6 +223,20 @@ class SessionService:
         if result.status == "queued_behind_approval":
             return PendingTurn(message_id=msg.message_id, status=result.status, turn=result.turn, detail=result.reply)
         return result
+
+    async def _offer(self, handle: WorkflowHandle, msg: UserMessage, session_id: str) -> PendingTurn:
+        """The ``send_and_wait`` update, waited for until accepted only (the reject policy's send)."""
+        try:
+            await handle.start_update(
+                AgentSessionWorkflow.send_and_wait, msg, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+            )
+        except WorkflowUpdateFailedError as exc:
+            if (busy := busy_info(exc)) is not None:
+                raise TurnConflictError(f"session {session_id} is busy: {exc.cause}", busy) from None
+            raise ConflictError(f"message {msg.message_id}: {exc.cause or exc}") from None
+        except RPCError:  # not accepted in time: the signal is durable (and dropped if the session is busy)
+            await self._signal_message(handle, msg, session_id)
+        return PendingTurn(message_id=msg.message_id)
 
     async def _signal_message(self, handle: WorkflowHandle, msg: UserMessage, session_id: str) -> None:
         """Signal the message; a busy server gets it again (the workflow answers an id once)."""
@@ -266,8 +310,15 @@ class SessionService:
         transfer whose re-simulation no longer matches what was shown is refused (ConflictError).
         """
         handle = self._handle(owner, session_id)
-        pending = next((p for p in (await self.get(owner, session_id)).pending_approvals if p.call_id == call_id), None)
+        view = await self.get(owner, session_id)
+        pending = next((p for p in view.pending_approvals if p.call_id == call_id), None)
         if pending is None:
+            decided = next((c for m in view.messages for c in m.tool_calls if c.call_id == call_id), None)
+            if decided is not None and decided.status in ("withdrawn", "cancelled"):  # e.g. its turn was stopped
+                raise TurnConflictError(
+                    f"the approval {call_id!r} is no longer pending ({decided.status}): {decided.result}",
+                    {"status": decided.status, "call_id": call_id},
+                )
             raise NotFoundError(f"no pending approval with call id {call_id!r}")
         signature = approvals.sign(self._approval_key, session_id, call_id, pending.args, approve, pending.binding)
         decision = ApprovalDecision(
@@ -349,6 +400,7 @@ class SessionService:
     async def end(self, owner: str, session_id: str) -> None:
         """End a session for good (its history stays readable in Temporal)."""
         handle = self._handle(owner, session_id)
+        await self.turns.stop_for_end(owner, session_id)  # its model call stops now, not at a heartbeat
         try:
             await handle.terminate(reason=f"ended by {owner}")
         except RPCError as exc:

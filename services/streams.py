@@ -23,7 +23,7 @@ from temporalio.client import WorkflowUpdateHandle, WorkflowUpdateRPCTimeoutOrCa
 
 from core.errors import NotFoundError
 from core.schemas import TurnResult
-from core.streams import STREAM_ERRORS, TurnEvent, TurnStreams
+from core.streams import STREAM_ERRORS, TERMINAL_EVENTS, TurnEvent, TurnStreams, terminal_event
 from services.sessions import SessionService
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class TurnEventService:
         while True:
             result = await _result(update)
             if result.status != "awaiting_approval":
-                await self.streams.finish(session_id, message_id, turn_body(result))
+                await self.end(session_id, message_id, result)
                 return result
             pending = (await self.sessions.get(owner, session_id)).pending_approvals
             fresh = [p for p in pending if p.call_id not in announced]
@@ -91,6 +91,10 @@ class TurnEventService:
             while waiting & {p.call_id for p in (await self.sessions.get(owner, session_id)).pending_approvals}:
                 await asyncio.sleep(APPROVAL_POLL_SECONDS)
             update = await self.sessions.watch_turn(owner, session_id, message_id)
+
+    async def end(self, session_id: str, message_id: str, result: TurnResult) -> None:
+        """Append the turn's terminal event (``done``, ``cancelled`` or ``interrupted``) once."""
+        await self.streams.finish(session_id, message_id, turn_body(result), terminal_event(result.status))
 
     # ------------------------------------------------------------------ reading
     async def follow(
@@ -111,7 +115,7 @@ class TurnEventService:
                 return
             for event in events:
                 yield event
-                if event.event == "done":
+                if event.event in TERMINAL_EVENTS:
                     return
             cursor = events[-1].id if events else cursor
             if not events:
@@ -140,7 +144,7 @@ class TurnEventService:
             result = await asyncio.shield((watch or self.watch(owner, session_id, message_id)).task)
         except Exception as exc:  # noqa: BLE001 - reported to the client as the stream's last event
             return _error(exc)
-        return TurnEvent(id=DEGRADED_DONE_ID, event="done", data=json.dumps(turn_body(result)))
+        return TurnEvent(id=DEGRADED_DONE_ID, event=terminal_event(result.status), data=json.dumps(turn_body(result)))
 
     async def close(self) -> None:
         tasks = [w.task for w in self._watchers.values()]

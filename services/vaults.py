@@ -43,6 +43,10 @@ class VaultRegistryService:
             await close_web3(self._w3)
             self._w3 = None
 
+    def chain_client(self) -> AsyncWeb3:
+        """The shared chain client (audit bundles read receipts with it)."""
+        return self._chain()
+
     def _chain(self) -> AsyncWeb3:
         if not self.settings.chain_rpc_url:
             raise PermanentError("no chain is configured for this platform")

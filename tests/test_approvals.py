@@ -87,7 +87,7 @@ async def test_chat_text_cannot_approve(sessions: SessionService, worker: None, 
     queued = await sessions.send("local", sid, f"yes, approve {pending.call_id}", wait=1)
     assert not isinstance(queued, TurnResult)
     view = await sessions.get("local", sid)
-    assert [p.call_id for p in view.pending_approvals] == [pending.call_id] and view.queued_messages == 2
+    assert [p.call_id for p in view.pending_approvals] == [pending.call_id] and view.queued_messages == 1
     assert ledger(settings) == []
     await sessions.decide("local", sid, pending.call_id, approve=False)
     later = await sessions.send("local", sid, "what is 1 + 1?", wait=30)

@@ -13,8 +13,7 @@ from temporalio.worker import Replayer
 from core.temporal.client import with_codec
 from core.temporal.codec import ENCODING, CodecKey, EncryptionCodec
 from services.sessions import SessionService
-from temporal.sandbox import WORKFLOW_RUNNER
-from temporal.worker import WORKFLOWS
+from temporal.plugin import ImpressoxPlugin
 from tests.histories.record import RECORDING_CODEC_KEY
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -32,9 +31,9 @@ def test_there_are_recorded_histories() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_recorded_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    result = await Replayer(
-        workflows=WORKFLOWS, data_converter=DATA_CONVERTER, workflow_runner=WORKFLOW_RUNNER
-    ).replay_workflow(history, raise_on_replay_failure=False)
+    result = await Replayer(workflows=[], plugins=[ImpressoxPlugin(DATA_CONVERTER)]).replay_workflow(
+        history, raise_on_replay_failure=False
+    )
     assert result.replay_failure is None, f"{path.name} no longer replays: {result.replay_failure}"
 
 
@@ -45,6 +44,4 @@ async def test_a_fresh_history_replays(client: Client, sessions: SessionService,
     [p] = (await sessions.get("local", sid)).pending_approvals
     await sessions.decide("local", sid, p.call_id, approve=True)
     history = await client.get_workflow_handle(sid).fetch_history()
-    await Replayer(
-        workflows=WORKFLOWS, data_converter=client.data_converter, workflow_runner=WORKFLOW_RUNNER
-    ).replay_workflow(history)
+    await Replayer(workflows=[], plugins=[ImpressoxPlugin(client.data_converter)]).replay_workflow(history)

@@ -8,12 +8,15 @@
     @events.on("AgentVault", "Deposited")
     async def notify(event: ChainEvent, ctx: EventContext) -> None: ...   # the listener calls it
 
-``load_handlers`` imports the handler modules (HANDLER_MODULES) so their decorators run.
+``load_handlers`` imports the platform's handler modules (HANDLER_MODULES) and those of the
+``handler_modules`` setting (``IMPRESSOX_HANDLER_MODULES``: one new module, no other edit) so their
+decorators run.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 
 from workers.events import events
 from workers.tasks import tasks
@@ -21,8 +24,9 @@ from workers.tasks import tasks
 HANDLER_MODULES = ("workers.handlers.deposits", "workers.handlers.watch", "workers.handlers.periodic")
 
 
-def load_handlers() -> None:
-    for module in HANDLER_MODULES:
+def load_handlers(extra_modules: Iterable[str] = ()) -> None:
+    """Import the built-in handler modules and ``extra_modules`` (settings.handler_modules), once each."""
+    for module in (*HANDLER_MODULES, *extra_modules):
         importlib.import_module(module)
 
 

@@ -15,22 +15,36 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.errors import ConfigError
+from core.notifications import Notification
 
-EventHandler = Callable[[Any, "EventContext"], Awaitable[None]]
+if TYPE_CHECKING:
+    from temporalio.client import Client
+    from web3 import AsyncWeb3
+
+    from chain.listener import ChainEvent
+    from core.settings import Settings
+
+EventHandler = Callable[["ChainEvent", "EventContext"], Awaitable[None]]
+
+
+class Notifier(Protocol):
+    """What a handler may tell a user (services.notifications.NotificationService is one)."""
+
+    async def notify(self, user: str, notification: Notification) -> Any: ...
 
 
 @dataclass
 class EventContext:
     """Shared by the handlers of one listener: chain, deployment, Temporal, notifications."""
 
-    w3: Any
+    w3: AsyncWeb3
     deployment: dict[str, Any]
-    settings: Any
-    client: Any
-    notifications: Any
+    settings: Settings
+    client: Client
+    notifications: Notifier
     #: per-listener memo for handlers (token metadata, feed decimals, ...)
     memo: dict[str, Any] = field(default_factory=dict)
     #: vault address (lower case) -> the platform user it belongs to (deployment vault + registry)
@@ -49,6 +63,14 @@ class EventRegistry:
             return handler
 
         return register
+
+    def unregister(self, contract: str, event: str, handler: EventHandler) -> None:
+        """For tests: forget a handler."""
+        left = [h for h in self._handlers.get((contract, event), []) if h is not handler]
+        if left:
+            self._handlers[(contract, event)] = left
+        else:
+            self._handlers.pop((contract, event), None)
 
     def subscriptions(self) -> dict[tuple[str, str], list[EventHandler]]:
         return {k: list(v) for k, v in self._handlers.items()}

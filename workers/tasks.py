@@ -12,20 +12,27 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from core.errors import ConfigError
 
-TaskFunc = Callable[["TaskContext"], Awaitable[str | None]]
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from core.settings import Settings
+
+#: what the worker gives its tasks (its ``services.tools.deps.WorkerDeps``), as ToolContext has it
+DepsT = TypeVar("DepsT")
+TaskFunc = Callable[["TaskContext[Any]"], Awaitable[str | None]]
 
 
 @dataclass(frozen=True)
-class TaskContext:
+class TaskContext(Generic[DepsT]):
     """What a periodic task may use: the settings, the Temporal client, the worker's services."""
 
-    settings: Any
-    client: Any
-    deps: Any = None
+    settings: Settings
+    client: Client
+    deps: DepsT | None = None
 
 
 @dataclass(frozen=True)

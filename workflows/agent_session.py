@@ -10,13 +10,16 @@ a compact state so no run's history grows without bound.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.workflow import ActivityCancellationType
 
 from workflows import summary
+from workflows import turn_control as tc
 from workflows.agent_calls import ask_agent, call_mcp_tool, freeze_mcp_tools
 from workflows.delivery import deliver_to_chat, error_text
 from workflows.transfers import RECHECK_ON_APPROVE, UNDO_WINDOW, TransferGuard, simulation_text
@@ -31,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         AssistantReply,
         AuditEntry,
         ChatMessage,
+        CurrentTurn,
         ModelMessage,
         NodeInput,
         NodeOutput,
@@ -38,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         SessionStart,
         SessionState,
         SessionView,
+        StopTurn,
         TokenUsage,
         ToolCallRecord,
         ToolCallRequest,
@@ -83,6 +88,15 @@ class AgentSessionWorkflow:
         self._signed: dict[str, ApprovalDecision] = {}
         self._finished_calls: dict[str, ToolCallRecord] = {}
         self._turns_this_run = 0
+        # turn control (workflows/turn_control.py): the running turn's task, why it is being
+        # stopped, how many shielded tool runs are under way, the call being worked on, what
+        # the turn has streamed and used so far, and queued messages stopped before their turn
+        self._turn_task: asyncio.Task[tuple[str, TokenUsage]] | None = None
+        self._stop: tc.StopRequest | None = None
+        self._shielded = 0
+        self._open_call: ToolCallRecord | None = None
+        self._turn_usage = TokenUsage()
+        self._dropped: dict[str, str] = {}
         #: the money path: simulation shown and re-checked, undo window, freeze, audit
         self._guard = TransferGuard(self._state)
         #: token usage of this turn's child agents and summary fold (joins the turn's usage)
@@ -126,6 +140,10 @@ class AgentSessionWorkflow:
         """A chat message; the same message id arriving twice is answered once."""
         if self._known(message.message_id):
             return
+        if message.multitask == "reject" and self._busy():
+            return  # a refused message (its update was rejected; a signal of it is dropped alike)
+        if message.multitask in ("interrupt", "rollback") and self._current is not None:
+            self._request_stop(tc.StopRequest("interrupted", rollback=message.multitask == "rollback"))
         self._state.inbox.append(message)
 
     @workflow.update
@@ -139,6 +157,68 @@ class AgentSessionWorkflow:
         """
         self.send_message(message)
         return await self._wait(message.message_id)
+
+    @send_and_wait.validator
+    def _validate_send(self, message: UserMessage) -> None:
+        if message.multitask == "reject" and not self._known(message.message_id) and self._busy():
+            raise ApplicationError(
+                f"the session is answering turn {self._state.turn_count + 1}; this message was not queued",
+                {"status": "busy", "turn": self._state.turn_count + 1},
+                type="SessionBusy",
+                non_retryable=True,
+            )
+
+    @workflow.update
+    async def cancel_turn(self, stop: StopTurn) -> TurnResult:
+        """Stop the turn answering ``stop.message_id``; returns its result once it has ended
+        (``cancelled`` / ``interrupted``, or ``done`` when it finished before the stop took)."""
+        mid = stop.message_id
+        if self._current is not None and self._current.message_id == mid:
+            self._request_stop(tc.StopRequest(stop.reason, stop.rollback))
+        elif self._answered_result(mid) is None:
+            self._dropped.setdefault(mid, stop.reason)  # still queued: ends without a model call
+        await workflow.wait_condition(lambda: self._answered_result(mid) is not None)
+        result = self._answered_result(mid)
+        assert result is not None
+        return result
+
+    @cancel_turn.validator
+    def _validate_cancel_turn(self, stop: StopTurn) -> None:
+        ended = self._answered_result(stop.message_id)
+        if ended is not None:
+            raise ApplicationError(
+                f"turn {ended.turn} already ended ({ended.status})",
+                {"status": ended.status, "turn": ended.turn},
+                type="TurnEnded",
+                non_retryable=True,
+            )
+        if not self._known(stop.message_id):
+            raise ApplicationError(f"unknown message {stop.message_id!r} in this session", type="UnknownMessage")
+
+    def _busy(self) -> bool:
+        return self._current is not None or bool(self._state.inbox)
+
+    def _request_stop(self, stop: tc.StopRequest) -> None:
+        """Stop the running turn: its task is cancelled at once unless a shielded tool runs (or a
+        transfer was just approved): then the turn ends as soon as that tool has finished."""
+        if self._stop is None:
+            self._stop = stop
+        why = f"its turn was {stop.reason}"
+        call = self._open_call
+        if call is not None and call.call_id in self._guard.scheduled:
+            self._guard.cancel(call.call_id, why)  # in its undo window: cancelled whole, nothing sent
+            return
+        # an approval being decided (re-checked on approve) counts as approved: it is not cut either
+        approved = call is not None and (
+            self._decisions.get(call.call_id) is True or call.call_id in self._guard.deciding
+        )
+        if call is not None and call.call_id in self._pending and not approved and call.call_id not in self._decisions:
+            self._guard.withdrawn[call.call_id] = why  # before any decision: a late approve is refused
+            self._decisions[call.call_id] = False
+            return
+        task = self._turn_task
+        if task is not None and not task.done() and self._shielded == 0 and not approved:
+            task.cancel()
 
     @workflow.update
     async def wait_turn(self, message_id: str) -> TurnResult:
@@ -174,7 +254,7 @@ class AgentSessionWorkflow:
         pending = self._pending[cid]
         if decision.approve and pending.binding is not None and workflow.patched(RECHECK_ON_APPROVE):
             # the chain must still match what the human saw; else the update fails (409), still pending
-            self._pending[cid] = await self._guard.recheck(pending, self._tool_input(pending.as_call(), pending.turn))
+            await self._guard.recheck(self._pending, cid, self._tool_input(pending.as_call(), pending.turn))
             if cid not in self._pending or cid in self._decisions:
                 raise ValueError(f"no pending approval with call id {cid!r}")
         self._decisions[cid] = decision.approve
@@ -245,8 +325,14 @@ class AgentSessionWorkflow:
             usage=self._state.usage,
             messages=self._state.messages,
             pending_approvals=list(self._pending.values()),
-            queued_messages=len(self._state.inbox),
+            # behind the turn being answered (the inbox holds that one too)
+            queued_messages=len(self._state.inbox) - (1 if self._current is not None else 0),
             created_at=self._start.created_at,
+            current_turn=(
+                CurrentTurn(message_id=self._current.message_id, turn=self._state.turn_count + 1)
+                if self._current
+                else None
+            ),
             scheduled_transfers=list(self._guard.scheduled.values()),
         )
 
@@ -324,9 +410,15 @@ class AgentSessionWorkflow:
         self._state.messages.append(
             ChatMessage(role="user", content=message.text, turn=turn, message_id=message.message_id, at=workflow.now())
         )
+        note: str | None = None
         try:
-            reply, usage = await self._answer(turn, conversation)
-            status = "done"
+            if workflow.patched(tc.TURN_CONTROL):
+                reply, usage, status, note = await self._controlled_answer(message, turn, conversation)
+            else:
+                reply, usage = await self._answer(turn, conversation)
+                status = "done"
+        except tc.TurnStopped as stopped:  # a turn begun before turn control, stopped at a step's end
+            reply, usage, status, note = self._stopped(stopped.partial)
         except ActivityError as err:
             reply, usage, status = f"Sorry, this turn failed: {error_text(err)}", TokenUsage(), "failed"
         usage = usage + self._extra_usage
@@ -340,11 +432,54 @@ class AgentSessionWorkflow:
                 status=status,
                 tool_calls=self._current_calls,
                 usage=usage,
+                note=note,
             ),
         )
+        if note is not None and note.startswith("rolled back"):
+            self._state.messages = tc.without_turn(self._state.messages, message.message_id)
         if message.reply_to is not None and workflow.patched(BOT_DELIVERY):
             # after the turn is recorded (waiters answered): the next turn starts once the chat has it
-            await deliver_to_chat(Delivery(address=message.reply_to, text=reply, key=f"{message.message_id}/reply"))
+            text = reply if status not in ("cancelled", "interrupted") else f"{reply}\n\n({status})".lstrip()
+            await deliver_to_chat(Delivery(address=message.reply_to, text=text, key=f"{message.message_id}/reply"))
+
+    async def _controlled_answer(
+        self, message: UserMessage, turn: int, conversation: list[ModelMessage]
+    ) -> tuple[str, TokenUsage, str, str | None]:
+        """The turn as a cancellable task: (reply, usage, status, note). A stop ends it with the text
+        streamed so far and every side effect reported; a failure raises ActivityError as before."""
+        self._stop, self._turn_usage, self._open_call = None, TokenUsage(), None
+        if message.message_id in self._dropped:  # stopped while it was still queued
+            return "", TokenUsage(), self._dropped.pop(message.message_id), None
+        self._turn_task = asyncio.create_task(self._answer(turn, conversation))
+        partial = ""
+        try:
+            reply, usage = await self._turn_task
+            return reply, usage, "done", None
+        except tc.TurnStopped as stopped:
+            partial = stopped.partial
+        except asyncio.CancelledError:
+            if self._stop is None:  # the workflow itself is being cancelled
+                raise
+        except ActivityError:
+            if self._stop is None:
+                raise
+        finally:
+            self._turn_task = None
+        return self._stopped(partial)
+
+    def _stopped(self, partial: str) -> tuple[str, TokenUsage, str, str | None]:
+        """A stopped turn's outcome: the streamed text and what every side effect did."""
+        if self._open_call is not None:  # stopped before it ran: withdrawn, nothing was done
+            call, self._open_call = self._open_call, None
+            call.status = "withdrawn" if call.status in ("ok", "awaiting_approval") else "cancelled"
+            call.result = f"The {call.name} was stopped with its turn before it ran; nothing was done."
+            self._current_calls.append(call)
+            self._finished_calls[call.call_id] = call
+        stop = self._stop or tc.StopRequest("cancelled")
+        note = None
+        if stop.rollback:
+            _, note = tc.rollback_note(self._plan, self._current_calls)
+        return tc.stopped_reply(partial, self._current_calls, self._plan), self._turn_usage, stop.reason, note
 
     async def _answer(self, turn: int, conversation: list[ModelMessage]) -> tuple[str, TokenUsage]:
         """LLM steps and tool calls until the model answers (or the step budget runs out)."""
@@ -352,7 +487,13 @@ class AgentSessionWorkflow:
         for step in range(1, self._plan.max_steps + 1):
             out = await self._node("llm", turn, step, conversation)
             usage = usage + out.usage
+            self._turn_usage = usage
+            if out.stopped and self._stop is None:  # the node saw the stop flag before any update came
+                self._stop = tc.stop_from_node(out.stopped)
+            if out.stopped or (self._stop is not None and out.tool_calls):
+                raise tc.TurnStopped(out.content or "")
             if not out.tool_calls:
+                # finished before a stop took: the whole answer stands (the stop answers 409 done)
                 return out.content or "", usage
             if workflow.patched("session-unique-call-ids"):
                 # model call ids repeat (cached or deterministic replies): an old approval
@@ -362,9 +503,12 @@ class AgentSessionWorkflow:
             conversation.append(AssistantReply(content=out.content, tool_calls=out.tool_calls))
             for call in out.tool_calls:
                 record = await self._tool(call, turn)
+                self._open_call = None
                 self._current_calls.append(record)
                 self._finished_calls[record.call_id] = record
                 conversation.append(ToolReturn(call_id=call.call_id, name=call.name, content=record.result or ""))
+                if self._stop is not None:  # a shielded tool ran to its end: now the turn stops
+                    raise tc.TurnStopped()
         return f"I stopped after {self._plan.max_steps} steps without a final answer.", usage
 
     def _finish_turn(self, message: UserMessage, turn: int, result: TurnResult) -> None:
@@ -399,7 +543,9 @@ class AgentSessionWorkflow:
         """The recent transcript as the model sees it (tool calls of past turns left out)."""
         recent = self._state.messages[-self._plan.context_messages :]
         return [
-            UserPrompt(content=m.content) if m.role == "user" else AssistantReply(content=m.content)
+            UserPrompt(content=m.content)
+            if m.role == "user"
+            else AssistantReply(content=m.content + (tc.CUT_OFF_MARK if m.status in tc.STOPPED else ""))
             for m in recent
             if m.role in ("user", "assistant")
         ]
@@ -427,10 +573,13 @@ class AgentSessionWorkflow:
             start_to_close_timeout=timedelta(seconds=self._plan.llm_timeout_seconds + 5),
             heartbeat_timeout=timedelta(seconds=NODE_HEARTBEAT_SECONDS),
             retry_policy=NODE_RETRY,
+            # a stopped node returns the text it streamed: wait for it (only a stop cancels a node)
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
 
     async def _tool(self, call: ToolCallRequest, turn: int) -> ToolCallRecord:
         record = ToolCallRecord(call_id=call.call_id, name=call.name, args=call.args)
+        self._open_call = record
         spec = self._plan.tool(call.name)
         if spec is None:
             record.status, record.result = "error", f"Error: this agent has no tool named {call.name!r}."
@@ -438,6 +587,7 @@ class AgentSessionWorkflow:
         if spec.agent or (spec.requires_approval and self._start.one_shot):
             return await self._agent_call(call, spec, record)
         approval: ApprovalDecision | None = None
+        started = False  # the tool's own activity (not its check) was scheduled
         checked: ToolCheck | None = None
         out: ToolOutput | None = None
         try:
@@ -463,22 +613,32 @@ class AgentSessionWorkflow:
                 if checked and checked.undo_seconds > 0 and workflow.patched(UNDO_WINDOW):
                     if not await self._guard.undo_window(record, checked.undo_seconds):
                         return record
-            if spec.mcp_server:
-                record.result = (await call_mcp_tool(spec, self._tool_input(call, turn, approval))).output
-                return record
-            out = await workflow.execute_activity(
-                tool_activity(call.name),
-                self._tool_input(call, turn, approval),
-                result_type=ToolOutput,
-                start_to_close_timeout=timedelta(seconds=spec.timeout_seconds),
-                heartbeat_timeout=(
-                    timedelta(seconds=spec.heartbeat_timeout_seconds) if spec.heartbeat_timeout_seconds else None
-                ),
-                retry_policy=retry_policy(spec.max_attempts),
-            )
+            # a side effect under way is never cut: a stop waits for it (workflows/turn_control.py)
+            shield = tc.shielded(self._plan, call.name)
+            self._shielded += shield
+            started = True
+            try:
+                if spec.mcp_server:
+                    record.result = (await call_mcp_tool(spec, self._tool_input(call, turn, approval))).output
+                    return record
+                out = await workflow.execute_activity(
+                    tool_activity(call.name),
+                    self._tool_input(call, turn, approval),
+                    result_type=ToolOutput,
+                    start_to_close_timeout=timedelta(seconds=spec.timeout_seconds),
+                    heartbeat_timeout=(
+                        timedelta(seconds=spec.heartbeat_timeout_seconds) if spec.heartbeat_timeout_seconds else None
+                    ),
+                    retry_policy=retry_policy(spec.max_attempts),
+                )
+            finally:
+                self._shielded -= shield
             record.result = out.output
         except ActivityError as err:
-            record.status, record.result = "error", f"Error: {error_text(err)}"
+            if self._stop is not None and not (started and tc.shielded(self._plan, call.name)):
+                record.status, record.result = "cancelled", f"stopped while it ran: {error_text(err)}"
+            else:
+                record.status, record.result = "error", f"Error: {error_text(err)}"
         finally:
             if spec.requires_approval:
                 self._guard.finished(record, out.receipt if out else None)

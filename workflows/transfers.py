@@ -119,10 +119,11 @@ class TransferGuard:
         entry.requested_at, entry.simulation, entry.binding = pending.requested_at, pending.simulation, pending.binding
         entry.status = "awaiting_approval"
 
-    async def recheck(self, pending: PendingApproval, inp: ToolInput) -> PendingApproval:
+    async def recheck(self, pendings: dict[str, PendingApproval], call_id: str, inp: ToolInput) -> None:
         """Re-run the check before an approval counts; raises StaleApprovalError (the update fails,
         the call stays pending with the fresh simulation) when the chain disagrees with what was shown."""
-        self.deciding.add(pending.call_id)
+        pending = pendings[call_id]
+        self.deciding.add(call_id)
         try:
             fresh = await workflow.execute_activity(
                 TOOL_RECHECK,
@@ -135,9 +136,12 @@ class TransferGuard:
             self.deciding.discard(pending.call_id)
         why = fresh.refused or effect_changed(pending.simulation, fresh.simulation)
         if why is None:
-            return pending
-        updated = pending.model_copy(update={"simulation": fresh.simulation or pending.simulation})
+            return
+        sim = fresh.simulation or {**(pending.simulation or {}), "will_revert": True, "revert_reason": fresh.refused}
+        updated = pending.model_copy(update={"simulation": sim})
         self._entry(pending.call_id, pending.tool).simulation = updated.simulation
+        if call_id in pendings:  # still pending (it may have expired meanwhile): show the fresh effect
+            pendings[call_id] = updated
         raise StaleApprovalError(
             f"approval refused: {why}. Nothing was sent; the transfer waits for a fresh approval of what "
             "the chain shows now.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
@@ -22,13 +22,14 @@ from api.schemas import (
     TurnOut,
     TurnPending,
 )
-from core.schemas import SessionView
+from core.schemas import SessionView, TurnResult
 from core.streams import TurnEvent
 from services.sessions import PendingTurn, SessionSummary
 
 STREAM_DOC = (
     "Server-sent events, each with an `id`: `token`, `tool_call`, `tool_result`, `approval_required`, "
-    "`reset`, `error`, and last `done` (its data is the TurnOut body)."
+    "`reset`, `error`, and last one of `done`, `cancelled` (stopped) or `interrupted` (stopped by a newer "
+    "message), whose data is the TurnOut body."
 )
 
 #: routes with a rate-limit bucket of their own (settings rate_limit_sessions / rate_limit_messages),
@@ -91,12 +92,20 @@ async def send_message(
     stream: bool = Query(False, description="answer with the turn's events as they happen (SSE)"),
 ) -> TurnOut | JSONResponse | EventSourceResponse:
     if stream:
-        queued = await sessions.send(user, session_id, body.text, 0, message_id=body.message_id)
+        queued = await sessions.send(
+            user, session_id, body.text, 0, message_id=body.message_id, multitask=body.multitask
+        )
         events.watch(user, session_id, queued.message_id)  # ends the stream even if this client leaves
         return _sse(events.follow(user, session_id, queued.message_id), events.keepalive_seconds)
-    result = await sessions.send(user, session_id, body.text, wait, message_id=body.message_id)
+    result = await sessions.send(
+        user, session_id, body.text, wait, message_id=body.message_id, multitask=body.multitask
+    )
     if isinstance(result, PendingTurn):
         return JSONResponse(result.model_dump(exclude_none=True), status_code=202)
+    return _turn_out(result)
+
+
+def _turn_out(result: TurnResult) -> TurnOut:
     return TurnOut(
         reply=result.reply,
         tool_calls=result.tool_calls,
@@ -104,7 +113,31 @@ async def send_message(
         status=result.status,
         message_id=result.message_id,
         usage=result.usage,
+        note=result.note,
     )
+
+
+_CANCEL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorOut, "description": "the turn already ended (`status` says how) or none is running"}
+}
+
+
+@router.post("/{session_id}/turns/current/cancel", response_model=TurnOut, responses=_CANCEL_RESPONSES)
+async def cancel_current_turn(session_id: str, user: User, sessions: Sessions, events: TurnEvents) -> TurnOut:
+    """Stop the running turn (the Stop button): it ends `cancelled`, keeping the text streamed so far;
+    its stream ends with a `cancelled` event carrying this body. A transfer being signed or sent is
+    never cut: the stop waits for it and the reply reports it."""
+    result = await sessions.turns.cancel(user, session_id)
+    await events.end(session_id, result.message_id, result)
+    return _turn_out(result)
+
+
+@router.post("/{session_id}/messages/{message_id}/cancel", response_model=TurnOut, responses=_CANCEL_RESPONSES)
+async def cancel_turn(session_id: str, message_id: str, user: User, sessions: Sessions, events: TurnEvents) -> TurnOut:
+    """Stop the turn answering `message_id` (running, or still queued: then it is never answered)."""
+    result = await sessions.turns.cancel(user, session_id, message_id)
+    await events.end(session_id, result.message_id, result)
+    return _turn_out(result)
 
 
 @router.post(

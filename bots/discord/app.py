@@ -23,6 +23,7 @@ from temporalio import activity
 from temporalio.worker import Worker
 
 from bots.common.commands import HELP, parse_command
+from bots.common.delivery import DeliveryPlugin
 from bots.common.runtime import BotRuntime
 from bots.common.streaming import StreamingReplies
 from bots.discord.surface import DiscordSurface, reference
@@ -161,7 +162,7 @@ class DiscordBot:
         worker = Worker(
             self.runtime.client,
             task_queue=bot_task_queue(PLATFORM, self.runtime.settings.task_queue),
-            activities=[self.deliver],
+            plugins=[DeliveryPlugin(self.deliver)],
             max_concurrent_activities=50,
         )
         async with worker:

@@ -1,8 +1,9 @@
 """The deterministic offline model, registered as the litellm custom provider ``offline``.
 
 It needs no network and no key, so the platform runs end to end on a fresh machine.
-It understands plain-English requests for the tools it is offered (see offline_intents)
-and otherwise says what it can do. It is clearly named as offline in every reply's model.
+It understands ``/tool NAME {JSON}`` for every tool it is offered, the plain English that each
+tool module teaches it (core/llm/phrasebook.py), and otherwise says what it can do. It is
+clearly named as offline in every reply's model.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import hashlib
 import json
 import re
 from collections.abc import AsyncIterator
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from litellm import CustomLLM, ModelResponse
@@ -25,23 +25,12 @@ from litellm.types.utils import (
     Usage,
 )
 
-from core.llm.offline_intents import Intent, parse_conversion, parse_intent, small_talk
+from core.llm.offline_intents import parse_intent, small_talk
 from core.llm.offline_summary import SUMMARY_HEADING, SUMMARY_MARKER, recall, summarise
+from core.llm.phrasebook import PHRASEBOOK, Intent
 from core.llm.provider import OFFLINE_PROVIDER
 
 PROVIDER = OFFLINE_PROVIDER
-
-_CAPABILITIES = {
-    "calculator": 'arithmetic ("what is 17 * 23?")',
-    "current_time": 'the time anywhere ("what time is it in Tokyo?")',
-    "get_token_price": 'token prices ("what is the price of ETH?")',
-    "get_balance": 'balances ("what\'s my balance?")',
-    "vault_status": 'your vault\'s limits ("vault status")',
-    "transfer": 'transfers from your vault, after your approval ("send 0.05 ETH to 0x...")',
-    "schedule_prompt": 'scheduled prompts ("every day at 9:00 send me the ETH price", "pause my morning report")',
-    "create_alert": 'price and wallet alerts ("tell me when ETH goes above 4,000", "list my alerts")',
-}
-
 
 _SMALL_TALK = {
     "greeting": 'Hello! I am the offline model. Ask me for a price, your balance or a sum, or say "help".',
@@ -82,35 +71,8 @@ def _turn(messages: list[dict[str, Any]]) -> tuple[str, list[tuple[str, str]]]:
 
 
 def _capabilities(available: set[str]) -> str:
-    can = [desc for name, desc in _CAPABILITIES.items() if name in available]
+    can = PHRASEBOOK.help_lines(available)
     return "; ".join(can) if can else "chat, with no tools attached to this agent"
-
-
-def _dollars(text: str, pattern: str) -> Decimal | None:
-    m = re.search(pattern, text)
-    try:
-        return Decimal(m.group(1).replace(",", "")) if m else None
-    except InvalidOperation:
-        return None
-
-
-def _conversion_step(user: str, results: list[tuple[str, str]], available: set[str]) -> Intent | str | None:
-    """Next step of "convert 2 ETH to USD": the calculator on the price, then the answer in words."""
-    conversion = parse_conversion(user)
-    prices = [r for name, r in results if name == "get_token_price"]
-    price = _dollars(prices[-1], r"\$([\d,]+(?:\.\d+)?)") if conversion and prices else None
-    if conversion is None or price is None or "calculator" not in available:
-        return None
-    done = [r for name, r in results if name == "calculator"]
-    if not done:
-        return Intent("calculator", {"expression": f"{conversion.amount} * {price}"})
-    value = _dollars(done[-1], r"=\s*(-?[\d,]+(?:\.\d+)?)\s*$")
-    if value is None:
-        return done[-1]
-    return (
-        f"{conversion.amount} {conversion.symbol} is ${value:,.2f} "
-        f"(at ${price:,.2f} per {conversion.symbol}, on-chain price feed)."
-    )
 
 
 def _call(messages: list[dict[str, Any]], text: str, intent: Intent) -> Message:
@@ -133,7 +95,7 @@ def respond(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) 
         return Message(role="assistant", content=summarise(_text(last.get("content"))))
     if last.get("role") == "tool":
         user, results = _turn(messages)
-        step = _conversion_step(user, results, available)
+        step = PHRASEBOOK.next_step(user, results, available)
         if isinstance(step, Intent):
             return _call(messages, user, step)
         if step is not None:

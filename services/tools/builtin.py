@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, Field
 
 from core.tools import ToolContext, ToolResult
+from services.tools import builtin_phrases  # noqa: F401  (how the offline model understands these tools)
 from services.tools.calculator import evaluate, format_number
 from services.tools.clock import resolve_zone
 from services.tools.registry import tools

@@ -18,6 +18,7 @@ from chain.units import ETH_ADDRESS, MAX_AMOUNT, checksum_address, parse_amount,
 from chain.vault import VaultService, reference_from_key
 from core.errors import BadInputError, ChainRevertError, ImpressoxError, PermanentError
 from core.tools import ToolContext, ToolResult
+from services.tools import chain_phrases  # noqa: F401  (how the offline model understands these tools)
 from services.tools.deps import WorkerDeps
 from services.tools.registry import tools
 
@@ -172,7 +173,7 @@ async def _check_transfer(args: TransferArgs, ctx: ToolContext[WorkerDeps]) -> d
     status = await vault.status()
     token = next(t for t in status.tokens if t.symbol == args.token)
     amount = Decimal(args.amount)
-    to_base_units(amount, await vault._token_decimals(vault.token_address(args.token)))  # too many decimals
+    to_base_units(args.amount, await vault._token_decimals(vault.token_address(args.token)))  # too many decimals
     if amount > token.remaining_today:
         raise BadInputError(
             f"{args.amount} {args.token} exceeds your vault's daily limit "

@@ -23,6 +23,7 @@ from core.errors import BadInputError, NotFoundError, PermanentError
 from core.tools import ToolContext, ToolResult
 from services.alerts import AlertCreate, AlertService
 from services.schedules import ScheduleCreate, ScheduleOut, ScheduleService
+from services.tools import workers_phrases  # noqa: F401  (how the offline model understands these tools)
 from services.tools.deps import WorkerDeps
 from services.tools.registry import tools
 

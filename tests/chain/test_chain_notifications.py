@@ -35,7 +35,7 @@ from core.notifications import Notification, NotificationsStart
 from core.settings import ApiKey, Settings
 from services.notifications import NotificationService
 from temporal.listener_main import run_listener
-from temporal.sandbox import WORKFLOW_RUNNER
+from temporal.plugin import ImpressoxPlugin
 from workflows.notifications import KEEP, NotificationsWorkflow, notifications_workflow_id
 
 OUTSIDER = ANVIL_ACCOUNTS[2].address  # not the vault's owner nor its operator
@@ -49,9 +49,7 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture
 async def worker(client: Client, settings: Settings) -> AsyncIterator[None]:
-    async with Worker(
-        client, task_queue=settings.task_queue, workflows=[NotificationsWorkflow], workflow_runner=WORKFLOW_RUNNER
-    ):
+    async with Worker(client, task_queue=settings.task_queue, plugins=[ImpressoxPlugin()]):
         yield
 
 

@@ -84,8 +84,8 @@ async def test_two_users_get_different_vaults_and_registering_again_gives_the_sa
         slot = await w3.eth.get_storage_at(vault.address, ERC1967_IMPLEMENTATION_SLOT)
         assert (
             "0x" + bytes(slot)[-20:].hex()
-            == create2_address(SALTS["AgentVault"], load_artifact("AgentVault").initcode).lower()
-        )
+            == create2_address(SALTS["AgentVaultV3"], load_artifact("AgentVaultV3").initcode).lower()
+        )  # the v1 proxy's address, upgraded to V3 before it was handed over
     with pytest.raises(ConflictError, match="already owned by"):
         await access.register("alice", BOB_WALLET)
     for not_a_wallet in (OPERATOR, ETH_ADDRESS):  # the platform would keep control: refused before any tx
@@ -162,7 +162,7 @@ async def test_upgrade_upgrades_only_the_vaults_the_key_owns(anvil, vaults, depl
     assert result["vault"] == deployment["vault"] and result["version"] == "2"
     assert vaults["alice"].address in result["skipped"]  # alice's wallet owns it, not anvil account 0
     c = w3.eth.contract(address=vaults["alice"].address, abi=load_artifact("AgentVault").abi)
-    assert await c.functions.version().call() == "1"
+    assert await c.functions.version().call() == "3"  # registration made it V3 (pause switch, time lock)
     # with alice's own key (anvil account 4, published) her vault is upgraded, the platform's is not
     mine = await upgrade(anvil.rpc_url, data_dir, owner_key=SecretStr(ALICE_KEY), vaults=[vaults["alice"].address])
     assert mine["vaults"][vaults["alice"].address]["version"] == "2"

@@ -21,6 +21,7 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.worker import Worker
 
+from bots.common.delivery import DeliveryPlugin
 from core.agents import AgentFactory
 from core.bots import DELIVER, Delivery, bot_task_queue
 from core.cache import MemoryCache
@@ -75,7 +76,9 @@ async def record(prefix: str) -> None:
             await _save(client, sid, prefix + "-approvals")
 
             # a chat turn: the reply and an approval prompt go out through the bot's deliver activity
-            chat = Worker(client, task_queue=bot_task_queue("telegram", settings.task_queue), activities=[deliver])
+            chat = Worker(
+                client, task_queue=bot_task_queue("telegram", settings.task_queue), plugins=[DeliveryPlugin(deliver)]
+            )
             async with chat:
                 sid = await sessions.create("tg-7", "tester", session_id="replay", platform="telegram")
                 address = ReplyAddress(platform="telegram", chat_id="7", user_id="7")

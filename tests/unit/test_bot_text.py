@@ -1,10 +1,10 @@
-"""Splitting and Telegram formatting of bot replies (pure functions)."""
+"""Splitting bot replies and parsing their commands (pure functions; Telegram's formatting, which imports
+aiogram, is tested in tests/bots/test_telegram_formatting.py)."""
 
 from __future__ import annotations
 
 from bots.common.commands import parse_command
 from bots.common.text import DISCORD_LIMIT, TELEGRAM_LIMIT, split_text
-from bots.telegram.formatting import to_entities
 from core.bots import bot_task_queue
 
 
@@ -20,13 +20,6 @@ def test_split_keeps_lines_whole_and_limits() -> None:
 def test_split_cuts_a_line_longer_than_a_message() -> None:
     parts = split_text("z" * 5000, TELEGRAM_LIMIT)
     assert [len(p) for p in parts] == [4096, 904]
-
-
-def test_formatting_is_entities_never_escaped_markdown() -> None:
-    out = to_entities("Pay **0.5 ETH** to `0xabc` now_ok [x](y)\n```py\nprint(1)\n```")
-    assert out["text"].startswith("Pay 0.5 ETH to 0xabc now_ok [x](y)")
-    kinds = sorted(e.type for e in out["entities"])
-    assert kinds == ["bold", "code", "pre"]
 
 
 def test_commands_and_queues() -> None:

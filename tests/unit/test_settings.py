@@ -134,6 +134,7 @@ def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # runs the installed CLI, a process each
 @pytest.mark.parametrize(
     ("env", "field"),
     [

@@ -6,6 +6,9 @@ import pytest
 
 from core.llm.offline_intents import parse_intent
 
+# the phrasings of the built-in tools, as loading the tools declares them
+from services.tools import builtin_phrases, chain_phrases, workers_phrases  # noqa: F401
+
 TOOLS = {
     "calculator",
     "get_token_price",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+import textwrap
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from core.errors import ConfigError
+from core.settings import load_settings
 from workers.events import EventRegistry
 from workers.tasks import TaskRegistry
 
@@ -54,3 +58,45 @@ def test_the_platform_registers_its_handlers() -> None:
     for key in [("AgentVault", "Deposited"), ("PriceFeed", "AnswerUpdated"), ("native", "Transfer")]:
         assert key in subs
     assert "watch-census" in [t.name for t in tasks.all()]
+
+
+def test_a_handler_module_of_the_setting_is_one_file_outside_the_repo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IMPRESSOX_HANDLER_MODULES names a module; loading the handlers imports it, and its decorators
+    register an event handler and a periodic task with no other edit."""
+    from workers import events, load_handlers, tasks
+
+    (tmp_path / "one_file_handlers.py").write_text(
+        textwrap.dedent(
+            """
+            from workers import events, tasks
+            from workers.events import EventContext
+            from workers.tasks import TaskContext
+
+
+            @events.on("AgentVault", "Deposited")
+            async def log_deposit(event, ctx: EventContext) -> None:
+                print(event)
+
+
+            @tasks.periodic("my-heartbeat", every=3600)
+            async def heartbeat(ctx: TaskContext) -> str:
+                \"\"\"Once an hour.\"\"\"
+                return "alive"
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("IMPRESSOX_HANDLER_MODULES", '["one_file_handlers"]')
+    monkeypatch.delitem(sys.modules, "one_file_handlers", raising=False)  # imported afresh, dropped after
+    settings = load_settings()
+    assert settings.handler_modules == ["one_file_handlers"]
+    load_handlers(settings.handler_modules)
+    mine = sys.modules["one_file_handlers"]
+    try:
+        assert mine.log_deposit in events.subscriptions()[("AgentVault", "Deposited")]
+        assert tasks.get("my-heartbeat").description == "Once an hour."
+    finally:  # the registries are the process's: leave them as the other tests expect
+        events.unregister("AgentVault", "Deposited", mine.log_deposit)
+        tasks.unregister("my-heartbeat")

@@ -27,8 +27,8 @@ from core.settings import Settings
 from core.temporal.client import with_codec
 from core.temporal.codec import CodecKey, EncryptionCodec
 from services.notifications import NotificationService
-from temporal.sandbox import WORKFLOW_RUNNER
-from workflows.notifications import NotificationsWorkflow, notifications_workflow_id
+from temporal.plugin import ImpressoxPlugin
+from workflows.notifications import notifications_workflow_id
 from workflows.watch import WatchWorkflow
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
@@ -53,9 +53,7 @@ async def running(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator
     async with Worker(
         env.client,
         task_queue=QUEUE,
-        workflows=[WatchWorkflow, NotificationsWorkflow],
-        activities=acts.activities(),
-        workflow_runner=WORKFLOW_RUNNER,
+        plugins=[ImpressoxPlugin(activities=acts.activities())],
     ):
         yield notes
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import cast
 
+from eth_typing import ChecksumAddress
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -47,7 +49,8 @@ async def _feed_decimals(ctx: EventContext, address: str) -> int:
     if address not in memo:
         from chain.artifacts import load_artifact
 
-        feed = ctx.w3.eth.contract(address=address, abi=load_artifact("MockPriceFeed").abi)
+        # the deployment's own feed address, as the listener found it (typed now: EventContext.w3 is AsyncWeb3)
+        feed = ctx.w3.eth.contract(address=cast(ChecksumAddress, address), abi=load_artifact("MockPriceFeed").abi)
         with chain_errors(f"read decimals of feed {address}"):
             memo[address] = int(await feed.functions.decimals().call())
     return memo[address]

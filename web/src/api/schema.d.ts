@@ -111,6 +111,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit/key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Audit Key
+         * @description The address whose signature every audit bundle of this platform carries.
+         */
+        get: operations["audit_key_v1_audit_key_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/client": {
         parameters: {
             query?: never;
@@ -348,6 +368,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{session_id}/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Session Audit
+         * @description Every money-moving call of the session (request, simulation shown, signed decision, undo
+         *     window, transaction, receipt, the vault's Spent event), signed with the platform's audit key
+         *     (EIP-191 personal signature over the bundle's canonical JSON). `impressox audit verify FILE`
+         *     checks it; the signer's address is also at GET /v1/audit/key.
+         */
+        get: operations["session_audit_v1_sessions__session_id__audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sessions/{session_id}/messages": {
         parameters: {
             query?: never;
@@ -359,6 +402,26 @@ export interface paths {
         put?: never;
         /** Send Message */
         post: operations["send_message_v1_sessions__session_id__messages_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{session_id}/messages/{message_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Turn
+         * @description Stop the turn answering `message_id` (running, or still queued: then it is never answered).
+         */
+        post: operations["cancel_turn_v1_sessions__session_id__messages__message_id__cancel_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -380,6 +443,28 @@ export interface paths {
         get: operations["turn_events_v1_sessions__session_id__messages__message_id__events_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{session_id}/turns/current/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Current Turn
+         * @description Stop the running turn (the Stop button): it ends `cancelled`, keeping the text streamed so far;
+         *     its stream ends with a `cancelled` event carrying this body. A transfer being signed or sent is
+         *     never cut: the stop waits for it and the reply reports it.
+         */
+        post: operations["cancel_current_turn_v1_sessions__session_id__turns_current_cancel_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -597,7 +682,7 @@ export interface components {
              */
             role: "user" | "assistant" | "tool" | "system";
             /** Status */
-            status?: ("done" | "awaiting_approval" | "failed" | "queued_behind_approval") | null;
+            status?: ("done" | "awaiting_approval" | "failed" | "queued_behind_approval" | "cancelled" | "interrupted") | null;
             /** Tool Calls */
             tool_calls?: components["schemas"]["ToolCallRecord"][];
             /** Turn */
@@ -613,6 +698,16 @@ export interface components {
             namespace: string;
             /** Temporal Ui */
             temporal_ui: string | null;
+        };
+        /**
+         * CurrentTurn
+         * @description The turn a session is answering now (SessionView.current_turn).
+         */
+        CurrentTurn: {
+            /** Message Id */
+            message_id: string;
+            /** Turn */
+            turn: number;
         };
         /** ErrorOut */
         ErrorOut: {
@@ -679,6 +774,8 @@ export interface components {
         MessageIn: {
             /** Message Id */
             message_id?: string | null;
+            /** Multitask */
+            multitask?: ("enqueue" | "reject" | "interrupt" | "rollback") | null;
             /** Text */
             text: string;
         };
@@ -893,6 +990,7 @@ export interface components {
             agent: string;
             /** Created At */
             created_at?: string | null;
+            current_turn?: components["schemas"]["CurrentTurn"] | null;
             /** Messages */
             messages: components["schemas"]["ChatMessage"][];
             /** Owner */
@@ -992,6 +1090,8 @@ export interface components {
         TurnOut: {
             /** Message Id */
             message_id: string;
+            /** Note */
+            note?: string | null;
             /** Reply */
             reply: string;
             /** Status */
@@ -1290,6 +1390,37 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    audit_key_v1_audit_key_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: string;
+                    };
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2022,6 +2153,48 @@ export interface operations {
             };
         };
     };
+    session_audit_v1_sessions__session_id__audit_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     send_message_v1_sessions__session_id__messages_post: {
         parameters: {
             query?: {
@@ -2042,7 +2215,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description with `stream=true`: Server-sent events, each with an `id`: `token`, `tool_call`, `tool_result`, `approval_required`, `reset`, `error`, and last `done` (its data is the TurnOut body). */
+            /** @description with `stream=true`: Server-sent events, each with an `id`: `token`, `tool_call`, `tool_result`, `approval_required`, `reset`, `error`, and last one of `done`, `cancelled` (stopped) or `interrupted` (stopped by a newer message), whose data is the TurnOut body. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2090,6 +2263,65 @@ export interface operations {
             };
         };
     };
+    cancel_turn_v1_sessions__session_id__messages__message_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TurnOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the turn already ended (`status` says how) or none is running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     turn_events_v1_sessions__session_id__messages__message_id__events_get: {
         parameters: {
             query?: {
@@ -2108,7 +2340,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-sent events, each with an `id`: `token`, `tool_call`, `tool_result`, `approval_required`, `reset`, `error`, and last `done` (its data is the TurnOut body). */
+            /** @description Server-sent events, each with an `id`: `token`, `tool_call`, `tool_result`, `approval_required`, `reset`, `error`, and last one of `done`, `cancelled` (stopped) or `interrupted` (stopped by a newer message), whose data is the TurnOut body. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2119,6 +2351,64 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    cancel_current_turn_v1_sessions__session_id__turns_current_cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TurnOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the turn already ended (`status` says how) or none is running */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -198,7 +198,8 @@ export function Chat({ sessionId, config }: { sessionId: string; config: ClientC
     activity(live) ??
     (stopping ? "stopping…" : view?.status === "working" ? "working…" : pending.length > 0 ? "waiting for your approval" : "Ready");
   const busy = status !== "Ready";
-  const queued = view?.status === "awaiting_approval" && view.queued_messages > 1;
+  // queued_messages counts the messages waiting behind the turn being answered
+  const queued = view?.status === "awaiting_approval" && view.queued_messages > 0;
   return (
     <AssistantRuntimeProvider runtime={runtime}>
       <section className="chat" aria-label="Chat">

@@ -1,14 +1,13 @@
-"""Offline-model intents for schedules and alerts (the workers subsystem), kept apart from the
-general intents in offline_intents so each evolves on its own.
+"""How the offline model understands the schedule and alert tools (core/llm/phrasebook.py):
 
-    "every day at 9:00 send me the ETH price"        -> schedule_prompt(cron "0 9 * * *")
-    "every hour check my balance"                    -> schedule_prompt(every_seconds 3600)
-    "tell me when ETH goes above 4,000"              -> create_alert(price, above 4000)
-    "tell me if ETH moves more than 5% in an hour"   -> create_alert(price, move_pct 5, window 3600)
-    "watch wallet 0x… and tell me about incoming transfers" -> create_alert(wallet, in)
-    "list my alerts" / "list my schedules"           -> list_alerts / list_schedules
-    "stop the ETH alert"                             -> delete_alert("ETH")
-    "pause my morning report" / resume / delete      -> pause_schedule("morning report") ...
+"every day at 9:00 send me the ETH price"        -> schedule_prompt(cron "0 9 * * *")
+"every hour check my balance"                    -> schedule_prompt(every_seconds 3600)
+"tell me when ETH goes above 4,000"              -> create_alert(price, above 4000)
+"tell me if ETH moves more than 5% in an hour"   -> create_alert(price, move_pct 5, window 3600)
+"watch wallet 0x… and tell me about incoming transfers" -> create_alert(wallet, in)
+"list my alerts" / "list my schedules"           -> list_alerts / list_schedules
+"stop the ETH alert"                             -> delete_alert("ETH")
+"pause my morning report" / resume / delete      -> pause_schedule("morning report") ...
 """
 
 from __future__ import annotations
@@ -16,14 +15,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from core.llm.phrasebook import PHRASEBOOK, Intent
+from services.tools.chain_phrases import normalize_symbol
+
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}\b")
-SYMBOL_ALIASES = {"bitcoin": "BTC", "bitcoins": "BTC", "xbt": "BTC", "ether": "ETH", "ethereum": "ETH", "eth": "ETH"}
-
-
-def normalize_symbol(word: str) -> str:
-    """The token symbol for a name people use (bitcoin -> BTC, ether -> ETH), else the word upper-cased."""
-    return SYMBOL_ALIASES.get(word.lower(), word.upper())
-
+#: every tool these phrasings call
+TOOLS = (
+    "schedule_prompt",
+    "list_schedules",
+    "pause_schedule",
+    "resume_schedule",
+    "delete_schedule",
+    "create_alert",
+    "list_alerts",
+    "delete_alert",
+)
 
 _UNITS = {"second": 1, "sec": 1, "minute": 60, "min": 60, "hour": 3600, "hr": 3600, "day": 86400, "week": 604800}
 _DAYS = {"sunday": 0, "monday": 1, "tuesday": 2, "wednesday": 3, "thursday": 4, "friday": 5, "saturday": 6}
@@ -186,3 +192,16 @@ def parse_worker_intent(text: str, available: set[str]) -> tuple[str, dict[str, 
         spec, prompt = found
         return "schedule_prompt", {"prompt": prompt, **spec}
     return None
+
+
+# asked first: their sentences embed other requests ("every hour check my balance")
+@PHRASEBOOK.understands(*TOOLS, order=10)
+def _automations(text: str, available: set[str]) -> Intent | None:
+    found = parse_worker_intent(text, available)
+    return Intent(*found) if found else None
+
+
+PHRASEBOOK.describe(
+    "schedule_prompt", 'scheduled prompts ("every day at 9:00 send me the ETH price", "pause my morning report")'
+)
+PHRASEBOOK.describe("create_alert", 'price and wallet alerts ("tell me when ETH goes above 4,000", "list my alerts")')
