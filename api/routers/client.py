@@ -6,7 +6,6 @@ control whose endpoint is missing is shown disabled instead of failing when pres
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from api.security import host_name
@@ -28,9 +27,8 @@ class ClientConfig(BaseModel):
 
 
 def _served(request: Request, method: str, path: str) -> bool:
-    return any(
-        isinstance(r, APIRoute) and r.path == path and method in (r.methods or set()) for r in request.app.router.routes
-    )
+    # the app's own OpenAPI paths (built once, then cached by FastAPI): what a client can call
+    return method.lower() in request.app.openapi()["paths"].get(path, {})
 
 
 @router.get("/client", response_model=ClientConfig)
