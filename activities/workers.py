@@ -36,6 +36,11 @@ class WorkerActivities:
         self.sessions = sessions
         self.task_context = task_context
         self.periodic = periodic or []
+        # scheduled turns yield to interactive ones: one at a time per user, a few at once per
+        # worker (settings schedule_concurrent_turns), so a schedule storm never slows a chat
+        limit = sessions.settings.schedule_concurrent_turns if sessions is not None else 1
+        self._scheduled_turns = asyncio.Semaphore(limit)
+        self._user_turns: dict[str, asyncio.Semaphore] = {}
 
     def activities(self) -> list[Callable[..., Any]]:
         out: list[Callable[..., Any]] = [self.notify]
@@ -70,7 +75,8 @@ class WorkerActivities:
         suffix = req.schedule_id.rsplit(":", 1)[-1]
         sid = f"schedule:{req.owner}:{suffix}"
         send = functools.partial(sessions.send, req.owner, sid, req.prompt, req.wait_seconds, req.message_id)
-        async with heartbeating():
+        user_gate = self._user_turns.setdefault(req.owner, asyncio.Semaphore(1))
+        async with heartbeating(), user_gate, self._scheduled_turns:
             try:
                 turn = await send()
             except NotFoundError:

@@ -63,7 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.schedules = ScheduleService(client, settings, agents)
         app.state.alerts = AlertService(client, settings)
         app.state.turn_events = TurnEventService(
-            app.state.sessions, streams, keepalive_seconds=settings.stream_keepalive_seconds
+            app.state.sessions, streams, keepalive_seconds=settings.stream_keepalive_seconds, settings=settings
         )
         try:
             async with mcp.running():

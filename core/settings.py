@@ -25,6 +25,7 @@ from pydantic_settings import (
 from core.errors import ConfigError
 from core.mcp_config import MCP_SERVER_NAME, McpServerConfig
 from core.names import USER_NAME_PATTERN
+from core.quotas import UserQuotas
 from core.schemas import Multitask
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -152,8 +153,33 @@ class Settings(BaseSettings):
     rate_limit_messages: str = "600/minute"
     #: requests presenting a wrong API key, per client IP (guessing keys)
     rate_limit_bad_keys: str = "30/minute"
-    #: running sessions one user may have at once (creating one more answers 409)
+    #: running sessions one user may have at once (creating one more answers 429); counted exactly
+    #: by the user's registry workflow (workflows/tenant.py), and only sessions active (created or
+    #: sent a message) within session_active_window_seconds count, so idle ones never lock a user out
     max_running_sessions_per_user: int = Field(default=100, ge=1)
+    session_active_window_seconds: float = Field(default=86_400.0, gt=0)
+
+    # Quotas (core/quotas.py): each refusal (429, 422 for a too short interval) names its setting;
+    # user_quotas gives single users other values, e.g. {"alice": {"max_alerts_per_user": 200}}
+    max_schedules_per_user: int = Field(default=20, ge=0)
+    #: the shortest interval a schedule may fire at (every_seconds, cron, @every)
+    schedule_min_interval_seconds: int = Field(default=60, ge=1)
+    #: scheduled turns of one user run one at a time per worker, and at most this many at once
+    #: per worker across users, so a schedule storm never slows an interactive chat
+    schedule_concurrent_turns: int = Field(default=4, ge=1)
+    max_alerts_per_user: int = Field(default=50, ge=0)
+    #: price alert thresholds above this are refused as absurd (above / below)
+    alert_max_price: Decimal = Field(default=Decimal("1e12"), gt=0)
+    #: symbols a price alert may watch (a price feed of the deployment); others are refused
+    alert_symbols: list[str] = Field(default_factory=lambda: ["ETH", "BTC", "TUSD"])
+    #: event streams (GET .../events, POST ...?stream=true) one user may hold open per API process
+    max_event_streams_per_user: int = Field(default=20, ge=1)
+    #: link codes (POST /v1/links) one user may ask for in any hour
+    max_link_codes_per_hour: int = Field(default=10, ge=0)
+    #: notifications kept per kind (deposit, alert, schedule, ...) in a user's inbox, so a chatty
+    #: kind never pushes the others out
+    notifications_kept_per_kind: int = Field(default=200, ge=1, le=5000)
+    user_quotas: dict[str, UserQuotas] = Field(default_factory=dict)
 
     # Chain (issue: on-chain layer). Empty rpc url: chain tools answer that no chain is configured.
     chain_rpc_url: str | None = None
@@ -207,6 +233,11 @@ class Settings(BaseSettings):
     discord_edit_interval_seconds: float = Field(default=1.2, ge=0.1, le=60)
     #: how long a ``POST /v1/links`` code may be redeemed with ``/link CODE``
     link_code_ttl_seconds: float = Field(default=600.0, gt=0, le=3600)
+    #: keys the link code workflows' ids (an HMAC of the code); empty: <data_dir>/keys/link.key
+    link_code_key: SecretStr | None = None
+    #: the payload codec refuses payloads that are not encrypted (a plain signal or update sent
+    #: through Temporal's CLI or Web UI is dropped or rejected); only applies with the codec on
+    codec_refuse_plain: bool = True
 
     @field_validator("temporal_address")
     @classmethod

@@ -20,7 +20,7 @@ from activities.tools import ToolActivities
 from activities.vaults import VaultActivities
 from activities.workers import WorkerActivities
 from core.agents import AgentFactory
-from core.approvals import approval_key
+from core.approvals import approval_key, install_verifying_key
 from core.cache import Cache, build_cache
 from core.llm.gateway import LLMGateway
 from core.nodes import LLMNode
@@ -83,7 +83,10 @@ def build_worker(
         deps.temporal = client
     if deps.agents is None:
         deps.agents = AgentFactory.from_yaml(settings.agents_file, registry, settings)
-    tools = ToolActivities(registry, cache, deps, approval_key=approval_key(settings), streams=streams)
+    key = approval_key(settings)
+    # the session workflows' decide_approval validator refuses decisions this key did not sign
+    install_verifying_key(task_queue or settings.task_queue, key)
+    tools = ToolActivities(registry, cache, deps, approval_key=key, streams=streams)
     vaults = VaultActivities(deps.chain)
     load_handlers(settings.handler_modules)
     workers = WorkerActivities(

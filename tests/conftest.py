@@ -205,6 +205,16 @@ def worker_process(settings: Settings, ready: Path) -> subprocess.Popen:
     )
     if settings.chain_rpc_url:
         env["IMPRESSOX_CHAIN_RPC_URL"] = settings.chain_rpc_url
+    if settings.mcp_servers:
+        servers = {
+            name: {
+                **c.model_dump(mode="json", exclude={"env", "headers"}),
+                "env": {k: v.get_secret_value() for k, v in c.env.items()},
+                "headers": {k: v.get_secret_value() for k, v in c.headers.items()},
+            }
+            for name, c in settings.mcp_servers.items()
+        }
+        env["IMPRESSOX_MCP_SERVERS"] = json.dumps(servers)
     ready.unlink(missing_ok=True)
     return subprocess.Popen(
         [find_executable("impressox"), "worker", "--ready-file", str(ready)],

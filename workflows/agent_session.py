@@ -25,6 +25,7 @@ from workflows.delivery import deliver_to_chat, error_text
 from workflows.transfers import RECHECK_ON_APPROVE, UNDO_WINDOW, TransferGuard, simulation_text
 
 with workflow.unsafe.imports_passed_through():
+    from core import approvals
     from core.activity_names import TOOL_CHECK, node_activity, tool_activity
     from core.bots import ApprovalButton, Delivery
     from core.policies import CHECK_ATTEMPTS, NODE_HEARTBEAT_SECONDS, NODE_RETRY, retry_policy
@@ -280,6 +281,21 @@ class AgentSessionWorkflow:
             or decision.call_id in self._guard.deciding
         ):
             raise ValueError(f"no pending approval with call id {decision.call_id!r}")
+        # a decision sent past the API (Temporal's CLI or Web UI) is refused before it is accepted,
+        # so it cannot use up the pending approval. Validators never run on replay: the key, set
+        # at worker start (core.approvals), is read here and never enters history.
+        key = approvals.verifying_key(workflow.info().task_queue)
+        pending = self._pending[decision.call_id]
+        if key is None or not approvals.verify(
+            key,
+            decision.signature,
+            self._start.session_id,
+            decision.call_id,
+            pending.args,
+            decision.approve,
+            pending.binding,  # a transfer's decision is signed over its on-chain effect too
+        ):
+            raise ValueError("this decision is not signed by the platform: approve or reject through the API")
 
     @workflow.update
     async def cancel_transfer(self, call_id: str) -> ToolCallRecord:

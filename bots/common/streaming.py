@@ -25,7 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -36,6 +36,7 @@ from bots.common.text import split_text
 from core.bots import ApprovalButton, Delivery
 from core.schemas import ReplyAddress
 from core.streams import STREAM_ERRORS, TurnEvent, TurnStreams
+from core.turn_events import TurnFold, parse_event
 
 log = logging.getLogger("impressox.bots.streaming")
 
@@ -144,36 +145,13 @@ class DraftStore:
 
 
 @dataclass
-class _Answer:
-    """The answer so far, rebuilt from a turn's events as the web client does."""
+class _Answer(TurnFold):
+    """The answer so far, rebuilt from a turn's events by the one fold (core/turn_events.py) the web
+    client's fold mirrors."""
 
-    text: str = ""
-    #: where each model step's tokens begin in ``text`` (a ``reset`` drops the step's tokens)
-    starts: dict[int, int] = field(default_factory=dict)
-    tool: str | None = None
-
-    def apply(self, event: TurnEvent) -> bool:
-        """Take one event; True when the visible text may have changed."""
-        try:
-            data = json.loads(event.data)
-        except ValueError:
-            return False
-        step = int(data.get("step") or 0)
-        if event.event == "token":
-            self.starts.setdefault(step, len(self.text))
-            self.text += str(data.get("text") or "")
-            self.tool = None
-            return True
-        if event.event == "reset" and step in self.starts:
-            self.text = self.text[: self.starts[step]]
-            return True
-        if event.event == "tool_call":
-            self.tool = str(data.get("name") or "a tool")
-            return True
-        if event.event == "tool_result":
-            self.tool = None
-            return True
-        return False
+    def take(self, event: TurnEvent) -> bool:
+        """Take one stream entry; True when the visible text may have changed."""
+        return self.apply(parse_event(event.event, event.data))
 
     def visible(self) -> str:
         text = self.text.strip()
@@ -224,7 +202,7 @@ class TurnRenderer:
                 return
             for event in events:
                 cursor = event.id
-                dirty = self.answer.apply(event) or dirty
+                dirty = self.answer.take(event) or dirty
                 if event.event == "done" or (event.event == "error" and json.loads(event.data).get("final")):
                     return
             if dirty and not self.paused and time.monotonic() - start >= grace and throttle.ready_in(self._key()) <= 0:
