@@ -24,9 +24,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+# the project root instead of bench/ (whose mcp.py would shadow the mcp package the API imports)
+sys.path.pop(0)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
+from opentelemetry import trace
 from temporalio.client import Client
 from temporalio.runtime import Runtime, TelemetryConfig
 
@@ -109,6 +112,8 @@ async def measure(base: dict, sink_url: str) -> dict:
         await running.enter_async_context(on_worker)
         await running.enter_async_context(on_app.router.lifespan_context(on_app))
         out = await compare(off_app, on_app, metrics_url)
+        provider = trace.get_tracer_provider()
+        await asyncio.to_thread(getattr(provider, "shutdown", lambda: None))  # export the last batch
     out["temporal_runtime_metrics"] = bool(runtime_url)
     await off_cache.close()
     await on_cache.close()
