@@ -123,6 +123,7 @@ async def main(rules: int, owners: int, n: int, schedule_seconds: float) -> dict
             chain_rpc_url=anvil.rpc_url,
             chain_poll_seconds=0.1,
             alert_cooldown_seconds=0,
+            schedule_min_interval_seconds=1,  # the 2 s schedule measured below
         )
         client = await connect(settings, wait_seconds=10)
         await ensure_registered(client)

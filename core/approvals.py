@@ -22,6 +22,11 @@ from core.settings import Settings
 
 VERSION = "v1"
 
+#: the keys this process's workers verify decisions with, by task queue (set at worker start,
+#: read by the session workflow's ``decide_approval`` validator: the module is passed through
+#: the workflow sandbox, so the key reaches the validator without ever entering history)
+_VERIFYING_KEYS: dict[str, bytes] = {}
+
 
 def approval_key(settings: Settings) -> bytes:
     """The approval key: from settings, else from the key file (created on first use)."""
@@ -79,3 +84,12 @@ def verify(
         return False
     expected = sign(key, session_id, call_id, args, approve, binding)
     return hmac.compare_digest(expected.encode(), signature.encode("utf-8", errors="replace"))
+
+
+def install_verifying_key(task_queue: str, key: bytes) -> None:
+    """Let the sessions on ``task_queue`` in this process refuse decisions not signed with ``key``."""
+    _VERIFYING_KEYS[task_queue] = key
+
+
+def verifying_key(task_queue: str) -> bytes | None:
+    return _VERIFYING_KEYS.get(task_queue)

@@ -84,7 +84,7 @@ class SessionBinding(BaseModel):
 
 
 class LinkCodeStart(BaseModel):
-    """Workflow input of LinkCodeWorkflow (one per code, id ``link-code:<sha256 of the code>``)."""
+    """Workflow input of LinkCodeWorkflow (one per code, id ``link-code:<HMAC of the code>``)."""
 
     user: str
     ttl_seconds: float = 600.0

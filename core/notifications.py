@@ -49,3 +49,5 @@ class NotificationsStart(BaseModel):
     subscribers: list[ReplyAddress] | None = None
     #: deliveries not yet done, in order
     outbox: list[ChatDelivery] | None = None
+    #: notifications kept per kind (settings notifications_kept_per_kind; None: the workflow's default)
+    keep_per_kind: int | None = None

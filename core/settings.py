@@ -25,7 +25,9 @@ from pydantic_settings import (
 from core.errors import ConfigError
 from core.mcp_config import MCP_SERVER_NAME, McpServerConfig
 from core.names import USER_NAME_PATTERN
+from core.quotas import UserQuotas
 from core.schemas import Multitask
+from core.telemetry.cost import ModelPrice
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config" / "impressox.yaml"
@@ -90,6 +92,8 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_api_key: SecretStr | None = None
     llm_api_base: str | None = None
+    #: API bases by model id, over llm_api_base (e.g. an agent's fallback on another provider)
+    llm_api_bases: dict[str, str] = Field(default_factory=dict)
     llm_cache_ttl_seconds: int = Field(default=24 * 3600, ge=0)
     #: pacing of the offline model's streamed answers, for demos and benchmarks (0: as fast as it can)
     offline_token_delay_ms: float = Field(default=0.0, ge=0, le=10_000)
@@ -152,8 +156,33 @@ class Settings(BaseSettings):
     rate_limit_messages: str = "600/minute"
     #: requests presenting a wrong API key, per client IP (guessing keys)
     rate_limit_bad_keys: str = "30/minute"
-    #: running sessions one user may have at once (creating one more answers 409)
+    #: running sessions one user may have at once (creating one more answers 429); counted exactly
+    #: by the user's registry workflow (workflows/tenant.py), and only sessions active (created or
+    #: sent a message) within session_active_window_seconds count, so idle ones never lock a user out
     max_running_sessions_per_user: int = Field(default=100, ge=1)
+    session_active_window_seconds: float = Field(default=86_400.0, gt=0)
+
+    # Quotas (core/quotas.py): each refusal (429, 422 for a too short interval) names its setting;
+    # user_quotas gives single users other values, e.g. {"alice": {"max_alerts_per_user": 200}}
+    max_schedules_per_user: int = Field(default=20, ge=0)
+    #: the shortest interval a schedule may fire at (every_seconds, cron, @every)
+    schedule_min_interval_seconds: int = Field(default=60, ge=1)
+    #: scheduled turns of one user run one at a time per worker, and at most this many at once
+    #: per worker across users, so a schedule storm never slows an interactive chat
+    schedule_concurrent_turns: int = Field(default=4, ge=1)
+    max_alerts_per_user: int = Field(default=50, ge=0)
+    #: price alert thresholds above this are refused as absurd (above / below)
+    alert_max_price: Decimal = Field(default=Decimal("1e12"), gt=0)
+    #: symbols a price alert may watch (a price feed of the deployment); others are refused
+    alert_symbols: list[str] = Field(default_factory=lambda: ["ETH", "BTC", "TUSD"])
+    #: event streams (GET .../events, POST ...?stream=true) one user may hold open per API process
+    max_event_streams_per_user: int = Field(default=20, ge=1)
+    #: link codes (POST /v1/links) one user may ask for in any hour
+    max_link_codes_per_hour: int = Field(default=10, ge=0)
+    #: notifications kept per kind (deposit, alert, schedule, ...) in a user's inbox, so a chatty
+    #: kind never pushes the others out
+    notifications_kept_per_kind: int = Field(default=200, ge=1, le=5000)
+    user_quotas: dict[str, UserQuotas] = Field(default_factory=dict)
 
     # Chain (issue: on-chain layer). Empty rpc url: chain tools answer that no chain is configured.
     chain_rpc_url: str | None = None
@@ -207,6 +236,25 @@ class Settings(BaseSettings):
     discord_edit_interval_seconds: float = Field(default=1.2, ge=0.1, le=60)
     #: how long a ``POST /v1/links`` code may be redeemed with ``/link CODE``
     link_code_ttl_seconds: float = Field(default=600.0, gt=0, le=3600)
+    #: keys the link code workflows' ids (an HMAC of the code); empty: <data_dir>/keys/link.key
+    link_code_key: SecretStr | None = None
+    #: the payload codec refuses payloads that are not encrypted (a plain signal or update sent
+    #: through Temporal's CLI or Web UI is dropped or rejected); only applies with the codec on
+    codec_refuse_plain: bool = True
+
+    # Operability (docs/operations.md): metrics, traces, cost, budgets
+    #: this process's Prometheus endpoint (worker, listener, bots; the API's own port serves /metrics
+    #: too); None: none, 0: any free port (``up`` gives each child one and records it in stack.json)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    #: OTLP endpoint for traces; the standard OTEL_EXPORTER_OTLP_ENDPOINT turns them on as well
+    otel_endpoint: str | None = None
+    #: USD per token by model, added to (or overriding) litellm's cost map, e.g.
+    #: {"offline/impressox-offline-v1": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}}
+    model_prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    #: a user's LLM cost plus gas per UTC day; a turn starting past it is refused (None: no budget)
+    budget_usd_per_day: float | None = Field(default=None, ge=0)
+    #: per-user overrides of budget_usd_per_day
+    budget_usd_per_user: dict[str, float] = Field(default_factory=dict)
 
     @field_validator("temporal_address")
     @classmethod
@@ -253,6 +301,9 @@ class Settings(BaseSettings):
         if not yaml_file.is_file():
             raise ConfigError(f"config file {yaml_file} does not exist (IMPRESSOX_CONFIG)")
         return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+
+    def budget_for(self, user: str) -> float | None:
+        return self.budget_usd_per_user.get(user, self.budget_usd_per_day)
 
     @property
     def codec_cors_origins(self) -> list[str]:

@@ -217,6 +217,11 @@ class TurnStreams:
         reply: Any = await self.reader.xread({key: after}, count=1000, block=block_ms)
         return [_event(i, f) for _, entries in reply or [] for i, f in entries]
 
+    async def last(self, session_id: str, message_id: str) -> TurnEvent | None:
+        """The turn's last event (None: no events kept). Raises on Redis errors."""
+        entries: Any = await self.reader.xrevrange(self.key(session_id, message_id), count=1)
+        return _event(*entries[0]) if entries else None
+
     async def exists(self, session_id: str, message_id: str) -> bool:
         return bool(await self.reader.exists(self.key(session_id, message_id)))
 

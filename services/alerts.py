@@ -25,8 +25,10 @@ from chain.units import checksum_address
 from core.automations import AddRule, AlertView, RemoveRule, WatchStart, price_watch_id, wallet_watch_id
 from core.errors import BadInputError, NotFoundError, UnavailableError
 from core.names import USER_NAME
+from core.quotas import int_quota, refusal
 from core.rules import PriceRule, WalletRule
 from core.settings import Settings
+from services.tenants import TenantRegistry
 from workflows.watch import WatchWorkflow
 
 log = logging.getLogger(__name__)
@@ -90,11 +92,43 @@ class AlertService:
     def __init__(self, client: Client, settings: Settings) -> None:
         self.client = client
         self.settings = settings
+        self.tenants = TenantRegistry(client, settings)
 
     async def create(self, owner: str, req: AlertCreate, suffix: str | None = None) -> AlertCreated:
         """Add the rule; a ``suffix`` (e.g. from a tool's idempotency key) makes a retry add it once."""
         _checked(owner)
+        self._check_sane(req)
         suffix = suffix or uuid.uuid4().hex[:10]
+        alert_id = (
+            f"price.{(req.symbol or '').upper()}.{suffix}"
+            if req.kind == "price"
+            else f"wallet.{checksum_address(req.address or '', 'address').lower()}.{suffix}"
+        )
+        cap = int_quota(self.settings, owner, "max_alerts_per_user")
+        if not (await self.tenants.reserve(owner, "alert", alert_id, cap)).granted:
+            raise refusal(owner, "alerts", cap, "max_alerts_per_user", "delete one first")
+        try:
+            return await self._create(owner, req, suffix)
+        except Exception:
+            await self.tenants.release(owner, "alert", alert_id)
+            raise
+
+    def _check_sane(self, req: AlertCreate) -> None:
+        """Known symbols only (no watch workflow for a feed that does not exist), and thresholds
+        a price can reach."""
+        known = {s.upper() for s in self.settings.alert_symbols}
+        for label, symbol in (("symbol", req.symbol), ("token", req.token)):
+            if symbol and symbol.upper() not in known:
+                raise BadInputError(
+                    f"unknown {label} {symbol!r}: alerts watch {', '.join(sorted(known))} (setting alert_symbols)"
+                )
+        top = self.settings.alert_max_price
+        for label in ("above", "below"):
+            value = getattr(req, label)
+            if value is not None and value > top:
+                raise BadInputError(f"{label} {value} is beyond any price (at most {top}, setting alert_max_price)")
+
+    async def _create(self, owner: str, req: AlertCreate, suffix: str) -> AlertCreated:
         now = datetime.now(UTC)
         if req.kind == "price":
             symbol = (req.symbol or "").upper()
@@ -143,14 +177,14 @@ class AlertService:
         )
 
     async def list(self, owner: str) -> list[AlertView]:
-        """The owner's rules on every watched target."""
+        """The owner's rules, complete or not at all: their registry names their alerts, and only
+        the targets those watch are asked (O(their alerts), whatever others hold). A target that
+        does not answer makes the list a 503 (UnavailableError), never a shorter 200."""
         _checked(owner)
-        ids: list[str] = []
-        async for wf in self.client.list_workflows("WorkflowType='WatchWorkflow' AND ExecutionStatus='Running'"):
-            if wf.id not in ids:
-                ids.append(wf.id)
+        ids = await self.tenants.items(owner, "alert")
+        targets = sorted({wid for wid in map(_target_of, ids) if wid is not None})
 
-        async def rules_of(wid: str) -> list[AlertView] | None:
+        async def rules_of(wid: str) -> list[AlertView]:
             try:
                 return await self.client.get_workflow_handle(wid).query(
                     WatchWorkflow.rules, owner, rpc_timeout=QUERY_TIMEOUT
@@ -158,14 +192,15 @@ class AlertService:
             except RPCError as exc:
                 if exc.status == RPCStatusCode.NOT_FOUND:
                     return []
-                # one unreachable target (e.g. on a task queue nobody polls) must not hide the others
                 log.warning("alerts: %s did not answer: %s", wid, exc)
-                return None
+                raise UnavailableError(
+                    f"the watch rules on {wid} did not answer in time (is a worker running?); "
+                    "the list would be incomplete"
+                ) from None
 
-        found = await asyncio.gather(*(rules_of(w) for w in ids))
-        if ids and all(f is None for f in found):
-            raise UnavailableError("the watch rules did not answer in time (is a worker running?)")
-        return [a for views in found if views for a in views]
+        found = await asyncio.gather(*(rules_of(w) for w in targets))
+        wanted = set(ids)
+        return [a for views in found for a in views if a.alert_id in wanted]
 
     async def get(self, owner: str, alert_id: str) -> AlertView:
         wid = _target_of(alert_id)
@@ -194,8 +229,10 @@ class AlertService:
             )
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
+                await self.tenants.release(owner, "alert", alert_id)
                 raise NotFoundError(f"no alert {alert_id!r}") from None
             raise
+        await self.tenants.release(owner, "alert", alert_id)  # only ever the caller's own registry
         if not removed:
             raise NotFoundError(f"no alert {alert_id!r}")
 

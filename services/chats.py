@@ -16,6 +16,7 @@ import hashlib
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from temporalio.client import (
@@ -39,8 +40,10 @@ from core.bots import (
     SessionBinding,
 )
 from core.errors import BadInputError, ConflictError, NotFoundError
+from core.link_codes import code_digest, link_code_key
 from core.names import USER_NAME
 from core.notifications import NotificationsStart
+from core.quotas import int_quota, refusal
 from core.schemas import ReplyAddress
 from core.settings import Settings
 from services.sessions import QUERY_TIMEOUT, SessionService, owner_of
@@ -72,6 +75,10 @@ class ChatService:
         self.client = client
         self.settings = settings
         self.sessions = sessions
+
+    @cached_property
+    def _link_key(self) -> bytes:
+        return link_code_key(self.settings)
 
     # ------------------------------------------------------------------ identities
     async def identity(self, platform: str, user_id: str) -> IdentityView:
@@ -171,15 +178,21 @@ class ChatService:
 
     # ------------------------------------------------------------------ linking
     async def new_code(self, user: str) -> LinkCode:
-        """A one-time code (8 digits, expires after ``link_code_ttl_seconds``) for ``/link CODE``."""
+        """A one-time code (8 digits, expires after ``link_code_ttl_seconds``) for ``/link CODE``;
+        at most max_link_codes_per_hour per user."""
         ttl = self.settings.link_code_ttl_seconds
+        cap = int_quota(self.settings, user, "max_link_codes_per_hour")
+        got = await self.sessions.tenants.reserve(user, "link_code", "issued", cap)
+        if not got.granted:
+            wait = round(got.retry_after_seconds or 3600)
+            raise refusal(user, "link codes per hour", cap, "max_link_codes_per_hour", f"try again in {wait} s")
         for _ in range(5):
             code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
             try:
                 await self.client.start_workflow(
                     LinkCodeWorkflow.run,
                     LinkCodeStart(user=user, ttl_seconds=ttl),
-                    id=link_code_workflow_id(self.settings.task_queue, code),
+                    id=link_code_workflow_id(self.settings.task_queue, code_digest(self._link_key, code)),
                     task_queue=self.settings.task_queue,
                     # a code is never issued twice while its workflow is retained
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -201,7 +214,9 @@ class ChatService:
         user: str | None = None
         why = "that code is wrong"
         if code.isdigit() and len(code) == CODE_DIGITS:
-            code_handle = self.client.get_workflow_handle(link_code_workflow_id(self.settings.task_queue, code))
+            code_handle = self.client.get_workflow_handle(
+                link_code_workflow_id(self.settings.task_queue, code_digest(self._link_key, code))
+            )
             try:
                 user = await code_handle.execute_update(LinkCodeWorkflow.redeem, f"{platform}:{user_id}")
             except WorkflowUpdateFailedError:
@@ -235,12 +250,30 @@ class ChatService:
         return out
 
     # ------------------------------------------------------------------ notifications
+    async def freeze(self, platform: str, user_id: str) -> str:
+        """``/freeze``: pause the vault of the user this chat acts as (on-chain), withdraw every
+        pending approval; what to tell the chat. Only the owner's wallet can unfreeze it."""
+        from services.vaults import VaultRegistryService  # the bots need it only for this command
+
+        user = self.owner(await self.identity(platform, user_id))
+        vaults = VaultRegistryService(self.client, self.settings)
+        try:
+            tx = await vaults.freeze(user)
+        finally:
+            await vaults.close()
+        withdrawn = await self.sessions.withdraw_approvals(user, "the vault was frozen")
+        done = f"transaction {tx}" if tx else "it was frozen already"
+        return (
+            f"Your vault is frozen ({done}); pending approvals withdrawn in {withdrawn} session(s). "
+            "Only its owner wallet can unfreeze it, with an unpause() transaction."
+        )
+
     async def notify(self, platform: str, user_id: str, address: ReplyAddress, on: bool) -> str:
         """``/notify_on`` / ``/notify_off``: this chat gets (or stops getting) the user's notifications."""
         user = self.owner(await self.identity(platform, user_id))
         await self.client.start_workflow(
             NotificationsWorkflow.run,
-            NotificationsStart(user=user),
+            NotificationsStart(user=user, keep_per_kind=int_quota(self.settings, user, "notifications_kept_per_kind")),
             id=notifications_workflow_id(user),
             task_queue=self.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

@@ -15,6 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from core.errors import BadInputError, UnavailableError
 from core.names import USER_NAME
 from core.notifications import Notification, NotificationsStart
+from core.quotas import int_quota
 from core.settings import Settings
 from workflows.notifications import NotificationsWorkflow, notifications_workflow_id
 
@@ -48,7 +49,9 @@ class NotificationService:
         try:
             await self.client.start_workflow(
                 NotificationsWorkflow.run,
-                NotificationsStart(user=user),
+                NotificationsStart(
+                    user=user, keep_per_kind=int_quota(self.settings, user, "notifications_kept_per_kind")
+                ),
                 id=wid,
                 task_queue=self.settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

@@ -9,6 +9,7 @@ is reported as not found.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,10 +35,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.agents import AgentFactory
 from core.automations import ScheduledTurnInput
-from core.errors import BadInputError, NotFoundError
+from core.errors import BadInputError, NotFoundError, UnavailableError
 from core.names import USER_NAME
+from core.quotas import int_quota, quota, refusal
 from core.settings import Settings
 from core.temporal.search_attributes import AGENT, OWNER, PLATFORM
+from services.schedule_intervals import min_interval_seconds
+from services.tenants import TenantRegistry
 from workflows.scheduled_turn import ScheduledTurnWorkflow
 
 RECENT_RUNS = 5
@@ -101,13 +105,38 @@ class ScheduleService:
         self.client = client
         self.settings = settings
         self.agents = agents
+        self.tenants = TenantRegistry(client, settings)
 
     async def create(self, owner: str, req: ScheduleCreate, suffix: str | None = None) -> ScheduleCreated:
         """Create the schedule; a ``suffix`` (e.g. from a tool's idempotency key) makes a retry find it."""
         if not USER_NAME.match(owner):
             raise BadInputError(f"invalid owner {owner!r}")
         plan = self.agents.build(req.agent)  # unknown agent: an error now, not at the first firing
+        self._check_interval(owner, req)
         sid = f"schedule:{owner}:{suffix or uuid.uuid4().hex[:12]}"
+        cap = int_quota(self.settings, owner, "max_schedules_per_user")
+        if not (await self.tenants.reserve(owner, "schedule", sid, cap)).granted:
+            raise refusal(owner, "schedules", cap, "max_schedules_per_user", "delete one first")
+        try:
+            return await self._create(owner, req, sid, plan.name, suffix)
+        except Exception:
+            await self.tenants.release(owner, "schedule", sid)
+            raise
+
+    def _check_interval(self, owner: str, req: ScheduleCreate) -> None:
+        """422 for a spec that fires more often than the user's minimum interval."""
+        least = quota(self.settings, owner, "schedule_min_interval_seconds")
+        gap = min_interval_seconds(req.cron, req.every_seconds)
+        if gap < least:
+            spec = f"every_seconds {req.every_seconds}" if req.every_seconds is not None else f"cron {req.cron!r}"
+            raise BadInputError(
+                f"{spec} fires every {gap:g} s, more often than the minimum interval of {least:g} s "
+                "(setting schedule_min_interval_seconds)"
+            )
+
+    async def _create(
+        self, owner: str, req: ScheduleCreate, sid: str, agent: str, suffix: str | None
+    ) -> ScheduleCreated:
         spec = ScheduleSpec(
             cron_expressions=[req.cron] if req.cron else [],
             intervals=[ScheduleIntervalSpec(every=timedelta(seconds=req.every_seconds))] if req.every_seconds else [],
@@ -116,7 +145,7 @@ class ScheduleService:
         attrs = TypedSearchAttributes(
             [
                 SearchAttributePair(OWNER, owner),
-                SearchAttributePair(AGENT, plan.name),
+                SearchAttributePair(AGENT, agent),
                 SearchAttributePair(PLATFORM, "schedule"),
             ]
         )
@@ -126,7 +155,7 @@ class ScheduleService:
                 ScheduledTurnInput(
                     schedule_id=sid,
                     owner=owner,
-                    agent=plan.name,
+                    agent=agent,
                     prompt=req.prompt,
                     wait_seconds=self.settings.schedule_turn_wait_seconds,
                 ),
@@ -145,7 +174,7 @@ class ScheduleService:
         memo: dict[str, Any] = {
             "owner": owner,
             "prompt": req.prompt,
-            "agent": plan.name,
+            "agent": agent,
             "cron": req.cron,
             "every_seconds": req.every_seconds,
             "timezone": req.timezone,
@@ -165,17 +194,25 @@ class ScheduleService:
         return ScheduleCreated(schedule_id=sid, next_run_at=nxt[0] if nxt else None)
 
     async def list(self, owner: str) -> list[ScheduleOut]:
+        """The owner's schedules, from their own registry (never a scan of everyone's): each
+        described at once; one that cannot be described makes the list a 503, not a partial one."""
         if not USER_NAME.match(owner):
             raise BadInputError(f"invalid owner {owner!r}")
-        out = []
-        async for item in await self.client.list_schedules(query=f"ImpressoxOwner='{owner}'"):
-            if owner_of(item.id) != owner:
-                continue
+        ids = [i for i in await self.tenants.items(owner, "schedule") if owner_of(i) == owner]
+
+        async def one(sid: str) -> ScheduleOut | None:
             try:
-                out.append(await self.get(owner, item.id, runs=False))
-            except NotFoundError:  # deleted since it was listed
-                continue
-        return out
+                return await self.get(owner, sid, runs=False)
+            except NotFoundError:  # deleted meanwhile (or by hand): it no longer holds a slot
+                await self.tenants.release(owner, "schedule", sid)
+                return None
+            except RPCError as exc:
+                raise UnavailableError(
+                    f"schedule {sid} did not answer ({exc.message}); the list would be incomplete"
+                ) from None
+
+        found = await asyncio.gather(*(one(i) for i in ids))
+        return [s for s in found if s is not None]
 
     async def get(self, owner: str, schedule_id: str, runs: bool = True) -> ScheduleOut:
         handle = self._handle(owner, schedule_id)
@@ -238,7 +275,13 @@ class ScheduleService:
         return await self.get(owner, schedule_id, runs=False)
 
     async def delete(self, owner: str, schedule_id: str) -> None:
-        await self._call(owner, schedule_id, lambda h: h.delete())
+        try:
+            await self._call(owner, schedule_id, lambda h: h.delete())
+        except NotFoundError:
+            if owner_of(schedule_id) == owner:  # gone already: its slot goes too
+                await self.tenants.release(owner, "schedule", schedule_id)
+            raise
+        await self.tenants.release(owner, "schedule", schedule_id)
 
     async def _call(self, owner: str, schedule_id: str, op: Any) -> None:
         handle = self._handle(owner, schedule_id)

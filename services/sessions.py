@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -37,6 +38,7 @@ from core.errors import (
     UnavailableError,
 )
 from core.names import USER_NAME
+from core.quotas import int_quota, quota, refusal
 from core.schemas import (
     ApprovalDecision,
     AuditEntry,
@@ -50,12 +52,18 @@ from core.schemas import (
 )
 from core.settings import Settings
 from core.streams import TurnStreams
+from core.telemetry import tracing
 from core.temporal.search_attributes import session_attributes
+from services.budgets import BudgetGate
+from services.tenants import TenantRegistry
 from services.turn_control import TurnControl, busy_info
 from workflows.agent_session import AgentSessionWorkflow
 
+log = logging.getLogger(__name__)
 NAME = USER_NAME  # owners and platforms share the user-name shape
 QUERY_TIMEOUT = timedelta(seconds=5)
+#: sessions whose last "active" mark this process remembers (a forgotten one is marked again)
+TOUCHED_KEPT = 10_000
 #: a message's signal is sent again this often when the server is busy (same id: answered once)
 SIGNAL_ATTEMPTS = 3
 _BUSY = (
@@ -100,6 +108,11 @@ class SessionService:
         self.client = client
         self.settings = settings
         self.agents = agents
+        self.budget = BudgetGate(settings)
+        self.tenants = TenantRegistry(client, settings)
+        #: when each session was last marked active in its owner's registry (loop time)
+        self._touched: dict[str, float] = {}
+        self._background: set[asyncio.Task[None]] = set()
         #: stop a turn, double-texting policies (services/turn_control.py)
         self.turns = TurnControl(self, streams)
 
@@ -120,8 +133,8 @@ class SessionService:
             if not NAME.match(value):
                 raise BadInputError(f"invalid {label} {value!r}")
         plan = self.agents.build(agent)
-        await self._check_running_cap(owner)
         sid = f"{platform}:{owner}:{session_id or uuid.uuid4().hex[:12]}"
+        await self.take_session_slot(owner, sid)
         start = SessionStart(session_id=sid, owner=owner, platform=platform, agent=plan, created_at=datetime.now(UTC))
         try:
             await self.client.start_workflow(
@@ -140,6 +153,7 @@ class SessionService:
         except RPCError as exc:
             if exc.status == RPCStatusCode.ALREADY_EXISTS:
                 raise SessionExistsError(f"session {sid} already exists") from None
+            await self.release_session_slot(owner, sid)
             raise
         return sid
 
@@ -174,6 +188,7 @@ class SessionService:
         if len(text) > self.settings.max_message_chars:
             raise BadInputError(f"text is longer than {self.settings.max_message_chars} characters")
         handle = self._handle(owner, session_id)
+        self._touch(owner, session_id)
         policy = await self.turns.policy(owner, session_id, multitask)
         msg = UserMessage(
             message_id=message_id or uuid.uuid4().hex,
@@ -181,7 +196,9 @@ class SessionService:
             sent_at=datetime.now(UTC),
             reply_to=reply_to,
             multitask=None if policy == "enqueue" else policy,
+            trace=tracing.current_carrier() or None,
         )
+        await self.budget.admit(owner, msg.message_id)  # BudgetExceededError: the day's budget is spent
         if policy in ("interrupt", "rollback"):
             await self.turns.before_interrupt(owner, session_id, policy)
         if wait <= 0 and policy == "reject":  # refused now if busy: the update's validator answers
@@ -189,7 +206,10 @@ class SessionService:
         if wait <= 0:
             await self._signal_message(handle, msg, session_id)
             return PendingTurn(message_id=msg.message_id)
-        return await self._deliver_and_wait(handle, msg, session_id, wait, signalled=False)
+        result = await self._deliver_and_wait(handle, msg, session_id, wait, signalled=False)
+        if isinstance(result, TurnResult):
+            await self.budget.release(owner, msg.message_id)
+        return result
 
     async def _deliver_and_wait(
         self, handle: WorkflowHandle, msg: UserMessage, session_id: str, wait: float, *, signalled: bool
@@ -378,24 +398,51 @@ class SessionService:
         return approvals.approval_key(self.settings)
 
     # ------------------------------------------------------------------ limits
-    async def running_count(self, owner: str) -> int:
-        """How many sessions of ``owner`` run on this deployment's task queue (visibility count)."""
-        if not NAME.match(owner):
-            raise BadInputError(f"invalid owner {owner!r}")
-        query = (
-            f"WorkflowType='AgentSessionWorkflow' AND ImpressoxOwner='{owner}' "
-            f"AND ExecutionStatus='Running' AND TaskQueue='{self.settings.task_queue}'"
-        )
-        return (await self.client.count_workflows(query)).count
-
-    async def _check_running_cap(self, owner: str) -> None:
-        cap = self.settings.max_running_sessions_per_user
-        running = await self.running_count(owner)
-        if running >= cap:
-            raise ConflictError(
-                f"{owner} already has {running} running sessions, the most one user may have ({cap}); "
-                "end one first (DELETE /v1/sessions/{id})"
+    async def take_session_slot(self, owner: str, session_id: str) -> None:
+        """Count ``session_id`` among the owner's active sessions, or refuse (QuotaExceededError)
+        when they hold max_running_sessions_per_user active ones already. Exact under concurrency:
+        the owner's registry workflow grants slots one at a time. Taking a held slot again (a
+        restarted schedule session, a retry) is granted."""
+        cap = int_quota(self.settings, owner, "max_running_sessions_per_user")
+        window = quota(self.settings, owner, "session_active_window_seconds")
+        got = await self.tenants.reserve(owner, "session", session_id, cap, window_seconds=window)
+        if not got.granted:
+            raise refusal(
+                owner,
+                "running sessions",
+                cap,
+                "max_running_sessions_per_user",
+                "end one first (DELETE /v1/sessions/{id}); a session idle for session_active_window_seconds "
+                f"({window:g} s) no longer counts",
             )
+        self._touched[session_id] = asyncio.get_running_loop().time()
+
+    async def release_session_slot(self, owner: str, session_id: str) -> None:
+        """Free the session's slot (it was ended, or closed itself); call it once the session
+        workflow is gone. Harmless for a session that holds none."""
+        self._touched.pop(session_id, None)
+        await self.tenants.release(owner, "session", session_id)
+
+    def _touch(self, owner: str, session_id: str) -> None:
+        """Mark the session active in the owner's registry, at most every quarter window per
+        process (one signal, sent in the background: a turn never waits for it)."""
+        loop = asyncio.get_running_loop()
+        window = quota(self.settings, owner, "session_active_window_seconds")
+        last = self._touched.get(session_id)
+        if last is not None and loop.time() - last < window / 4:
+            return
+        self._touched[session_id] = loop.time()
+        while len(self._touched) > TOUCHED_KEPT:  # a long-lived process forgets the oldest first
+            self._touched.pop(next(iter(self._touched)))
+        task = loop.create_task(self._send_touch(owner, session_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _send_touch(self, owner: str, session_id: str) -> None:
+        try:
+            await self.tenants.touch(owner, session_id)
+        except Exception as exc:  # noqa: BLE001 - best effort: the session stays counted until its window ends
+            log.warning("could not mark session %s active: %s", session_id, exc)
 
     async def end(self, owner: str, session_id: str) -> None:
         """End a session for good (its history stays readable in Temporal)."""
@@ -405,6 +452,7 @@ class SessionService:
             await handle.terminate(reason=f"ended by {owner}")
         except RPCError as exc:
             raise _not_found_or(exc, session_id) from None
+        await self.release_session_slot(owner, session_id)
 
     def check_owner(self, owner: str, session_id: str) -> None:
         """NotFoundError unless ``owner`` owns the session (a foreign session looks unknown)."""

@@ -22,8 +22,11 @@ from dataclasses import dataclass, field
 from temporalio.client import WorkflowUpdateHandle, WorkflowUpdateRPCTimeoutOrCancelledError
 
 from core.errors import NotFoundError
+from core.quotas import int_quota, refusal
 from core.schemas import TurnResult
+from core.settings import Settings
 from core.streams import STREAM_ERRORS, TERMINAL_EVENTS, TurnEvent, TurnStreams, terminal_event
+from core.telemetry import metrics
 from services.sessions import SessionService
 
 log = logging.getLogger(__name__)
@@ -40,8 +43,17 @@ def turn_body(result: TurnResult) -> dict:
 
 
 class TurnEventService:
-    def __init__(self, sessions: SessionService, streams: TurnStreams, keepalive_seconds: float = 15.0) -> None:
+    def __init__(
+        self,
+        sessions: SessionService,
+        streams: TurnStreams,
+        keepalive_seconds: float = 15.0,
+        settings: Settings | None = None,
+    ) -> None:
         self.sessions = sessions
+        #: quotas (max_event_streams_per_user); None: streams are not counted
+        self.settings = settings
+        self._open_streams: dict[str, int] = {}
         self.streams = streams
         #: an idle stream yields None (a keep-alive) this often
         self.keepalive_seconds = keepalive_seconds
@@ -60,7 +72,21 @@ class TurnEventService:
             watch.task.add_done_callback(
                 lambda _: self._watchers.pop(key, None) if self._watchers.get(key) is watch else None
             )
+            # its error (e.g. an unknown turn, a 404) reaches callers through ``accepted`` or
+            # ``failed()``: retrieved here, so asyncio never logs "Task exception was never retrieved"
+            watch.task.add_done_callback(lambda t: t.cancelled() or t.exception())
         return watch
+
+    # ------------------------------------------------------------------ open streams per user
+    def take_stream_slot(self, owner: str) -> StreamSlot:
+        """One of the owner's max_event_streams_per_user open streams (in this API process), or
+        QuotaExceededError; release the slot when the stream ends (``StreamSlot.release``)."""
+        cap = int_quota(self.settings, owner, "max_event_streams_per_user") if self.settings else None
+        held = self._open_streams.get(owner, 0)
+        if cap is not None and held >= cap:
+            raise refusal(owner, "open event streams", cap, "max_event_streams_per_user", "close one first")
+        self._open_streams[owner] = held + 1
+        return StreamSlot(self._open_streams, owner)
 
     async def _watch(self, owner: str, session_id: str, message_id: str, accepted: asyncio.Future[None]) -> TurnResult:
         try:
@@ -106,6 +132,16 @@ class TurnEventService:
         cursor = after or "0"
         if cursor == DEGRADED_DONE_ID:
             return
+        if after is not None and (done := await self._done_at_or_before(session_id, message_id, cursor)):
+            yield done  # a resume past the end of a finished turn: its done again, and the stream ends
+            return
+        with metrics.STREAM_CLIENTS.track_inprogress():
+            async for event in self._follow(owner, session_id, message_id, after, cursor, watch):
+                yield event
+
+    async def _follow(
+        self, owner: str, session_id: str, message_id: str, after: str | None, cursor: str, watch: _Watch | None
+    ) -> AsyncIterator[TurnEvent | None]:
         while True:
             try:
                 events = await self.streams.read(session_id, message_id, cursor, block_ms=self.block_ms)
@@ -122,7 +158,21 @@ class TurnEventService:
                 if watch is not None and watch.failed():
                     yield _error(watch.task.exception())
                     return
+                if after is not None and (done := await self._done_at_or_before(session_id, message_id, cursor)):
+                    yield done  # the turn ended before the id resumed from (a made-up id)
+                    return
                 yield None
+
+    async def _done_at_or_before(self, session_id: str, message_id: str, cursor: str) -> TurnEvent | None:
+        """The turn's last event (``done``, ``cancelled``, ``interrupted``) when it has one at or before
+        ``cursor`` (nothing would follow it)."""
+        try:
+            last = await self.streams.last(session_id, message_id)
+        except STREAM_ERRORS:
+            return None
+        if last is None or last.event not in TERMINAL_EVENTS or _stream_id(last.id) > _stream_id(cursor):
+            return None
+        return last
 
     async def open(self, owner: str, session_id: str, message_id: str) -> None:
         """Check the caller may read this turn (NotFoundError otherwise) and make sure someone
@@ -151,6 +201,31 @@ class TurnEventService:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@dataclass
+class StreamSlot:
+    """An open stream counted against its owner; ``release`` (idempotent) gives the slot back."""
+
+    counts: dict[str, int]
+    owner: str
+    released: bool = False
+
+    def release(self) -> None:
+        if self.released:
+            return
+        self.released = True
+        left = self.counts.get(self.owner, 1) - 1
+        if left > 0:
+            self.counts[self.owner] = left
+        else:
+            self.counts.pop(self.owner, None)
+
+
+def _stream_id(event_id: str) -> tuple[int, int]:
+    """A Redis stream id ("ms-seq") as a comparable pair."""
+    ms, _, seq = event_id.partition("-")
+    return (int(ms), int(seq or 0)) if ms.isdigit() and (seq or "0").isdigit() else (0, 0)
 
 
 @dataclass

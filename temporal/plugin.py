@@ -28,6 +28,7 @@ from workflows.identity import BotIdentityWorkflow, LinkCodeWorkflow
 from workflows.notifications import NotificationsWorkflow
 from workflows.periodic import PeriodicTaskWorkflow
 from workflows.scheduled_turn import ScheduledTurnWorkflow
+from workflows.tenant import TenantWorkflow
 from workflows.vaults import VaultRegistryWorkflow
 from workflows.watch import WatchWorkflow
 
@@ -41,6 +42,7 @@ WORKFLOWS: list[type] = [
     PeriodicTaskWorkflow,
     BotIdentityWorkflow,
     LinkCodeWorkflow,
+    TenantWorkflow,
 ]
 
 

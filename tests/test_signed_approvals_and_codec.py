@@ -1,7 +1,8 @@
 """Only the platform's front doors approve, and history is encrypted for everyone else.
 
 A decision sent straight through Temporal (the CLI, or any client without the approval
-key) moves nothing and the turn says so; the API's decision still pays. The chat text is
+key) is refused by the session's validator before it is accepted, so the approval stays
+pending and the API's decision then pays. The chat text is
 not in the history that `temporal workflow show` or a client without the codec reads; the
 API's /codec endpoint gives it back to operators (and to the Web UI's origin only)."""
 
@@ -14,7 +15,7 @@ import subprocess
 
 import httpx
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
 
 from api.app import create_app
 from core.approvals import sign
@@ -47,25 +48,28 @@ async def asked_to_pay(sessions: SessionService) -> tuple[str, str]:
     return sid, pending.call_id
 
 
-async def test_a_decision_forged_through_the_temporal_cli_pays_nothing(
+async def still_pending(sessions: SessionService, sid: str, call_id: str) -> bool:
+    return call_id in [p.call_id for p in (await sessions.get("local", sid)).pending_approvals]
+
+
+async def test_a_decision_forged_through_the_temporal_cli_is_refused_and_the_real_one_pays(
     temporal_server: TemporalServer, sessions: SessionService, worker: None, settings: Settings
 ):
     sid, call_id = await asked_to_pay(sessions)
-    forged = json.dumps({"call_id": call_id, "approve": True, "decided_by": "mallory"})
+    forged = json.dumps({"call_id": call_id, "approve": True, "decided_by": "mallory", "signature": "v1:" + "0" * 64})
     update = ("workflow", "update", "execute", "-w", sid, "--name", "decide_approval", "-i", forged)
     r = await temporal_cli(temporal_server, *update)
-    # the update ran; the CLI, without the codec, cannot even print its (encrypted) result
-    assert r.returncode == 0 or "binary/encrypted" in r.stderr, r.stderr
+    # the validator refused it before it was accepted: the CLI reports an error, history has nothing
+    assert r.returncode != 0 and "unable to update workflow" in r.stderr, (r.returncode, r.stdout, r.stderr)
     assert ledger(settings) == []
-    view = await sessions.get("local", sid)
-    [call] = view.messages[-1].tool_calls
-    assert call.status == "error" and view.pending_approvals == []
-    assert "approval of this pay is not valid" in view.messages[-1].content
-    assert "nothing was sent" in view.messages[-1].content
+    assert await still_pending(sessions, sid, call_id)  # nobody used up the approval
+    record = await sessions.decide("local", sid, call_id, approve=True)
+    assert record is not None and record.result == "paid 5 USD to bob", record
+    assert len(ledger(settings)) == 1
 
 
 @pytest.mark.parametrize("how", ["unsigned", "signed by another key", "signature of another call", "reject turned"])
-async def test_a_decision_forged_by_a_raw_client_pays_nothing(
+async def test_a_decision_forged_by_a_raw_client_is_refused_and_the_real_one_pays(
     client: Client, sessions: SessionService, worker: None, settings: Settings, how: str
 ):
     sid, call_id = await asked_to_pay(sessions)
@@ -78,11 +82,13 @@ async def test_a_decision_forged_by_a_raw_client_pays_nothing(
         "reject turned": sign(sessions._approval_key, sid, call_id, args, False),
     }[how]
     decision = ApprovalDecision(call_id=call_id, approve=True, decided_by="mallory", signature=signature)
-    record = await client.get_workflow_handle(sid).execute_update(
-        "decide_approval", decision, result_type=ToolCallRecord
-    )
-    assert record.status == "error" and "not valid" in (record.result or "")
-    assert ledger(settings) == []
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await client.get_workflow_handle(sid).execute_update("decide_approval", decision, result_type=ToolCallRecord)
+    assert "not signed by the platform" in str(refused.value.cause)
+    assert ledger(settings) == [] and await still_pending(sessions, sid, call_id)
+    record = await sessions.decide("local", sid, call_id, approve=True)
+    assert record is not None and record.result == "paid 5 USD to bob", record
+    assert len(ledger(settings)) == 1
 
 
 async def test_the_api_approval_still_pays(api: httpx.AsyncClient, settings: Settings):

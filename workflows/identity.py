@@ -3,13 +3,12 @@
 ``BotIdentityWorkflow`` (id ``identity:<task queue>:<platform>:<chat user id>``) is one chat user: the
 platform user it is linked to (``ImpressoxOwner`` search attribute, so ``GET /v1/links`` is a
 visibility query), the session each of its conversations talks to, and its recent wrong link
-codes (a few per window, then refused). ``LinkCodeWorkflow`` (id ``link-code:<task queue>:<sha256>``) is one
+codes (a few per window, then refused). ``LinkCodeWorkflow`` (id ``link-code:<task queue>:<HMAC of the code>``) is one
 one-time code: redeemed once, or expired after its time to live.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 
 from temporalio import workflow
@@ -30,9 +29,9 @@ def identity_workflow_id(task_queue: str, platform: str, user_id: str) -> str:
     return f"identity:{task_queue}:{platform}:{user_id}"
 
 
-def link_code_workflow_id(task_queue: str, code: str) -> str:
-    # the code itself never appears in ids or history listings
-    return f"link-code:{task_queue}:" + hashlib.sha256(code.encode()).hexdigest()[:40]
+def link_code_workflow_id(task_queue: str, digest: str) -> str:
+    """``digest`` is core.link_codes.code_digest of the code: keyed, so the id reveals nothing."""
+    return f"link-code:{task_queue}:{digest}"
 
 
 @workflow.defn

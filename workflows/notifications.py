@@ -2,7 +2,8 @@
 
 Notifications arrive as ``notify`` signals (usually by signal-with-start from the chain
 event listener); a key seen before is ignored, since a signal may be delivered twice. The
-``list_notifications`` query returns the last KEEP, newest last. The workflow never ends on
+``list_notifications`` query returns the last KEEP of each kind (deposit, alert, schedule, ...),
+newest last, so a chatty schedule never pushes a deposit or an alert out. The workflow never ends on
 its own: it continues as new every SIGNALS_PER_RUN signals (or when Temporal suggests it),
 carrying the kept notifications and the recent dedupe keys.
 
@@ -24,8 +25,10 @@ with workflow.unsafe.imports_passed_through():
     from core.notifications import ChatDelivery, Notification, NotificationsStart
     from core.schemas import ReplyAddress
 
-#: notifications kept (and shown); older ones stay in earlier runs' histories
+#: notifications kept (and shown) per kind; older ones stay in earlier runs' histories
 KEEP = 200
+#: kinds kept apart at most (the platform has a handful); beyond, the oldest go whatever their kind
+MAX_KINDS = 16
 #: dedupe keys remembered beyond the kept notifications
 SEEN_KEYS = 1000
 SIGNALS_PER_RUN = 500
@@ -44,7 +47,8 @@ class NotificationsWorkflow:
     @workflow.init
     def __init__(self, start: NotificationsStart) -> None:
         self._user = start.user
-        self._items: deque[Notification] = deque(start.state or [], maxlen=KEEP)
+        self._keep = start.keep_per_kind or KEEP
+        self._items: list[Notification] = list(start.state or [])
         self._seen: deque[str] = deque(start.seen_keys or [], maxlen=SEEN_KEYS)
         self._keys: set[str] = set(self._seen) | {n.key for n in self._items}
         self._signals = 0
@@ -71,6 +75,7 @@ class NotificationsWorkflow:
                 signals_per_run=start.signals_per_run,
                 subscribers=list(self._subscribers.values()) or None,
                 outbox=self._outbox or None,
+                keep_per_kind=start.keep_per_kind,
             )
         )
 
@@ -105,16 +110,22 @@ class NotificationsWorkflow:
         self._signals += 1
         if notification.key in self._keys:
             return
-        if len(self._items) == self._items.maxlen:
-            # the oldest notification leaves the list; its key still guards against a late duplicate
-            dropped = self._items[0].key
-            if len(self._seen) == self._seen.maxlen:
-                self._keys.discard(self._seen[0])
-            self._seen.append(dropped)
         self._items.append(notification)
         self._keys.add(notification.key)
+        same = [i for i, n in enumerate(self._items) if n.kind == notification.kind]
+        if len(same) > self._keep:  # the oldest of its kind leaves; other kinds keep theirs
+            self._drop(same[0])
+        while len(self._items) > self._keep * MAX_KINDS:
+            self._drop(0)
         # each new key once per chat: the key check above makes a repeated signal a no-op
         self._outbox.extend(ChatDelivery(address=a, notification=notification) for a in self._subscribers.values())
+
+    def _drop(self, index: int) -> None:
+        """The notification leaves the list; its key still guards against a late duplicate."""
+        dropped = self._items.pop(index).key
+        if len(self._seen) == self._seen.maxlen:
+            self._keys.discard(self._seen[0])
+        self._seen.append(dropped)
 
     @workflow.signal
     def notify_many(self, notifications: list[Notification]) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 
 from api.deps import Sessions, TurnEvents, User
 from api.ratelimit import RouteRule
@@ -25,6 +26,7 @@ from api.schemas import (
 from core.schemas import SessionView, TurnResult
 from core.streams import TurnEvent
 from services.sessions import PendingTurn, SessionSummary
+from services.streams import StreamSlot
 
 STREAM_DOC = (
     "Server-sent events, each with an `id`: `token`, `tool_call`, `tool_result`, `approval_required`, "
@@ -92,11 +94,16 @@ async def send_message(
     stream: bool = Query(False, description="answer with the turn's events as they happen (SSE)"),
 ) -> TurnOut | JSONResponse | EventSourceResponse:
     if stream:
-        queued = await sessions.send(
-            user, session_id, body.text, 0, message_id=body.message_id, multitask=body.multitask
-        )
+        slot = events.take_stream_slot(user)  # before the message is sent: a refusal sends nothing
+        try:
+            queued = await sessions.send(
+                user, session_id, body.text, 0, message_id=body.message_id, multitask=body.multitask
+            )
+        except BaseException:
+            slot.release()
+            raise
         events.watch(user, session_id, queued.message_id)  # ends the stream even if this client leaves
-        return _sse(events.follow(user, session_id, queued.message_id), events.keepalive_seconds)
+        return _sse(events.follow(user, session_id, queued.message_id), events.keepalive_seconds, slot)
     result = await sessions.send(
         user, session_id, body.text, wait, message_id=body.message_id, multitask=body.multitask
     )
@@ -114,6 +121,8 @@ def _turn_out(result: TurnResult) -> TurnOut:
         message_id=result.message_id,
         usage=result.usage,
         note=result.note,
+        model=result.model,
+        trace_id=result.trace_id,
     )
 
 
@@ -189,22 +198,32 @@ async def turn_events(
     finished turn while its events are kept."""
     await events.open(user, session_id, message_id)
     resume = last_event_id if last_event_id and _EVENT_ID.match(last_event_id) else after
-    return _sse(events.follow(user, session_id, message_id, resume), events.keepalive_seconds)
+    slot = events.take_stream_slot(user)
+    return _sse(events.follow(user, session_id, message_id, resume), events.keepalive_seconds, slot)
 
 
 _EVENT_ID = re.compile(r"^(\d+-\d+|done)$")
 
 
-def _sse(events: AsyncIterator[TurnEvent | None], keepalive_seconds: float) -> EventSourceResponse:
+def _sse(events: AsyncIterator[TurnEvent | None], keepalive_seconds: float, slot: StreamSlot) -> EventSourceResponse:
     """The events as SSE, with a keep-alive comment every ``keepalive_seconds`` (settings
-    stream_keepalive_seconds) so proxies do not drop an idle connection."""
+    stream_keepalive_seconds) so proxies do not drop an idle connection. The caller's open-stream
+    ``slot`` is released when the stream ends, however it ends."""
 
     async def frames() -> AsyncIterator[ServerSentEvent]:
-        async for event in events:
-            if event is None:
-                yield ServerSentEvent(comment="keep-alive")
-            else:
-                yield ServerSentEvent(data=event.data, event=event.event, id=event.id)
+        try:
+            async for event in events:
+                if event is None:
+                    yield ServerSentEvent(comment="keep-alive")
+                else:
+                    yield ServerSentEvent(data=event.data, event=event.event, id=event.id)
+        finally:
+            slot.release()
 
     # no buffering proxies: nginx honours X-Accel-Buffering
-    return EventSourceResponse(frames(), ping=keepalive_seconds, headers={"X-Accel-Buffering": "no"})
+    return EventSourceResponse(
+        frames(),
+        ping=keepalive_seconds,
+        headers={"X-Accel-Buffering": "no"},
+        background=BackgroundTask(slot.release),  # also when the stream never started
+    )

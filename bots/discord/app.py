@@ -98,6 +98,11 @@ class ChatCog(commands.Cog):
         await interaction.response.defer(ephemeral=True)
         await interaction.followup.send(await self.app.command(interaction_identity(interaction), "unlink", ""))
 
+    @nextcord.slash_command(name="freeze", description="Stop every transfer from your vault now")
+    async def freeze(self, interaction: Interaction) -> None:
+        await interaction.response.defer()
+        await interaction.followup.send(await self.app.command(interaction_identity(interaction), "freeze", ""))
+
     @nextcord.slash_command(name="notify_on", description="Your notifications in this channel")
     async def notify_on(self, interaction: Interaction) -> None:
         await interaction.response.defer(ephemeral=True)
@@ -238,6 +243,11 @@ class DiscordBot:
         if name == "unlink":
             await self.chats.unlink(PLATFORM, user)
             return "Unlinked: this chat acts on its own again."
+        if name == "freeze":
+            try:
+                return await self.chats.freeze(PLATFORM, user)
+            except ImpressoxError as exc:
+                return f"Not frozen: {exc}."
         on = name == "notify_on"
         address = ReplyAddress(platform=PLATFORM, chat_id=channel, user_id=user)
         owner = await self.chats.notify(PLATFORM, user, address, on)

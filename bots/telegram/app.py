@@ -52,6 +52,7 @@ COMMANDS = [
     BotCommand(command="link", description="link your platform account: /link CODE"),
     BotCommand(command="unlink", description="unlink your platform account"),
     BotCommand(command="notify_on", description="your notifications in this chat"),
+    BotCommand(command="freeze", description="stop every transfer from your vault now"),
     BotCommand(command="notify_off", description="no notifications in this chat"),
 ]
 
@@ -152,6 +153,13 @@ class TelegramBot:
         async def unlink(message: Message) -> None:
             await self.chats.unlink(PLATFORM, _uid(message))
             await message.answer("Unlinked: this chat acts on its own again.")
+
+        @router.message(Command("freeze"))
+        async def freeze(message: Message) -> None:
+            try:
+                await message.answer(await self.chats.freeze(PLATFORM, _uid(message)))
+            except ImpressoxError as exc:
+                await message.answer(f"Not frozen: {exc}.")
 
         @router.message(Command("notify_on", "notify_off"))
         async def notify(message: Message, command: CommandObject) -> None:

@@ -140,6 +140,13 @@ async def test_notifications_on_and_off(
     assert not any("0.7 ETH" in t for t in fake_tg.texts(USER))
 
 
+async def test_freeze_command_answers_for_the_chat_user(telegram: Running, fake_tg: FakeTelegram) -> None:
+    """/freeze acts for the user the chat is (here one with no vault, and no chain: told so, nothing else)."""
+    fake_tg.push_message(USER, "/freeze")
+    assert await answered(fake_tg, USER, "Not frozen")
+    assert any("no vault" in t or "no chain" in t for t in fake_tg.texts(USER)), fake_tg.texts(USER)
+
+
 async def test_reply_delivered_after_restart(
     telegram: Running, fake_tg: FakeTelegram, client: Client, settings: Settings
 ) -> None:

@@ -101,7 +101,9 @@ async def quiet(notes: NotificationService, user: str, want: int, seconds: float
 async def test_price_alert_fires_once_per_crossing_on_feed_updates(
     platform: None, client: Client, chain_settings: Settings, deployment: dict, w3: Any, symbol: str
 ) -> None:
-    notes, alerts = NotificationService(client, chain_settings), AlertService(client, chain_settings)
+    notes = NotificationService(client, chain_settings)
+    # the symbol is this test's own feed (alerts watch known symbols only)
+    alerts = AlertService(client, chain_settings.model_copy(update={"alert_symbols": [symbol]}))
     user, feed = f"u-{uuid.uuid4().hex[:6]}", deployment["price_feeds"]["ETH"]
     await set_price(w3, feed, 3000)
     await alerts.create(user, AlertCreate(kind="price", symbol=symbol, above=3500))

@@ -34,6 +34,8 @@ from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.worker import build_worker
 from tests.conftest import make_settings
+from tests.mcp.conftest import AGENTS as MCP_AGENTS
+from tests.mcp.conftest import everything_stdio, time_server
 
 HERE = Path(__file__).parent
 #: the fixed test key of the recorded (encrypted) histories; public, for tests only
@@ -53,7 +55,12 @@ async def record(prefix: str) -> None:
     tmp = Path(tempfile.mkdtemp())
     server = TemporalDevServer(free_port(), tmp / "t.db").start()
     settings = make_settings(
-        server, "redis://127.0.0.1:1/0", tmp, continue_as_new_after_turns=3, codec_keys=[RECORDING_CODEC_KEY]
+        server,
+        "redis://127.0.0.1:1/0",
+        tmp,
+        continue_as_new_after_turns=3,
+        codec_keys=[RECORDING_CODEC_KEY],
+        mcp_servers={"time": time_server(), "everything": everything_stdio()},
     )
     client = await connect(settings)
     await ensure_registered(client)
@@ -104,6 +111,21 @@ async def record(prefix: str) -> None:
             await sessions.send("local", sid, note.replace('"n"', '"m"'), wait=0)
             await sessions.send("local", sid, "what is 2 + 2?", wait=30, multitask="rollback")
             await _save(client, sid, prefix + "-turn-control")
+            # MCP tools, a child agent and the running summary (the agents of tests/mcp/agents.yaml)
+            open_agents = SessionService(client, settings, AgentFactory.from_yaml(MCP_AGENTS, registry, settings))
+            sid = await open_agents.create("local", "helper", session_id="replay-agents")
+            await open_agents.send("local", sid, "ask the calculator agent: what is 6 * 7?", wait=60)
+            await _save(client, sid, prefix + "-child-agent")
+            sid = await open_agents.create("local", "assistant", session_id="replay-mcp")
+            await open_agents.send("local", sid, '/tool time_get_current_time {"timezone": "UTC"}', wait=60)
+            await open_agents.send("local", sid, '/tool time_get_current_time {"timezone": "Mars/X"}', wait=60)
+            await _save(client, sid, prefix + "-mcp-tools")
+            sid = await open_agents.create("local", "rememberer", session_id="replay-summary")
+            await open_agents.send("local", sid, "My locker code is 4711.", wait=60)
+            for i in range(4):
+                await open_agents.send("local", sid, f"what is {i} + 1?", wait=60)
+            await open_agents.send("local", sid, "what is my locker code?", wait=60)
+            await _save(client, sid, prefix + "-summary")
 
             sid = await sessions.create("local", "tester", session_id="replay-concurrent")
             await asyncio.gather(*(sessions.send("local", sid, f"what is {i} + 1?", wait=30) for i in range(3)))

@@ -37,7 +37,8 @@ async def test_kill_9_of_the_worker_while_rules_fire_leaves_one_notification_eac
     symbol = f"K{uuid.uuid4().hex[:6].upper()}"
     owners = [f"k{i}-{uuid.uuid4().hex[:6]}" for i in range(40)]
     per_owner = 5
-    alerts, notes = AlertService(client, settings), NotificationService(client, settings)
+    alerts = AlertService(client, settings.model_copy(update={"alert_symbols": [symbol]}))
+    notes = NotificationService(client, settings)
 
     async def count(owner: str) -> int:
         try:
@@ -80,7 +81,9 @@ async def test_kill_9_of_the_worker_while_rules_fire_leaves_one_notification_eac
 
 async def test_a_schedule_survives_a_temporal_server_restart(tmp_path: Path, redis_server: RedisServer) -> None:
     server = TemporalDevServer(free_port(), tmp_path / "temporal.db").start()
-    settings = make_settings(server, redis_server.url, tmp_path, local_user="sched-restart")
+    settings = make_settings(
+        server, redis_server.url, tmp_path, local_user="sched-restart", schedule_min_interval_seconds=1
+    )
     try:
         client = await connect(settings)
         await ensure_registered(client)

@@ -29,7 +29,8 @@ from workers.tasks import TaskRegistry
 def settings(temporal_server: Any, redis_server: Any, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """A user of this test's own: inboxes are per user on the shared server. Overrides come by
     indirect parametrization (``@pytest.mark.parametrize("settings", [{...}], indirect=True)``)."""
-    overrides = getattr(request, "param", {})
+    # schedules every 2 s here, so the tests end in seconds (the deployment's minimum is 60 s)
+    overrides = {"schedule_min_interval_seconds": 1, **getattr(request, "param", {})}
     return make_settings(
         temporal_server, redis_server.url, tmp_path, local_user=f"u-{uuid.uuid4().hex[:8]}", **overrides
     )
@@ -149,11 +150,12 @@ async def test_users_cannot_see_or_touch_each_others_schedules_and_alerts(
     client: Client, settings: Settings, worker: None
 ) -> None:
     agents = AgentFactory.from_yaml(settings.agents_file, load_tools(settings.tool_modules), settings)
-    schedules, alerts = ScheduleService(client, settings, agents), AlertService(client, settings)
-    alice, bob = f"alice-{uuid.uuid4().hex[:6]}", f"bob-{uuid.uuid4().hex[:6]}"
-    sid = (await schedules.create(alice, ScheduleCreate(prompt="what is 1+1", cron="0 9 * * *"))).schedule_id
     # a symbol of this test's own: a watch workflow lives on the task queue of the test that started it
     symbol = f"I{uuid.uuid4().hex[:6].upper()}"
+    schedules = ScheduleService(client, settings, agents)
+    alerts = AlertService(client, settings.model_copy(update={"alert_symbols": [symbol]}))
+    alice, bob = f"alice-{uuid.uuid4().hex[:6]}", f"bob-{uuid.uuid4().hex[:6]}"
+    sid = (await schedules.create(alice, ScheduleCreate(prompt="what is 1+1", cron="0 9 * * *"))).schedule_id
     aid = (await alerts.create(alice, AlertCreate(kind="price", symbol=symbol, above=5000))).alert_id
     try:
         assert [s.schedule_id for s in await eventually(lambda: schedules.list(alice))] == [sid]

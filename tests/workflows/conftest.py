@@ -21,6 +21,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from core import approvals
 from core.activity_names import TOOL_CHECK, node_activity, tool_activity
 from core.schemas import (
     AgentPlan,
@@ -41,6 +42,8 @@ from core.temporal.client import with_codec
 from core.temporal.codec import CodecKey, EncryptionCodec
 from workflows.agent_session import AgentSessionWorkflow
 
+#: the key these sessions' decide_approval validator verifies decisions with
+TEST_APPROVAL_KEY = b"workflow-tests-approval-key"
 PAY = ToolSpec(
     name="pay",
     description="pay someone",
@@ -173,6 +176,7 @@ async def start_session(env: WorkflowEnvironment) -> AsyncIterator[Callable[...,
     async def start(**plan_overrides: Any) -> Session:
         fakes = Fakes()
         queue = f"wf-{uuid.uuid4().hex[:8]}"
+        approvals.install_verifying_key(queue, TEST_APPROVAL_KEY)  # as build_worker does
         # unsandboxed: the sandbox is exercised by the replay and end-to-end tests; here the
         # workflow module is shared so a test can run the old side of a patch
         worker = Worker(

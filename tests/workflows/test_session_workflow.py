@@ -12,8 +12,9 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 import workflows.agent_session as agent_session
+from core.approvals import sign
 from core.schemas import ApprovalDecision, AssistantReply, ToolReturn, UserPrompt
-from tests.workflows.conftest import Session
+from tests.workflows.conftest import TEST_APPROVAL_KEY, Session
 from workflows.agent_session import AgentSessionWorkflow
 
 Start = Callable[..., Any]
@@ -26,7 +27,11 @@ async def pending_call(session: Session) -> str:
 
 
 async def decide(session: Session, call_id: str, approve: bool) -> Any:
-    decision = ApprovalDecision(call_id=call_id, approve=approve, decided_by="local")
+    """As the session service does: signed over the call's arguments as the session shows them."""
+    view = await session.handle.query(AgentSessionWorkflow.view)
+    args = next((p.args for p in view.pending_approvals if p.call_id == call_id), {})
+    signature = sign(TEST_APPROVAL_KEY, session.handle.id, call_id, args, approve)
+    decision = ApprovalDecision(call_id=call_id, approve=approve, decided_by="local", signature=signature)
     return await session.handle.execute_update(AgentSessionWorkflow.decide_approval, decision)
 
 

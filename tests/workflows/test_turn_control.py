@@ -26,6 +26,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from core import approvals
 from core.activity_names import TOOL_CHECK, node_activity, tool_activity
 from core.schemas import (
     ApprovalDecision,
@@ -46,7 +47,7 @@ from core.schemas import (
     UserMessage,
     UserPrompt,
 )
-from tests.workflows.conftest import CALC, PAY, plan
+from tests.workflows.conftest import CALC, PAY, TEST_APPROVAL_KEY, plan
 from workflows.agent_session import AgentSessionWorkflow
 from workflows.turn_control import CUT_OFF_MARK
 
@@ -157,6 +158,11 @@ class Session:
     async def view(self) -> SessionView:
         return await self.handle.query(AgentSessionWorkflow.view)
 
+    def decision(self, call_id: str, approve: bool, args: dict[str, Any]) -> ApprovalDecision:
+        """A decision signed as the session service signs it (the validator refuses unsigned ones)."""
+        signature = approvals.sign(TEST_APPROVAL_KEY, self.handle.id, call_id, args, approve)
+        return ApprovalDecision(call_id=call_id, approve=approve, decided_by="local", signature=signature)
+
     async def streaming(self, mid: str, words: int = 3) -> None:
         for _ in range(400):
             if len(self.fakes.streamed.get(mid, [])) >= words:
@@ -175,6 +181,7 @@ async def start_session(env: WorkflowEnvironment) -> AsyncIterator[Start]:
     async def start(**overrides: Any) -> Session:
         fakes = StreamingFakes()
         queue = f"tc-{uuid.uuid4().hex[:8]}"
+        approvals.install_verifying_key(queue, TEST_APPROVAL_KEY)  # as build_worker does
         worker = Worker(
             env.client,
             task_queue=queue,
@@ -304,7 +311,7 @@ async def test_a_stop_during_an_approved_payment_waits_for_it_and_reports_it(sta
             break
         await asyncio.sleep(0.05)
     [pending] = view.pending_approvals
-    decision = ApprovalDecision(call_id=pending.call_id, approve=True, decided_by="local")
+    decision = session.decision(pending.call_id, True, pending.args)
     deciding = asyncio.create_task(session.handle.execute_update(AgentSessionWorkflow.decide_approval, decision))
     await asyncio.wait_for(session.fakes.paying.wait(), 30)  # the transfer is being sent
     cancelling = asyncio.create_task(session.cancel(mid))
@@ -326,11 +333,12 @@ async def test_a_cancelled_approval_request_is_withdrawn_and_a_late_approval_is_
     session = await start_session()
     waiting = await session.ask("/tool pay amount=1 to=bob")
     assert waiting.status == "awaiting_approval"
-    call_id = (await session.view()).pending_approvals[0].call_id
+    [pending] = (await session.view()).pending_approvals
+    call_id = pending.call_id
     result = await session.cancel(waiting.message_id)
     assert result.status == "cancelled" and [c.status for c in result.tool_calls] == ["withdrawn"]
     assert "nothing was sent" in result.reply and (await session.view()).pending_approvals == []
-    decision = ApprovalDecision(call_id=call_id, approve=True, decided_by="local")
+    decision = session.decision(call_id, True, pending.args)  # signed: refused as no longer pending
     with pytest.raises(WorkflowUpdateFailedError):
         await session.handle.execute_update(AgentSessionWorkflow.decide_approval, decision)
     assert session.fakes.paid == []

@@ -111,6 +111,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit/key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Audit Key
+         * @description The address whose signature every audit bundle of this platform carries.
+         */
+        get: operations["audit_key_v1_audit_key_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/client": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Client Config
+         * @description No secrets: answered without a key, so the page can tell keyless mode from a missing key.
+         */
+        get: operations["client_config_v1_client_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/links": {
         parameters: {
             query?: never;
@@ -307,6 +347,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{session_id}/approvals/{call_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Transfer
+         * @description Cancel a transfer in its undo window (status ``scheduled``) or still awaiting approval:
+         *     nothing is sent, and the session's reply says so.
+         */
+        post: operations["cancel_transfer_v1_sessions__session_id__approvals__call_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{session_id}/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Session Audit
+         * @description Every money-moving call of the session (request, simulation shown, signed decision, undo
+         *     window, transaction, receipt, the vault's Spent event), signed with the platform's audit key
+         *     (EIP-191 personal signature over the bundle's canonical JSON). `impressox audit verify FILE`
+         *     checks it; the signer's address is also at GET /v1/audit/key.
+         */
+        get: operations["session_audit_v1_sessions__session_id__audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sessions/{session_id}/messages": {
         parameters: {
             query?: never;
@@ -318,6 +402,26 @@ export interface paths {
         put?: never;
         /** Send Message */
         post: operations["send_message_v1_sessions__session_id__messages_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{session_id}/messages/{message_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Turn
+         * @description Stop the turn answering `message_id` (running, or still queued: then it is never answered).
+         */
+        post: operations["cancel_turn_v1_sessions__session_id__messages__message_id__cancel_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -345,6 +449,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{session_id}/turns/current/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Current Turn
+         * @description Stop the running turn (the Stop button): it ends `cancelled`, keeping the text streamed so far;
+         *     its stream ends with a `cancelled` event carrying this body. A transfer being signed or sent is
+         *     never cut: the stop waits for it and the reply reports it.
+         */
+        post: operations["cancel_current_turn_v1_sessions__session_id__turns_current_cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tools": {
         parameters: {
             query?: never;
@@ -354,6 +480,26 @@ export interface paths {
         };
         /** List Tools */
         get: operations["list_tools_v1_tools_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Usage
+         * @description Tokens and cost in USD (LLM calls and gas) of the caller, per day, session or agent.
+         */
+        get: operations["usage_v1_usage_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -382,6 +528,49 @@ export interface paths {
          *     deployed now, 200 when it existed already.
          */
         post: operations["register_vault_v1_vault_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vault/freeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Freeze Vault
+         * @description Freeze the caller's vault: pause() on-chain (every spend reverts), every pending approval
+         *     withdrawn, every transfer in its undo window cancelled, new transfers refused. Anyone holding the
+         *     API key can do this; only the owner's wallet can undo it (``unfreeze`` lists the transaction).
+         */
+        post: operations["freeze_vault_v1_vault_freeze_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vault/unfreeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unfreeze Vault
+         * @description Always 403: an API key can stop money, never restart it. The answer carries the unpause()
+         *     transaction for the owner's wallet to sign.
+         */
+        post: operations["unfreeze_vault_v1_vault_unfreeze_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -492,6 +681,8 @@ export interface components {
             approved: boolean;
             /** Call Id */
             call_id: string;
+            /** Executes At */
+            executes_at?: string | null;
             /** Result */
             result?: string | null;
             /** Status */
@@ -511,9 +702,30 @@ export interface components {
              */
             role: "user" | "assistant" | "tool" | "system";
             /** Status */
-            status?: ("done" | "awaiting_approval" | "failed" | "queued_behind_approval") | null;
+            status?: ("done" | "awaiting_approval" | "failed" | "queued_behind_approval" | "cancelled" | "interrupted") | null;
             /** Tool Calls */
             tool_calls?: components["schemas"]["ToolCallRecord"][];
+            /** Turn */
+            turn: number;
+        };
+        /** ClientConfig */
+        ClientConfig: {
+            /** Features */
+            features: string[];
+            /** Keys Required */
+            keys_required: boolean;
+            /** Namespace */
+            namespace: string;
+            /** Temporal Ui */
+            temporal_ui: string | null;
+        };
+        /**
+         * CurrentTurn
+         * @description The turn a session is answering now (SessionView.current_turn).
+         */
+        CurrentTurn: {
+            /** Message Id */
+            message_id: string;
             /** Turn */
             turn: number;
         };
@@ -523,6 +735,20 @@ export interface components {
             detail?: string | unknown[] | null;
             /** Error */
             error: string;
+        };
+        /** FreezeOut */
+        FreezeOut: {
+            /** Frozen */
+            frozen: boolean;
+            /** Message */
+            message: string;
+            /** Sessions Notified */
+            sessions_notified: number;
+            /** Tx Hash */
+            tx_hash: string;
+            unfreeze: components["schemas"]["OwnerTransaction"];
+            /** Vault */
+            vault: string;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -568,6 +794,8 @@ export interface components {
         MessageIn: {
             /** Message Id */
             message_id?: string | null;
+            /** Multitask */
+            multitask?: ("enqueue" | "reject" | "interrupt" | "rollback") | null;
             /** Text */
             text: string;
         };
@@ -592,12 +820,35 @@ export interface components {
             /** Text */
             text: string;
         };
+        /**
+         * OwnerTransaction
+         * @description A transaction for the owner's wallet to sign and send (e.g. with a wallet, web3 or cast).
+         */
+        OwnerTransaction: {
+            /** Chain Id */
+            chain_id: number;
+            /** Data */
+            data: string;
+            /** From */
+            from: string;
+            /** To */
+            to: string;
+            /**
+             * Value
+             * @default 0x0
+             */
+            value: string;
+        };
         /** PendingApproval */
         PendingApproval: {
             /** Args */
             args: {
                 [key: string]: unknown;
             };
+            /** Binding */
+            binding?: {
+                [key: string]: unknown;
+            } | null;
             /** Call Id */
             call_id: string;
             /**
@@ -612,6 +863,10 @@ export interface components {
              * Format: date-time
              */
             requested_at: string;
+            /** Simulation */
+            simulation?: {
+                [key: string]: unknown;
+            } | null;
             /** Summary */
             summary: string;
             /** Tool */
@@ -755,6 +1010,7 @@ export interface components {
             agent: string;
             /** Created At */
             created_at?: string | null;
+            current_turn?: components["schemas"]["CurrentTurn"] | null;
             /** Messages */
             messages: components["schemas"]["ChatMessage"][];
             /** Owner */
@@ -765,6 +1021,8 @@ export interface components {
             platform: string;
             /** Queued Messages */
             queued_messages: number;
+            /** Scheduled Transfers */
+            scheduled_transfers?: components["schemas"]["ToolCallRecord"][];
             /** Session Id */
             session_id: string;
             /**
@@ -799,6 +1057,11 @@ export interface components {
              */
             completion_tokens: number;
             /**
+             * Cost Usd
+             * @default 0
+             */
+            cost_usd: number;
+            /**
              * Prompt Tokens
              * @default 0
              */
@@ -820,6 +1083,8 @@ export interface components {
             };
             /** Call Id */
             call_id: string;
+            /** Executes At */
+            executes_at?: string | null;
             /** Name */
             name: string;
             /** Result */
@@ -829,7 +1094,7 @@ export interface components {
              * @default ok
              * @enum {string}
              */
-            status: "ok" | "error" | "rejected" | "expired" | "awaiting_approval";
+            status: "ok" | "error" | "rejected" | "expired" | "awaiting_approval" | "scheduled" | "cancelled" | "withdrawn";
         };
         /** ToolOut */
         ToolOut: {
@@ -850,15 +1115,41 @@ export interface components {
         TurnOut: {
             /** Message Id */
             message_id: string;
+            /** Model */
+            model?: string | null;
+            /** Note */
+            note?: string | null;
             /** Reply */
             reply: string;
             /** Status */
             status: string;
             /** Tool Calls */
             tool_calls: components["schemas"]["ToolCallRecord"][];
+            /** Trace Id */
+            trace_id?: string | null;
             /** Turn */
             turn: number;
             usage: components["schemas"]["TokenUsage"];
+        };
+        /** UsageOut */
+        UsageOut: {
+            /** Budget Usd Per Day */
+            budget_usd_per_day?: number | null;
+            /**
+             * Group By
+             * @enum {string}
+             */
+            group_by: "day" | "session" | "agent";
+            /** Resets At */
+            resets_at?: string | null;
+            /** Rows */
+            rows?: {
+                [key: string]: unknown;
+            }[];
+            /** Total */
+            total?: {
+                [key: string]: unknown;
+            };
         };
         /** ValidationError */
         ValidationError: {
@@ -883,6 +1174,8 @@ export interface components {
             operator: string;
             /** Owner */
             owner: string;
+            /** Paused */
+            paused?: boolean | null;
             /** Tokens */
             tokens: components["schemas"]["TokenOut"][];
             /** Version */
@@ -1151,6 +1444,57 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    audit_key_v1_audit_key_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: string;
+                    };
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    client_config_v1_client_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientConfig"];
                 };
             };
         };
@@ -1770,6 +2114,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description the chain no longer matches the simulation shown */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Unprocessable Entity */
             422: {
                 headers: {
@@ -1786,6 +2139,107 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    cancel_transfer_v1_sessions__session_id__approvals__call_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    session_audit_v1_sessions__session_id__audit_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -1810,7 +2264,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description with `stream=true`: Server-sent events, each with an `id`: `token`, `tool_call`, `tool_result`, `approval_required`, `reset`, `error`, and last `done` (its data is the TurnOut body). */
+            /** @description with `stream=true`: Server-sent events, each with an `id`: `token`, `tool_call`, `tool_result`, `approval_required`, `reset`, `error`, and last one of `done`, `cancelled` (stopped) or `interrupted` (stopped by a newer message), whose data is the TurnOut body. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1858,6 +2312,65 @@ export interface operations {
             };
         };
     };
+    cancel_turn_v1_sessions__session_id__messages__message_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TurnOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the turn already ended (`status` says how) or none is running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     turn_events_v1_sessions__session_id__messages__message_id__events_get: {
         parameters: {
             query?: {
@@ -1876,7 +2389,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-sent events, each with an `id`: `token`, `tool_call`, `tool_result`, `approval_required`, `reset`, `error`, and last `done` (its data is the TurnOut body). */
+            /** @description Server-sent events, each with an `id`: `token`, `tool_call`, `tool_result`, `approval_required`, `reset`, `error`, and last one of `done`, `cancelled` (stopped) or `interrupted` (stopped by a newer message), whose data is the TurnOut body. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1887,6 +2400,64 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    cancel_current_turn_v1_sessions__session_id__turns_current_cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TurnOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the turn already ended (`status` says how) or none is running */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1930,6 +2501,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ToolOut"][];
+                };
+            };
+        };
+    };
+    usage_v1_usage_get: {
+        parameters: {
+            query?: {
+                group_by?: "day" | "session" | "agent";
+                /** @description operators: another user's usage, or * for everyone's */
+                of?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -2019,6 +2623,118 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VaultRegistered"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    freeze_vault_v1_vault_freeze_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FreezeOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    unfreeze_vault_v1_vault_unfreeze_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
             /** @description Not Found */
