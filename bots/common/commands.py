@@ -6,6 +6,7 @@ HELP = (
     "I am the Impressox agent. Ask me anything: prices, balances, arithmetic, transfers from your vault "
     "(you approve each one).\n"
     "/new - start a fresh conversation\n"
+    "/stop - stop the answer being written (a transfer being sent is finished first)\n"
     "/end - end this conversation's session (your next message reopens it)\n"
     "/link CODE - act as your platform account (code from POST /v1/links)\n"
     "/unlink - stop acting as it\n"
@@ -13,7 +14,7 @@ HELP = (
     "/freeze - stop every transfer from your vault now (only its owner wallet can unfreeze it)\n"
     "In groups, mention me or reply to me."
 )
-NAMES = ("start", "help", "new", "end", "link", "unlink", "notify_on", "notify_off", "freeze")
+NAMES = ("start", "help", "new", "stop", "end", "link", "unlink", "notify_on", "notify_off", "freeze")
 #: what /end answers
 ENDED = "Ended this conversation's session; your next message reopens it (/new starts a fresh one)."
 NOTHING_TO_END = "This conversation has no session to end."

@@ -82,6 +82,11 @@ class ChatCog(commands.Cog):
         await interaction.response.defer(ephemeral=True)
         await interaction.followup.send(await self.app.command(interaction_identity(interaction), "new", ""))
 
+    @nextcord.slash_command(name="stop", description="Stop the answer being written")
+    async def stop_turn(self, interaction: Interaction) -> None:
+        await interaction.response.defer(ephemeral=True)
+        await interaction.followup.send(await self.app.command(interaction_identity(interaction), "stop", ""))
+
     @nextcord.slash_command(name="end", description="End this conversation's session")
     async def end(self, interaction: Interaction) -> None:
         await interaction.response.defer(ephemeral=True)
@@ -234,6 +239,8 @@ class DiscordBot:
         if name == "new":
             await self.chats.new_session(PLATFORM, user, conversation_key(channel, private))
             return "Started a fresh conversation."
+        if name == "stop":
+            return await self.chats.stop(PLATFORM, user, conversation_key(channel, private))
         if name == "end":
             ended = await self.chats.end_session(PLATFORM, user, conversation_key(channel, private))
             return ENDED if ended else NOTHING_TO_END

@@ -50,6 +50,7 @@ COMMANDS = [
     BotCommand(command="start", description="what I can do"),
     BotCommand(command="help", description="what I can do"),
     BotCommand(command="new", description="start a fresh conversation"),
+    BotCommand(command="stop", description="stop the answer being written"),
     BotCommand(command="end", description="end this conversation's session"),
     BotCommand(command="link", description="link your platform account: /link CODE"),
     BotCommand(command="unlink", description="unlink your platform account"),
@@ -157,6 +158,11 @@ class TelegramBot:
             conv = conversation_key(message.chat.id, message.chat.type == "private")
             await self.chats.new_session(PLATFORM, _uid(message), conv)
             await message.answer("Started a fresh conversation.")
+
+        @router.message(Command("stop"))
+        async def stop(message: Message) -> None:
+            conv = conversation_key(message.chat.id, message.chat.type == "private")
+            await message.answer(await self.chats.stop(PLATFORM, _uid(message), conv))
 
         @router.message(Command("end"))
         async def end(message: Message) -> None:
