@@ -36,7 +36,8 @@ web-schema: $(VENV)/.installed web/node_modules/.installed
 	npm --prefix web run schema
 
 # what only the tests need: docker-compose validates docker-compose.yml offline; chromium renders
-# the chat page and /docs with the network blocked (driven by playwright, from the dev extra)
+# the chat page and /docs with the network blocked (driven by playwright, from the dev extra);
+# prometheus scrapes the API and a worker in tests/test_metrics.py
 # MCP servers the tests run (tests/mcp/package.json: @modelcontextprotocol/server-everything); the
 # stdio mcp-server-time comes with the dev extra
 tests/mcp/node_modules/.installed: tests/mcp/package.json tests/mcp/package-lock.json
@@ -50,6 +51,9 @@ test-setup: setup tests/mcp/node_modules/.installed
 	@command -v chromium >/dev/null || { \
 	  echo "installing chromium (Debian package) for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v prometheus >/dev/null || test -x /usr/bin/prometheus || { \
+	  echo "installing prometheus (Debian package) for the scrape test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 	@# browser scripts run outside the venv (e.g. by a plain `python3`) find Playwright there too
 	@$(PYTHON) -c "import playwright" 2>/dev/null || $(PYTHON) -m pip install --disable-pip-version-check -q "playwright>=1.40,<2"
 

@@ -15,19 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.accounting import Accounting
 from activities.errors import permanent_errors_not_retried
 from activities.heartbeat import heartbeating
 from core.activity_names import node_activity
 from core.llm.gateway import OnChunk
 from core.nodes import BaseNode
-from core.schemas import NodeOutput
+from core.schemas import NodeOutput, SummariseOutput
 from core.streams import STREAM_ERRORS, TurnPublisher, TurnStreams
+from core.telemetry import metrics
+from core.telemetry.tracing import span
 
 #: heartbeat after this many streamed chunks, so a cancel reaches a long streaming call
 #: (the SDK throttles heartbeats, so this costs no round trip per chunk)
@@ -37,9 +41,13 @@ STOP_POLL_SECONDS = 0.05
 
 
 class NodeActivities:
-    def __init__(self, nodes: list[BaseNode], streams: TurnStreams | None = None) -> None:
+    def __init__(
+        self, nodes: list[BaseNode], streams: TurnStreams | None = None, accounting: Accounting | None = None
+    ) -> None:
         self.nodes = {n.name: n for n in nodes}
         self.streams = streams
+        #: prices the calls and records them (usage ledger, metrics); None: usage tokens only
+        self.accounting = accounting
 
     def activities(self) -> list[Callable[..., Any]]:
         return [self._activity(node) for node in self.nodes.values()]
@@ -57,10 +65,26 @@ class NodeActivities:
             stoppable = self.streams is not None and message_id is not None and node.output_type is NodeOutput
             async with heartbeating():  # LLM calls can take a while; interval from the activity's timeout
                 try:
-                    call = permanent_errors_not_retried(node.run(inp, _on_chunk(events, step, streamed)))
-                    if not stoppable or self.streams is None or message_id is None:
-                        return await call
-                    return await _stoppable(call, self.streams, inp.session_id, message_id, streamed)
+                    with span(
+                        "llm.call",
+                        **{
+                            "impressox.session_id": inp.session_id,
+                            "impressox.turn": getattr(inp, "turn", None),
+                            "impressox.step": step,
+                            "llm.request.model": getattr(inp, "model", None),
+                        },
+                    ) as s:
+                        sink = _on_chunk(events, step, str(getattr(inp, "model", "")), streamed)
+                        call = permanent_errors_not_retried(node.run(inp, sink))
+                        if not stoppable or self.streams is None or message_id is None:
+                            out = await call
+                        else:
+                            out = await _stoppable(call, self.streams, inp.session_id, message_id, streamed)
+                        if isinstance(out, NodeOutput | SummariseOutput):
+                            if self.accounting is not None:
+                                out = await self.accounting.llm_call(inp, out)
+                            s.set_attributes(_span_attributes(out))
+                    return out
                 except asyncio.CancelledError:
                     details = activity.cancellation_details()
                     if not stoppable or details is None or not details.cancel_requested:
@@ -79,6 +103,18 @@ class NodeActivities:
         # the kind's own contract: Temporal converts the payloads by these annotations
         run_node.__annotations__ = {"inp": node.input_type, "return": node.output_type}
         return activity.defn(name=node_activity(node.name))(run_node)
+
+
+def _span_attributes(out: NodeOutput | SummariseOutput) -> dict[str, Any]:
+    """The call's model, tokens, cost and cache hit: never its text."""
+    return {
+        "llm.response.model": out.model or "",
+        "llm.usage.prompt_tokens": out.usage.prompt_tokens,
+        "llm.usage.completion_tokens": out.usage.completion_tokens,
+        "llm.cost_usd": out.usage.cost_usd,
+        "llm.cache_hit": bool(getattr(out, "cache_hit", False)),
+        "llm.tool_calls": len(getattr(out, "tool_calls", [])),
+    }
 
 
 async def _stoppable(
@@ -113,17 +149,36 @@ async def _stop_flag(streams: TurnStreams, session_id: str, message_id: str) -> 
             return reason
 
 
-def _on_chunk(events: TurnPublisher | None, step: int, streamed: list[str] | None = None) -> OnChunk:
-    chunks = 0
+def _on_chunk(events: TurnPublisher | None, step: int, model: str, streamed: list[str] | None = None) -> OnChunk:
+    return _ChunkSink(events, step, model, streamed)
 
-    async def on_chunk(text: str) -> None:
-        nonlocal chunks
-        chunks += 1
-        if chunks % HEARTBEAT_EVERY_CHUNKS == 0:
+
+class _ChunkSink:
+    """Streamed text to the turn's events (heartbeating every few chunks, timing the first); a
+    switch to a fallback model resets what the failed one showed."""
+
+    def __init__(self, events: TurnPublisher | None, step: int, model: str, streamed: list[str] | None) -> None:
+        self.events, self.step, self.model = events, step, model
+        #: the text so far (a stopped turn keeps it)
+        self.streamed = streamed
+        self.chunks = 0
+        self.started = time.monotonic()
+
+    async def __call__(self, text: str) -> None:
+        if text and self.started:
+            metrics.FIRST_TOKEN.labels(self.model).observe(time.monotonic() - self.started)
+            self.started = 0.0
+        self.chunks += 1
+        if self.chunks % HEARTBEAT_EVERY_CHUNKS == 0:
             activity.heartbeat()
-        if text and streamed is not None:
-            streamed.append(text)
-        if text and events:
-            events.emit("token", text=text, step=step)
+        if text and self.streamed is not None:
+            self.streamed.append(text)
+        if text and self.events:
+            self.events.emit("token", text=text, step=self.step)
 
-    return on_chunk
+    async def on_fallback(self, model: str, reason: str, shown: bool) -> None:
+        metrics.LLM_FALLBACKS.labels(model, reason).inc()
+        if self.streamed:
+            self.streamed.clear()  # the failed model's text is no part of the answer
+        if shown and self.events:  # clients drop the text shown so far, as after a retried attempt
+            self.events.emit("reset", step=self.step, reason="fallback", failed_model=model)

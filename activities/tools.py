@@ -24,6 +24,8 @@ from core.cache import Cache, cache_key
 from core.errors import PermanentError
 from core.schemas import ToolCheck, ToolInput, ToolOutput
 from core.streams import TurnPublisher, TurnStreams
+from core.telemetry import metrics
+from core.telemetry.tracing import span
 from core.tools import Tool, ToolContext, ToolRegistry, ToolResult
 from services.tools.deps import WorkerDeps
 
@@ -106,31 +108,44 @@ class ToolActivities:
 
     def _activity(self, tool: Tool) -> Callable[..., Any]:
         async def run_tool(inp: ToolInput) -> ToolOutput:
-            if not (self.streams and inp.message_id):
-                return await permanent_errors_not_retried(self.execute(tool, inp))
-            events = TurnPublisher(self.streams, inp.session_id, inp.message_id)
-            call = {"call_id": inp.call_id, "name": inp.name}
-            attempt = activity.info().attempt
-            if attempt == 1:
-                events.emit("tool_call", **call, args=inp.args)
             try:
-                out = await permanent_errors_not_retried(self.execute(tool, inp))
-            except ApplicationError as exc:
-                if exc.non_retryable:
-                    events.emit("tool_result", **call, status="error", result=f"Error: {exc.message}")
-                else:
-                    events.emit("error", **call, attempt=attempt, message=exc.message)
+                out = await self._traced(tool, inp)
+            except Exception:
+                metrics.TOOL_CALLS.labels(tool.name, "error").inc()
                 raise
-            except Exception as exc:
-                events.emit("error", **call, attempt=attempt, message=str(exc))
-                raise
-            else:
-                events.emit("tool_result", **call, status="ok", result=out.output)
-            finally:
-                await events.flush()
+            metrics.TOOL_CALLS.labels(tool.name, "ok").inc()
             return out
 
         return activity.defn(name=tool_activity(tool.name))(run_tool)
+
+    async def _traced(self, tool: Tool, inp: ToolInput) -> ToolOutput:
+        with span(f"tool {tool.name}", **{"impressox.session_id": inp.session_id, "impressox.tool": tool.name}):
+            return await self._run_with_events(tool, inp)
+
+    async def _run_with_events(self, tool: Tool, inp: ToolInput) -> ToolOutput:
+        if not (self.streams and inp.message_id):
+            return await permanent_errors_not_retried(self.execute(tool, inp))
+        events = TurnPublisher(self.streams, inp.session_id, inp.message_id)
+        call = {"call_id": inp.call_id, "name": inp.name}
+        attempt = activity.info().attempt
+        if attempt == 1:
+            events.emit("tool_call", **call, args=inp.args)
+        try:
+            out = await permanent_errors_not_retried(self.execute(tool, inp))
+        except ApplicationError as exc:
+            if exc.non_retryable:
+                events.emit("tool_result", **call, status="error", result=f"Error: {exc.message}")
+            else:
+                events.emit("error", **call, attempt=attempt, message=exc.message)
+            raise
+        except Exception as exc:
+            events.emit("error", **call, attempt=attempt, message=str(exc))
+            raise
+        else:
+            events.emit("tool_result", **call, status="ok", result=out.output)
+        finally:
+            await events.flush()
+        return out
 
     async def execute(self, tool: Tool, inp: ToolInput) -> ToolOutput:
         args = tool.args_model.model_validate(inp.args)

@@ -4,8 +4,9 @@ turn, run a periodic task. Thin adapters over the services."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from temporalio import activity
@@ -15,7 +16,8 @@ from activities.errors import permanent_errors_not_retried
 from activities.heartbeat import heartbeating
 from core.activity_names import ALERTS_NOTIFY, SCHEDULE_RUN_TURN, task_activity
 from core.automations import NotifyBatch, PeriodicTaskInput, ScheduledTurnRequest, ScheduledTurnResult
-from core.errors import NotFoundError, SessionExistsError
+from core.errors import BudgetExceededError, NotFoundError, SessionExistsError
+from core.telemetry import metrics
 from services.notifications import NotificationService
 from services.sessions import SessionService
 from workers.tasks import PeriodicTask, TaskContext
@@ -63,11 +65,15 @@ class WorkerActivities:
 
         async with heartbeating():  # the interval follows the heartbeat timeout the workflow set
             await asyncio.gather(*(deliver(u, n) for u, n in by_user.items()))
+        for item in batch.items:  # alerts (price, transfer, deposit ...), not the schedules' answers
+            if item.notification.kind != "schedule":
+                metrics.ALERTS_FIRED.labels(item.notification.kind).inc()
         return len(batch.items)
 
     @activity.defn(name=SCHEDULE_RUN_TURN)
     async def run_turn(self, req: ScheduledTurnRequest) -> ScheduledTurnResult:
-        return await permanent_errors_not_retried(self._run_turn(req))
+        with counted_run():
+            return await permanent_errors_not_retried(self._run_turn(req))
 
     async def _run_turn(self, req: ScheduledTurnRequest) -> ScheduledTurnResult:
         sessions = self.sessions
@@ -105,3 +111,17 @@ class WorkerActivities:
             return await task.func(self.task_context)
 
         return activity.defn(name=task_activity(task.name))(run_task)
+
+
+@contextlib.contextmanager
+def counted_run() -> Iterator[None]:
+    """A scheduled turn's run in ``impressox_schedule_runs`` (``refused``: the owner's budget is spent)."""
+    try:
+        yield
+    except ApplicationError as exc:  # permanent: the run fails (a spent budget among the reasons)
+        metrics.SCHEDULE_RUNS.labels("refused" if exc.type == BudgetExceededError.__name__ else "failed").inc()
+        raise
+    except Exception:
+        metrics.SCHEDULE_RUNS.labels("failed").inc()
+        raise
+    metrics.SCHEDULE_RUNS.labels("ok").inc()

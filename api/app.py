@@ -21,8 +21,9 @@ from api.bodies import BodyGuard
 from api.mcp import PATH as MCP_PATH
 from api.mcp import AgentsMcpServer
 from api.ratelimit import RateLimiter, RateLimitMiddleware
-from api.routers import alerts, audit, catalog, codec, links, notifications, schedules, sessions, vault
+from api.routers import alerts, audit, catalog, codec, links, notifications, ops, schedules, sessions, vault
 from api.security import FrontDoor
+from api.tracing import instrument
 from core.agents import AgentFactory
 from core.runtime import import_web3_with_sane_recursion_limit
 from core.settings import Settings
@@ -99,6 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(schedules.router)
     app.include_router(alerts.router)
     app.include_router(links.router)
+    app.include_router(ops.router)
     # our agents for MCP clients (Claude Desktop, the MCP Inspector), one tool per agent
     # (an ASGI app as a Route's endpoint is called as such: no request/response wrapping, no redirect)
     app.router.routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False))
@@ -122,4 +124,5 @@ def create_app(settings: Settings) -> FastAPI:
         routes=sessions.RATE_LIMITED_ROUTES,
     )
     app.add_middleware(FrontDoor, loopback_only=not keys)
+    instrument(app)  # outermost: the request span covers every middleware (only when traces are on)
     return app

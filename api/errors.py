@@ -12,6 +12,7 @@ from temporalio.service import RPCError
 
 from core.errors import (
     BadInputError,
+    BudgetExceededError,
     ConflictError,
     ImpressoxError,
     NotFoundError,
@@ -37,6 +38,10 @@ def _json(status: int, error: str, detail: object = None) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(BudgetExceededError)
+    async def budget_spent(_: Request, exc: BudgetExceededError) -> JSONResponse:
+        return JSONResponse({"error": "budget", "detail": str(exc), "resets_at": exc.resets_at}, status_code=429)
+
     @app.exception_handler(ImpressoxError)
     async def domain_error(_: Request, exc: ImpressoxError) -> JSONResponse:
         status = next((code for kind, code in STATUS if isinstance(exc, kind)), 500)

@@ -36,6 +36,7 @@ from api.auth import KeyRing, presented_key
 from api.responses import send_json_error
 from core.redis_keys import redis_prefix
 from core.settings import Settings
+from core.telemetry import metrics
 
 log = logging.getLogger(__name__)
 #: after a Redis failure, count in memory for this long before trying Redis again
@@ -189,6 +190,7 @@ class RateLimitMiddleware:
             return
         refusal = await self._check(scope)
         if refusal is not None:
+            metrics.RATE_LIMITED.labels(refusal.limit).inc()
             await refuse(send, refusal)
             return
         await self.app(scope, receive, send)

@@ -45,6 +45,10 @@ class TurnOut(BaseModel):
     usage: TokenUsage
     #: a stopped turn: rolled back, or why a rollback degraded to an interrupt
     note: str | None = None
+    #: the model that wrote the answer (a fallback's when the agent's model failed)
+    model: str | None = None
+    #: the turn's trace (when traces are on; also the X-Trace-Id response header)
+    trace_id: str | None = None
 
 
 #: the 202 body: one model with the session service's answer (no copy to keep in step)

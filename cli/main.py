@@ -146,6 +146,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from devstack.stackfile import with_stack
 
     settings, stack = with_stack(settings, os.environ)
+    if args.command in ("worker", "api", "listener", "bot"):
+        from core.telemetry import start_process
+
+        start_process(settings, f"bot-{args.platform}" if args.command == "bot" else args.command)
     if args.command == "worker":
         from temporal.worker import run_worker
 

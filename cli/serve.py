@@ -33,7 +33,10 @@ def app_from_environment() -> FastAPI:
     from devstack.stackfile import with_stack
 
     die_with_parent()  # a worker of uvicorn's manager: gone with it, even on its kill -9
+    from core.telemetry import start_process
+
     settings, _ = with_stack(load_settings(), os.environ)
+    start_process(settings, "api")  # each process traces and counts for itself
     return create_app(settings)
 
 

@@ -28,7 +28,7 @@ from core.approvals import approval_key
 from core.cache import redis_reachable
 from core.settings import Settings
 from core.temporal.codec import build_codec
-from devstack.processes import Command, find_executable, port_in_use, port_open, wait_until
+from devstack.processes import Command, find_executable, free_port, port_in_use, port_open, wait_until
 from devstack.redis_server import RedisServer
 from devstack.stackfile import StackInfo, read_stack, remove_stack, write_stack
 from devstack.supervisor import Supervisor
@@ -81,6 +81,8 @@ class Stack:
         self.settings = settings
         self.supervisor = Supervisor()
         self.env = dict(os.environ)
+        #: each child's Prometheus endpoint, by child name
+        self.metrics: dict[str, str] = {}
 
     def start(self) -> dict[str, str]:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -145,6 +147,8 @@ class Stack:
         urls["api"] = api_url
         urls["docs"] = f"{api_url}/docs"
         urls["chat"] = f"{api_url}/"
+        self.metrics["api"] = f"{api_url}/metrics"
+        urls.update({f"metrics {name}": url for name, url in self.metrics.items()})
         return urls
 
     def _keys(self) -> None:
@@ -154,8 +158,15 @@ class Stack:
         approval_key(local)
 
     def _child(self, name: str, cmd: list[str]) -> Command:
-        """A restartable child: its crash is logged and it comes back with backoff."""
-        child = Command(cmd, log_file=self.logs / f"{name}.log", env=self.env)
+        """A restartable child: its crash is logged and it comes back with backoff. Each one but the
+        API (whose /metrics is on its own port) serves Prometheus metrics on a port of its own,
+        kept across restarts and recorded in stack.json (``metrics``)."""
+        env = self.env
+        if name != "api":
+            port = free_port()
+            env = {**self.env, "IMPRESSOX_METRICS_PORT": str(port)}
+            self.metrics[name] = f"http://127.0.0.1:{port}/metrics"
+        child = Command(cmd, log_file=self.logs / f"{name}.log", env=env)
         self.supervisor.add(name, child, restart=True)
         child.start()
         return child
@@ -210,6 +221,7 @@ def run_stack(args: Namespace, settings: Settings) -> int:
                 ui_url=urls.get("temporal_ui") or None,
                 pid=os.getpid(),
                 started_at=datetime.now(UTC),
+                metrics=stack.metrics,
             ),
         )
         wrote_stack_file = True

@@ -26,6 +26,8 @@ class AgentDefinition(BaseModel):
     persona: str
     #: a litellm model id; empty = the configured default model
     model: str | None = None
+    #: litellm model ids tried in order when the model fails for good (5xx, 429, timeout, auth)
+    fallbacks: list[str] = Field(default_factory=list)
     tools: list[str] = Field(default_factory=list)
     max_steps: int = Field(default=6, ge=1, le=50)
     context_messages: int = Field(default=20, ge=1, le=500)
@@ -90,6 +92,7 @@ class AgentFactory:
             name=name,
             persona=d.persona,
             model=d.model or s.model,
+            fallbacks=d.fallbacks,
             tools=[self.registry.get(t).spec() for t in d.tools] + [self._ask_spec(a) for a in d.agents],
             mcp_servers=d.mcp_servers,
             # the chains are bounded and acyclic (checked at load), so this ends

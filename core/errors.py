@@ -53,6 +53,11 @@ class ChainUnavailableError(ChainError, TransientError):
 class LLMError(ImpressoxError):
     """Base for errors from the LLM gateway."""
 
+    #: an agent's fallback model is tried on this error (outage, timeout, rate limit, refused key)
+    falls_back: bool = False
+    #: why, for logs and metrics: auth, bad_request, rate_limit, timeout, server
+    reason: str = "other"
+
 
 class LLMPermanentError(LLMError, PermanentError):
     """Auth failures, bad requests, unknown models."""
@@ -81,3 +86,12 @@ class TurnConflictError(ConflictError):
 
 class SessionExistsError(ConflictError):
     """A session with the requested id is running (or, unless restarting, has run) already."""
+
+
+class BudgetExceededError(PermanentError):
+    """The user's daily budget (budget_usd_per_day) is spent: no new turn until it resets."""
+
+    def __init__(self, message: str, resets_at: str) -> None:
+        super().__init__(message)
+        #: ISO 8601 UTC time the budget resets (the next UTC midnight)
+        self.resets_at = resets_at

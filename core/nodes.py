@@ -81,9 +81,18 @@ class LLMNode(BaseNode):
 
     async def execute(self, inp: NodeInput, request: dict[str, Any], on_chunk: OnChunk | None = None) -> LLMReply:
         return await self.gateway.complete(
-            inp.model, request["messages"], request["tools"], timeout=inp.timeout_seconds, on_chunk=on_chunk
+            inp.model,
+            request["messages"],
+            request["tools"],
+            timeout=inp.timeout_seconds,
+            on_chunk=on_chunk,
+            fallbacks=inp.fallbacks,
+            # the activity's chunk sink resets the stream and counts the switch (activities/nodes.py)
+            on_fallback=getattr(on_chunk, "on_fallback", None),
         )
 
     def finish(self, inp: NodeInput, raw: LLMReply) -> NodeOutput:
         # a call to a tool the agent lacks is kept: the workflow answers it with an error
-        return NodeOutput(content=raw.content, tool_calls=raw.tool_calls, usage=raw.usage, model=raw.model)
+        return NodeOutput(
+            content=raw.content, tool_calls=raw.tool_calls, usage=raw.usage, model=raw.model, cache_hit=raw.cache_hit
+        )

@@ -27,12 +27,15 @@ class TokenUsage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    #: what the calls cost in USD (litellm's cost map, the model_prices setting; 0 for a cache hit)
+    cost_usd: float = 0.0
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
         return TokenUsage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             total_tokens=self.total_tokens + other.total_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
         )
 
 
@@ -123,6 +126,8 @@ class AgentPlan(BaseModel):
     name: str
     persona: str
     model: str
+    #: models tried in order when ``model`` fails in a way retries do not fix (outage, auth, timeout)
+    fallbacks: list[str] = Field(default_factory=list)
     tools: list[ToolSpec] = Field(default_factory=list)
     max_steps: int = 6
     context_messages: int = 20
@@ -171,6 +176,8 @@ class UserMessage(BaseModel):
     reply_to: ReplyAddress | None = None
     #: the double-texting policy the session service resolved for it (None: enqueue)
     multitask: Multitask | None = None
+    #: the sender's trace context (W3C headers, core/telemetry/tracing.py): the turn joins its trace
+    trace: dict[str, str] | None = None
 
 
 class TurnResult(BaseModel):
@@ -182,6 +189,11 @@ class TurnResult(BaseModel):
     usage: TokenUsage = Field(default_factory=TokenUsage)
     #: a stopped turn: what happened to it (rolled back, or why a rollback degraded to an interrupt)
     note: str | None = None
+
+    #: the model that wrote the answer (a fallback's when the first model failed)
+    model: str | None = None
+    #: the trace the turn belongs to (when traces are on)
+    trace_id: str | None = None
 
 
 class StopTurn(BaseModel):
@@ -331,6 +343,9 @@ class NodeInput(BaseModel):
     tool_specs: list[ToolSpec] = Field(default_factory=list)
     #: the running summary of what left the conversation (given to the model as context)
     summary: str | None = None
+    #: the agent (usage is recorded per agent) and the models to try when ``model`` fails for good
+    agent: str | None = None
+    fallbacks: list[str] = Field(default_factory=list)
     #: before typed conversations: full tool specs and OpenAI wire dicts. Only read for activity
     #: tasks scheduled by an older worker and still in flight; never sent any more.
     tools: list[ToolSpec] = Field(default_factory=list)
@@ -345,6 +360,8 @@ class NodeOutput(BaseModel):
     #: the turn was stopped while the model streamed ("cancelled", "interrupted", "rollback"):
     #: ``content`` is the text streamed so far (the node's stop flag, core/streams.py)
     stopped: str | None = None
+    #: the reply came from the LLM cache (deterministic models): it cost nothing
+    cache_hit: bool = False
 
 
 class ToolInput(BaseModel):
@@ -359,6 +376,9 @@ class ToolInput(BaseModel):
     idempotency_key: str
     #: the message this turn answers: names the turn's event stream (None: nothing is streamed)
     message_id: str | None = None
+    #: the agent (usage is recorded per agent) and the models to try when ``model`` fails for good
+    agent: str | None = None
+    fallbacks: list[str] = Field(default_factory=list)
     #: the signed human decision that allowed this call (tools that require approval)
     approval: ApprovalDecision | None = None
 

@@ -27,6 +27,7 @@ from core.mcp_config import MCP_SERVER_NAME, McpServerConfig
 from core.names import USER_NAME_PATTERN
 from core.quotas import UserQuotas
 from core.schemas import Multitask
+from core.telemetry.cost import ModelPrice
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config" / "impressox.yaml"
@@ -91,6 +92,8 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_api_key: SecretStr | None = None
     llm_api_base: str | None = None
+    #: API bases by model id, over llm_api_base (e.g. an agent's fallback on another provider)
+    llm_api_bases: dict[str, str] = Field(default_factory=dict)
     llm_cache_ttl_seconds: int = Field(default=24 * 3600, ge=0)
     #: pacing of the offline model's streamed answers, for demos and benchmarks (0: as fast as it can)
     offline_token_delay_ms: float = Field(default=0.0, ge=0, le=10_000)
@@ -239,6 +242,20 @@ class Settings(BaseSettings):
     #: through Temporal's CLI or Web UI is dropped or rejected); only applies with the codec on
     codec_refuse_plain: bool = True
 
+    # Operability (docs/operations.md): metrics, traces, cost, budgets
+    #: this process's Prometheus endpoint (worker, listener, bots; the API's own port serves /metrics
+    #: too); None: none, 0: any free port (``up`` gives each child one and records it in stack.json)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    #: OTLP endpoint for traces; the standard OTEL_EXPORTER_OTLP_ENDPOINT turns them on as well
+    otel_endpoint: str | None = None
+    #: USD per token by model, added to (or overriding) litellm's cost map, e.g.
+    #: {"offline/impressox-offline-v1": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}}
+    model_prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    #: a user's LLM cost plus gas per UTC day; a turn starting past it is refused (None: no budget)
+    budget_usd_per_day: float | None = Field(default=None, ge=0)
+    #: per-user overrides of budget_usd_per_day
+    budget_usd_per_user: dict[str, float] = Field(default_factory=dict)
+
     @field_validator("temporal_address")
     @classmethod
     def _host_port(cls, v: str) -> str:
@@ -284,6 +301,9 @@ class Settings(BaseSettings):
         if not yaml_file.is_file():
             raise ConfigError(f"config file {yaml_file} does not exist (IMPRESSOX_CONFIG)")
         return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+
+    def budget_for(self, user: str) -> float | None:
+        return self.budget_usd_per_user.get(user, self.budget_usd_per_day)
 
     @property
     def codec_cors_origins(self) -> list[str]:

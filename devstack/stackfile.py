@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from core.files import write_json_atomic
 from core.settings import Settings
@@ -32,6 +32,8 @@ class StackInfo(BaseModel):
     ui_url: str | None = None
     pid: int
     started_at: datetime | None = None
+    #: each process's Prometheus endpoint (api, worker, listener, bot-*)
+    metrics: dict[str, str] = Field(default_factory=dict)
 
 
 def stack_file(data_dir: Path) -> Path:

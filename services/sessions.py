@@ -52,7 +52,9 @@ from core.schemas import (
 )
 from core.settings import Settings
 from core.streams import TurnStreams
+from core.telemetry import tracing
 from core.temporal.search_attributes import session_attributes
+from services.budgets import BudgetGate
 from services.tenants import TenantRegistry
 from services.turn_control import TurnControl, busy_info
 from workflows.agent_session import AgentSessionWorkflow
@@ -106,6 +108,7 @@ class SessionService:
         self.client = client
         self.settings = settings
         self.agents = agents
+        self.budget = BudgetGate(settings)
         self.tenants = TenantRegistry(client, settings)
         #: when each session was last marked active in its owner's registry (loop time)
         self._touched: dict[str, float] = {}
@@ -193,7 +196,9 @@ class SessionService:
             sent_at=datetime.now(UTC),
             reply_to=reply_to,
             multitask=None if policy == "enqueue" else policy,
+            trace=tracing.current_carrier() or None,
         )
+        await self.budget.admit(owner, msg.message_id)  # BudgetExceededError: the day's budget is spent
         if policy in ("interrupt", "rollback"):
             await self.turns.before_interrupt(owner, session_id, policy)
         if wait <= 0 and policy == "reject":  # refused now if busy: the update's validator answers
@@ -201,7 +206,10 @@ class SessionService:
         if wait <= 0:
             await self._signal_message(handle, msg, session_id)
             return PendingTurn(message_id=msg.message_id)
-        return await self._deliver_and_wait(handle, msg, session_id, wait, signalled=False)
+        result = await self._deliver_and_wait(handle, msg, session_id, wait, signalled=False)
+        if isinstance(result, TurnResult):
+            await self.budget.release(owner, msg.message_id)
+        return result
 
     async def _deliver_and_wait(
         self, handle: WorkflowHandle, msg: UserMessage, session_id: str, wait: float, *, signalled: bool

@@ -26,6 +26,7 @@ from core.quotas import int_quota, refusal
 from core.schemas import TurnResult
 from core.settings import Settings
 from core.streams import STREAM_ERRORS, TERMINAL_EVENTS, TurnEvent, TurnStreams, terminal_event
+from core.telemetry import metrics
 from services.sessions import SessionService
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,13 @@ class TurnEventService:
         if after is not None and (done := await self._done_at_or_before(session_id, message_id, cursor)):
             yield done  # a resume past the end of a finished turn: its done again, and the stream ends
             return
+        with metrics.STREAM_CLIENTS.track_inprogress():
+            async for event in self._follow(owner, session_id, message_id, after, cursor, watch):
+                yield event
+
+    async def _follow(
+        self, owner: str, session_id: str, message_id: str, after: str | None, cursor: str, watch: _Watch | None
+    ) -> AsyncIterator[TurnEvent | None]:
         while True:
             try:
                 events = await self.streams.read(session_id, message_id, cursor, block_ms=self.block_ms)

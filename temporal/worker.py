@@ -14,6 +14,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.accounting import Accounting
 from activities.mcp import McpActivities
 from activities.nodes import NodeActivities
 from activities.tools import ToolActivities
@@ -22,6 +23,7 @@ from activities.workers import WorkerActivities
 from core.agents import AgentFactory
 from core.approvals import approval_key, install_verifying_key
 from core.cache import Cache, build_cache
+from core.ledger import UsageLedger
 from core.llm.gateway import LLMGateway
 from core.nodes import LLMNode
 from core.redis_keys import redis_prefix
@@ -67,13 +69,15 @@ def build_worker(
         cache,
         api_key=settings.llm_api_key,
         api_base=settings.llm_api_base,
+        api_bases=settings.llm_api_bases,
         cache_ttl_seconds=settings.llm_cache_ttl_seconds,
         offline_token_delay_ms=settings.offline_token_delay_ms,
         offline_first_token_delay_ms=settings.offline_first_token_delay_ms,
     )
     if streams is None:
         streams = TurnStreams.from_settings(settings)
-    nodes = NodeActivities([LLMNode(gateway, registry), SummariseNode(gateway)], streams)
+    accounting = Accounting(settings.model_prices, UsageLedger(settings.redis_url, redis_prefix(settings)))
+    nodes = NodeActivities([LLMNode(gateway, registry), SummariseNode(gateway)], streams, accounting)
     if deps is None:
         deps = WorkerDeps(settings=settings, cache=cache, chain=chain_access(settings))
     if deps.mcp is None:  # stdio servers start on first use; run_worker closes them

@@ -123,8 +123,9 @@ def settings(temporal_server: TemporalServer, redis_server: RedisServer, tmp_pat
 @pytest.fixture
 async def cache(settings: Settings) -> AsyncIterator[Cache]:
     from core.cache import build_cache
+    from core.redis_keys import redis_prefix
 
-    c = await build_cache(settings.redis_url)
+    c = await build_cache(settings.redis_url, redis_prefix(settings))
     yield c
     await c.close()
 

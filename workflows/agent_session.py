@@ -22,6 +22,7 @@ from workflows import summary
 from workflows import turn_control as tc
 from workflows.agent_calls import ask_agent, call_mcp_tool, freeze_mcp_tools
 from workflows.delivery import deliver_to_chat, error_text
+from workflows.telemetry import record_approval, record_turn, turn_trace
 from workflows.transfers import RECHECK_ON_APPROVE, UNDO_WINDOW, TransferGuard, simulation_text
 
 with workflow.unsafe.imports_passed_through():
@@ -89,6 +90,8 @@ class AgentSessionWorkflow:
         self._signed: dict[str, ApprovalDecision] = {}
         self._finished_calls: dict[str, ToolCallRecord] = {}
         self._turns_this_run = 0
+        #: the model whose reply the current turn used last (a fallback's when the first failed)
+        self._answering_model: str | None = None
         # turn control (workflows/turn_control.py): the running turn's task, why it is being
         # stopped, how many shielded tool runs are under way, the call being worked on, what
         # the turn has streamed and used so far, and queued messages stopped before their turn
@@ -426,17 +429,19 @@ class AgentSessionWorkflow:
         self._state.messages.append(
             ChatMessage(role="user", content=message.text, turn=turn, message_id=message.message_id, at=workflow.now())
         )
+        self._answering_model = None
         note: str | None = None
-        try:
-            if workflow.patched(tc.TURN_CONTROL):
-                reply, usage, status, note = await self._controlled_answer(message, turn, conversation)
-            else:
-                reply, usage = await self._answer(turn, conversation)
-                status = "done"
-        except tc.TurnStopped as stopped:  # a turn begun before turn control, stopped at a step's end
-            reply, usage, status, note = self._stopped(stopped.partial)
-        except ActivityError as err:
-            reply, usage, status = f"Sorry, this turn failed: {error_text(err)}", TokenUsage(), "failed"
+        with turn_trace(message.trace):  # the turn's activities join the sender's trace
+            try:
+                if workflow.patched(tc.TURN_CONTROL):
+                    reply, usage, status, note = await self._controlled_answer(message, turn, conversation)
+                else:
+                    reply, usage = await self._answer(turn, conversation)
+                    status = "done"
+            except tc.TurnStopped as stopped:  # a turn begun before turn control, stopped at a step's end
+                reply, usage, status, note = self._stopped(stopped.partial)
+            except ActivityError as err:
+                reply, usage, status = f"Sorry, this turn failed: {error_text(err)}", TokenUsage(), "failed"
         usage = usage + self._extra_usage
         self._finish_turn(
             message,
@@ -449,8 +454,11 @@ class AgentSessionWorkflow:
                 tool_calls=self._current_calls,
                 usage=usage,
                 note=note,
+                model=self._answering_model,
+                trace_id=_trace_id(message.trace),
             ),
         )
+        record_turn(self._plan.name, self._start.platform, status, message.sent_at, self._answering_model)
         if note is not None and note.startswith("rolled back"):
             self._state.messages = tc.without_turn(self._state.messages, message.message_id)
         if message.reply_to is not None and workflow.patched(BOT_DELIVERY):
@@ -503,6 +511,7 @@ class AgentSessionWorkflow:
         for step in range(1, self._plan.max_steps + 1):
             out = await self._node("llm", turn, step, conversation)
             usage = usage + out.usage
+            self._answering_model = out.model or self._answering_model
             self._turn_usage = usage
             if out.stopped and self._stop is None:  # the node saw the stop flag before any update came
                 self._stop = tc.stop_from_node(out.stopped)
@@ -584,9 +593,14 @@ class AgentSessionWorkflow:
                 conversation=list(conversation),
                 timeout_seconds=self._plan.llm_timeout_seconds,
                 message_id=self._current.message_id if self._current else None,
+                agent=self._plan.name,
+                fallbacks=list(self._plan.fallbacks),
             ),
             result_type=NodeOutput,
-            start_to_close_timeout=timedelta(seconds=self._plan.llm_timeout_seconds + 5),
+            # each model of the chain may take its whole timeout (fallbacks are tried in one attempt)
+            start_to_close_timeout=timedelta(
+                seconds=self._plan.llm_timeout_seconds * (1 + len(self._plan.fallbacks)) + 5
+            ),
             heartbeat_timeout=timedelta(seconds=NODE_HEARTBEAT_SECONDS),
             retry_policy=NODE_RETRY,
             # a stopped node returns the text it streamed: wait for it (only a stop cancels a node)
@@ -737,11 +751,20 @@ class AgentSessionWorkflow:
             )
         try:
             await workflow.wait_condition(lambda: call.call_id in self._decisions, timeout=timeout)
-            return self._decisions.pop(call.call_id)
+            decided = self._decisions.pop(call.call_id)
+            record_approval(call.name, "approved" if decided else "rejected")
+            return decided
         except TimeoutError:
+            record_approval(call.name, "expired")
             return None
         finally:
             self._pending.pop(call.call_id, None)
+
+
+def _trace_id(carrier: dict[str, str] | None) -> str | None:
+    """The trace id of a W3C ``traceparent`` (``00-<trace id>-<span id>-<flags>``)."""
+    parts = (carrier or {}).get("traceparent", "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
 
 
 def _summary(spec: ToolSpec, call: ToolCallRequest) -> str:

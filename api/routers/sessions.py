@@ -121,6 +121,8 @@ def _turn_out(result: TurnResult) -> TurnOut:
         message_id=result.message_id,
         usage=result.usage,
         note=result.note,
+        model=result.model,
+        trace_id=result.trace_id,
     )
 
 

@@ -6,17 +6,18 @@ timeouts, rate limits and outages transient. Deterministic calls are cached.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import SecretStr
 
 from core.cache import Cache, cache_key
-from core.errors import LLMPermanentError, LLMTransientError
+from core.errors import LLMError, LLMPermanentError, LLMTransientError
 from core.llm import OFFLINE_PROVIDER, setup_litellm
 from core.schemas import TokenUsage, ToolCallRequest
 
@@ -33,6 +34,8 @@ class LLMReply:
     tool_calls: list[ToolCallRequest] = field(default_factory=list)
     usage: TokenUsage = field(default_factory=TokenUsage)
     model: str | None = None
+    #: served from the LLM cache (not part of the cached JSON)
+    cache_hit: bool = False
 
     def to_json(self) -> str:
         return json.dumps(
@@ -55,7 +58,7 @@ class LLMReply:
         )
 
 
-def _map_error(exc: Exception) -> Exception:
+def _map_error(exc: Exception) -> LLMError:
     litellm = setup_litellm()
     permanent = (
         litellm.AuthenticationError,
@@ -64,9 +67,44 @@ def _map_error(exc: Exception) -> Exception:
         litellm.PermissionDeniedError,
         litellm.UnprocessableEntityError,
     )
+    text = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
     if isinstance(exc, permanent):
-        return LLMPermanentError(f"{type(exc).__name__}: {getattr(exc, 'message', exc)}")
-    return LLMTransientError(f"{type(exc).__name__}: {getattr(exc, 'message', exc)}")
+        err: LLMError = LLMPermanentError(text)
+        # a bad key on one provider says nothing about the next: an agent's fallback may answer
+        err.falls_back = isinstance(exc, litellm.AuthenticationError | litellm.PermissionDeniedError)
+        err.reason = "auth" if err.falls_back else "bad_request"
+        return err
+    err = LLMTransientError(text)
+    err.falls_back = True  # outages, timeouts, rate limits: the next model, before Temporal retries
+    err.reason = (
+        "rate_limit"
+        if isinstance(exc, litellm.RateLimitError)
+        else "timeout"
+        if isinstance(exc, litellm.Timeout | TimeoutError)
+        else "server"
+    )
+    return err
+
+
+def retry_after_seconds(exc: Exception) -> float | None:
+    """A 429's Retry-After in seconds, when the provider sent one."""
+    response = getattr(exc, "response", None)
+    value = getattr(response, "headers", {}).get("retry-after") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+#: a 429 whose Retry-After is at most this is waited out once before the next model is tried
+RETRY_AFTER_MAX_SECONDS = 5.0
+#: called before the next model is tried: (the model that failed, why, whether it had shown text)
+OnFallback = Callable[[str, str, bool], Awaitable[None]]
+
+
+class _RateLimited(Exception):
+    def __init__(self, error: LLMError, wait: float | None) -> None:
+        self.error, self.wait = error, wait
 
 
 class LLMGateway:
@@ -76,6 +114,7 @@ class LLMGateway:
         *,
         api_key: SecretStr | None = None,
         api_base: str | None = None,
+        api_bases: Mapping[str, str] | None = None,
         cache_ttl_seconds: int = 24 * 3600,
         offline_token_delay_ms: float = 0.0,
         offline_first_token_delay_ms: float = 0.0,
@@ -83,6 +122,8 @@ class LLMGateway:
         self.cache = cache
         self._api_key = api_key
         self.api_base = api_base
+        #: per-model API bases (a fallback on another provider), over ``api_base``
+        self.api_bases = dict(api_bases or {})
         self.cache_ttl_seconds = cache_ttl_seconds
         setup_litellm()  # litellm is configured once per process, before its first call
         from core.llm.offline import OfflineLLM  # imports litellm: only once it is set up
@@ -105,13 +146,60 @@ class LLMGateway:
         tools: list[dict[str, Any]],
         timeout: float,
         on_chunk: OnChunk | None = None,
+        fallbacks: Sequence[str] = (),
+        on_fallback: OnFallback | None = None,
     ) -> LLMReply:
         """The model's next message; with ``on_chunk`` the call streams and each chunk's text is
-        handed over as it arrives (the full reply is still returned, assembled here)."""
+        handed over as it arrives (the full reply is still returned, assembled here).
+
+        When ``model`` fails in a way retrying it does not fix soon (an outage, a timeout, a rate
+        limit after its Retry-After, a refused key), each of ``fallbacks`` is tried in turn, in
+        this call; ``on_fallback`` hears of each switch first (so a stream can be reset). The
+        reply names the model that answered. The last model's error is raised."""
+        models = [model, *fallbacks]
+        for i, current in enumerate(models):
+            shown = False
+
+            async def chunk(text: str) -> None:
+                nonlocal shown
+                shown = shown or bool(text)
+                assert on_chunk is not None
+                await on_chunk(text)
+
+            try:
+                return await self._complete_retrying_429(current, messages, tools, timeout, chunk if on_chunk else None)
+            except LLMError as exc:
+                if i == len(models) - 1 or not exc.falls_back:
+                    raise
+                log.warning("model %s failed (%s): trying %s", current, exc.reason, models[i + 1])
+                if on_fallback is not None:
+                    await on_fallback(current, exc.reason, shown)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _complete_retrying_429(
+        self, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], timeout: float,
+        on_chunk: OnChunk | None,
+    ) -> LLMReply:  # fmt: skip
+        try:
+            return await self._complete_one(model, messages, tools, timeout, on_chunk)
+        except _RateLimited as limited:
+            if limited.wait is None or limited.wait > RETRY_AFTER_MAX_SECONDS:
+                raise limited.error from None
+            await asyncio.sleep(limited.wait)
+        try:
+            return await self._complete_one(model, messages, tools, timeout, on_chunk)
+        except _RateLimited as limited:
+            raise limited.error from None
+
+    async def _complete_one(
+        self, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], timeout: float,
+        on_chunk: OnChunk | None,
+    ) -> LLMReply:  # fmt: skip
         litellm = setup_litellm()
         key = cache_key("llm", [model, messages, tools]) if self.deterministic(model) else None
         if key and (hit := await self.cache.get(key)):
             reply = LLMReply.from_json(hit)
+            reply.cache_hit = True
             if on_chunk and reply.content:  # a streaming caller still sees the answer as tokens
                 for word in split_words(reply.content):
                     await on_chunk(word)
@@ -121,8 +209,8 @@ class LLMGateway:
             kwargs["tools"] = tools
         if self._api_key is not None:
             kwargs["api_key"] = self._api_key.get_secret_value()
-        if self.api_base:
-            kwargs["api_base"] = self.api_base
+        if base := self.api_bases.get(model, self.api_base):
+            kwargs["api_base"] = base
         try:
             if on_chunk is None:
                 reply = _reply(await litellm.acompletion(model=model, messages=messages, **kwargs))
@@ -140,7 +228,11 @@ class LLMGateway:
                 )
                 reply = await _assemble(stream, on_chunk)
         except Exception as exc:  # noqa: BLE001 - litellm raises many types; classify them in one place
-            raise _map_error(exc) from None
+            mapped = _map_error(exc)
+            if isinstance(exc, litellm.RateLimitError):
+                raise _RateLimited(mapped, retry_after_seconds(exc)) from None
+            raise mapped from None
+        reply.model = model  # as configured (the provider may name it otherwise)
         if key:
             await self.cache.set(key, reply.to_json(), self.cache_ttl_seconds)
         return reply

@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import logging
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RPCError
@@ -40,6 +40,19 @@ def with_codec(codec: EncryptionCodec | None) -> DataConverter:
     )
 
 
+def interceptors() -> list[Interceptor]:
+    """The client's interceptors (workers built on the client get them too): temporalio's
+    OpenTelemetry TracingInterceptor when this process traces (core/telemetry/tracing.py); it
+    emits no span while a workflow replays."""
+    from core.telemetry import tracing
+
+    if not tracing.enabled():
+        return []
+    from temporalio.contrib.opentelemetry import TracingInterceptor
+
+    return [TracingInterceptor()]
+
+
 async def connect(settings: Settings, *, wait_seconds: float = 0) -> Client:
     """Connect to the configured Temporal server; retry for up to ``wait_seconds``."""
     loop = asyncio.get_running_loop()
@@ -51,6 +64,7 @@ async def connect(settings: Settings, *, wait_seconds: float = 0) -> Client:
                 settings.temporal_address,
                 namespace=settings.temporal_namespace,
                 data_converter=converter,
+                interceptors=interceptors(),
             )
         except (RuntimeError, RPCError, OSError) as exc:
             if loop.time() >= deadline:

@@ -468,6 +468,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Usage
+         * @description Tokens and cost in USD (LLM calls and gas) of the caller, per day, session or agent.
+         */
+        get: operations["usage_v1_usage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/vault": {
         parameters: {
             query?: never;
@@ -1006,6 +1026,11 @@ export interface components {
              */
             completion_tokens: number;
             /**
+             * Cost Usd
+             * @default 0
+             */
+            cost_usd: number;
+            /**
              * Prompt Tokens
              * @default 0
              */
@@ -1059,6 +1084,8 @@ export interface components {
         TurnOut: {
             /** Message Id */
             message_id: string;
+            /** Model */
+            model?: string | null;
             /** Note */
             note?: string | null;
             /** Reply */
@@ -1067,9 +1094,31 @@ export interface components {
             status: string;
             /** Tool Calls */
             tool_calls: components["schemas"]["ToolCallRecord"][];
+            /** Trace Id */
+            trace_id?: string | null;
             /** Turn */
             turn: number;
             usage: components["schemas"]["TokenUsage"];
+        };
+        /** UsageOut */
+        UsageOut: {
+            /** Budget Usd Per Day */
+            budget_usd_per_day?: number | null;
+            /**
+             * Group By
+             * @enum {string}
+             */
+            group_by: "day" | "session" | "agent";
+            /** Resets At */
+            resets_at?: string | null;
+            /** Rows */
+            rows?: {
+                [key: string]: unknown;
+            }[];
+            /** Total */
+            total?: {
+                [key: string]: unknown;
+            };
         };
         /** ValidationError */
         ValidationError: {
@@ -2401,6 +2450,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ToolOut"][];
+                };
+            };
+        };
+    };
+    usage_v1_usage_get: {
+        parameters: {
+            query?: {
+                group_by?: "day" | "session" | "agent";
+                /** @description operators: another user's usage, or * for everyone's */
+                of?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
