@@ -21,7 +21,7 @@ from api.bodies import BodyGuard
 from api.mcp import PATH as MCP_PATH
 from api.mcp import AgentsMcpServer
 from api.ratelimit import RateLimiter, RateLimitMiddleware
-from api.routers import alerts, audit, catalog, codec, links, notifications, ops, schedules, sessions, vault
+from api.routers import alerts, audit, catalog, client, codec, links, notifications, ops, schedules, sessions, vault
 from api.security import FrontDoor
 from api.tracing import instrument
 from core.agents import AgentFactory
@@ -100,6 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(schedules.router)
     app.include_router(alerts.router)
     app.include_router(links.router)
+    app.include_router(client.router)
     app.include_router(ops.router)
     # our agents for MCP clients (Claude Desktop, the MCP Inspector), one tool per agent
     # (an ASGI app as a Route's endpoint is called as such: no request/response wrapping, no redirect)

@@ -47,6 +47,7 @@ class Backend(Protocol):
     async def sessions(self) -> list[SessionSummary]: ...
     async def decide(self, session_id: str, call_id: str, approve: bool) -> Decision: ...
     async def cancel(self, session_id: str, call_id: str) -> Decision: ...
+    async def stop_turn(self, session_id: str) -> TurnResult | None: ...
     async def close(self) -> None: ...
 
 
@@ -91,7 +92,7 @@ class ApiBackend:
                         on_text("\n")
                     elif kind == "approval_required":  # the turn waits for a human: say so now
                         return TurnResult.model_validate(json.loads(data))
-                    elif kind == "done":
+                    elif kind in ("done", "cancelled", "interrupted"):
                         body = json.loads(data)
                         if body.get("status") == "queued_behind_approval":
                             return PendingTurn.model_validate(body)
@@ -116,6 +117,14 @@ class ApiBackend:
 
     async def view(self, session_id: str) -> SessionView:
         return SessionView.model_validate((await self._call("GET", f"/v1/sessions/{session_id}")).json())
+
+    async def stop_turn(self, session_id: str) -> TurnResult | None:
+        """Stop the session's running turn (Ctrl-C); None when none was running any more."""
+        try:
+            r = await self._call("POST", f"/v1/sessions/{session_id}/turns/current/cancel")
+        except ConflictError:
+            return None
+        return TurnResult.model_validate(r.json())
 
     async def sessions(self) -> list[SessionSummary]:
         return [SessionSummary.model_validate(s) for s in (await self._call("GET", "/v1/sessions")).json()]
@@ -170,6 +179,12 @@ class DirectBackend:
 
     async def view(self, session_id: str) -> SessionView:
         return await self.sessions_service.get(self.user, session_id)
+
+    async def stop_turn(self, session_id: str) -> TurnResult | None:
+        try:
+            return await self.sessions_service.turns.cancel(self.user, session_id)
+        except ConflictError:
+            return None
 
     async def sessions(self) -> list[SessionSummary]:
         return await self.sessions_service.list(self.user)

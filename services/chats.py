@@ -39,7 +39,7 @@ from core.bots import (
     NotifySubscription,
     SessionBinding,
 )
-from core.errors import BadInputError, NotFoundError
+from core.errors import BadInputError, ConflictError, NotFoundError
 from core.link_codes import code_digest, link_code_key
 from core.names import USER_NAME
 from core.notifications import NotificationsStart
@@ -140,6 +140,17 @@ class ChatService:
             sid = await self._new_session(platform, user_id, conversation, owner)
             await self.sessions.send(owner, sid, text, wait=0, message_id=message_id, reply_to=address)
         return owner, sid
+
+    async def stop(self, platform: str, user_id: str, conversation: str) -> str:
+        """``/stop``: stop the conversation's running turn; what to tell the chat."""
+        owner, sid = await self.session_for(platform, user_id, conversation)
+        try:
+            result = await self.sessions.turns.cancel(owner, sid)
+        except ConflictError:
+            return "Nothing to stop: no answer is being written."
+        done = [c for c in result.tool_calls if c.status == "ok"]
+        ran = "; ".join(f"{c.name}: {c.result}" for c in done)
+        return "Stopped." + (f" Before the stop: {ran}" if ran else "")
 
     async def wait_turn(self, session_id: str, message_id: str, timeout: float) -> None:
         """Return when the message's turn is answered or needs an approval (for "typing…")."""

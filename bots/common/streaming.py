@@ -35,7 +35,7 @@ from temporalio.exceptions import ApplicationError
 from bots.common.text import split_text
 from core.bots import ApprovalButton, Delivery
 from core.schemas import ReplyAddress
-from core.streams import STREAM_ERRORS, TurnEvent, TurnStreams
+from core.streams import STREAM_ERRORS, TERMINAL_EVENTS, TurnEvent, TurnStreams
 from core.turn_events import TurnFold, parse_event
 
 log = logging.getLogger("impressox.bots.streaming")
@@ -203,7 +203,7 @@ class TurnRenderer:
             for event in events:
                 cursor = event.id
                 dirty = self.answer.take(event) or dirty
-                if event.event == "done" or (event.event == "error" and json.loads(event.data).get("final")):
+                if event.event in TERMINAL_EVENTS or (event.event == "error" and json.loads(event.data).get("final")):
                     return
             if dirty and not self.paused and time.monotonic() - start >= grace and throttle.ready_in(self._key()) <= 0:
                 dirty = not await self._show()

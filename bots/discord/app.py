@@ -81,6 +81,11 @@ class ChatCog(commands.Cog):
         await interaction.response.defer(ephemeral=True)
         await interaction.followup.send(await self.app.command(interaction_identity(interaction), "new", ""))
 
+    @nextcord.slash_command(name="stop", description="Stop the answer being written")
+    async def stop_turn(self, interaction: Interaction) -> None:
+        await interaction.response.defer(ephemeral=True)
+        await interaction.followup.send(await self.app.command(interaction_identity(interaction), "stop", ""))
+
     @nextcord.slash_command(name="link", description="Link your platform account")
     async def link(
         self, interaction: Interaction, code: str = SlashOption(description="the code from POST /v1/links")
@@ -226,6 +231,8 @@ class DiscordBot:
         if name == "new":
             await self.chats.new_session(PLATFORM, user, conversation_key(channel, private))
             return "Started a fresh conversation."
+        if name == "stop":
+            return await self.chats.stop(PLATFORM, user, conversation_key(channel, private))
         if name == "link":
             if not arg:
                 return "Send /link CODE with a code from POST /v1/links (or the web page)."

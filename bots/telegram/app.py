@@ -48,6 +48,7 @@ COMMANDS = [
     BotCommand(command="start", description="what I can do"),
     BotCommand(command="help", description="what I can do"),
     BotCommand(command="new", description="start a fresh conversation"),
+    BotCommand(command="stop", description="stop the answer being written"),
     BotCommand(command="link", description="link your platform account: /link CODE"),
     BotCommand(command="unlink", description="unlink your platform account"),
     BotCommand(command="notify_on", description="your notifications in this chat"),
@@ -130,6 +131,11 @@ class TelegramBot:
             conv = conversation_key(message.chat.id, message.chat.type == "private")
             await self.chats.new_session(PLATFORM, _uid(message), conv)
             await message.answer("Started a fresh conversation.")
+
+        @router.message(Command("stop"))
+        async def stop(message: Message) -> None:
+            conv = conversation_key(message.chat.id, message.chat.type == "private")
+            await message.answer(await self.chats.stop(PLATFORM, _uid(message), conv))
 
         @router.message(Command("link"))
         async def link(message: Message, command: CommandObject) -> None:

@@ -97,6 +97,20 @@ async def record(prefix: str) -> None:
                     await asyncio.sleep(0.1)
             await _save(client, sid, prefix + "-bot-delivery")
 
+            # turn control: a withdrawn approval, a queued message cancelled before its turn, an
+            # interrupt waiting for a shielded side effect, a rollback that degrades to an interrupt
+            sid = await sessions.create("local", "tester", session_id="replay-turn-control")
+            await sessions.send("local", sid, '/tool pay {"amount": "1", "to": "bob"}', wait=30)
+            await sessions.turns.cancel("local", sid)
+            note = '/tool slow_note {"text": "n", "seconds": 1}'
+            running = await sessions.send("local", sid, note, wait=0)
+            queued = await sessions.send("local", sid, "what is 3 + 3?", wait=0)
+            await sessions.turns.cancel("local", sid, queued.message_id)
+            await sessions.send("local", sid, "what is 1 + 1?", wait=30, multitask="interrupt")
+            await sessions.send("local", sid, note, wait=30, message_id=running.message_id)
+            await sessions.send("local", sid, note.replace('"n"', '"m"'), wait=0)
+            await sessions.send("local", sid, "what is 2 + 2?", wait=30, multitask="rollback")
+            await _save(client, sid, prefix + "-turn-control")
             # MCP tools, a child agent and the running summary (the agents of tests/mcp/agents.yaml)
             open_agents = SessionService(client, settings, AgentFactory.from_yaml(MCP_AGENTS, registry, settings))
             sid = await open_agents.create("local", "helper", session_id="replay-agents")

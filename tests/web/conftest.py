@@ -77,7 +77,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     cmd = [find_executable("impressox"), "up", "--data-dir", str(tmp / "data")]
     for name, port in ports.items():
         cmd += [f"--{name}-port", str(port)]
-    env = dict(os.environ, IMPRESSOX_REDIS_URL="redis://127.0.0.1:1/0")  # unreachable: up starts its own
+    # an unreachable Redis: up starts its own; tokens paced and answers never cached, so a reply
+    # streams visibly (the status line's test watches it)
+    env = dict(
+        os.environ,
+        IMPRESSOX_REDIS_URL="redis://127.0.0.1:1/0",
+        IMPRESSOX_OFFLINE_TOKEN_DELAY_MS="20",
+        IMPRESSOX_LLM_CACHE_TTL_SECONDS="0",
+    )
     log_path = tmp / "up.log"
     with log_path.open("w+") as log:
         proc = subprocess.Popen(

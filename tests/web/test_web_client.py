@@ -1,14 +1,14 @@
 """What a user of the web client sees, in Chromium against a real stack: a chat answered, a
 transfer approved with the page's button and mined, a reload that keeps the session, a deposit
 that shows under Notifications without a reload, 401 and 429 handled, nothing loaded from
-outside the API's origin. Screenshots for the README are written to docs/screenshots/."""
+outside the API's origin. (The chat at desktop and phone widths, with its screenshots: test_chat_ui.)"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from tests.web.conftest import ACCOUNTS, SCREENSHOTS, Stack, rpc
+from tests.web.conftest import ACCOUNTS, Stack, rpc
 
 NOCASE = re.IGNORECASE
 TX_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
@@ -35,7 +35,6 @@ def test_chat_transfer_approval_and_reload(page: Any, stack: Stack) -> None:
     assert recipient in card.inner_text() and "0.01 ETH" in card.inner_text()
     assert re.search(r"Expires in\s*\d+:\d\d", card.inner_text()), card.inner_text()
     card.get_by_text("Vault limit left today").wait_for()
-    page.screenshot(path=str(SCREENSHOTS / "chat.png"), full_page=True)
     page.get_by_role("button", name="Approve").click()
     page.locator(f"text=/{TX_HASH.pattern}/").first.wait_for()
     deadline_ok = False
@@ -84,7 +83,6 @@ def test_schedules_and_alerts_pages(page: Any, stack: Stack) -> None:
         page.get_by_label("Prompt").fill("what is the price of ETH?")
         page.get_by_role("button", name="Create schedule").click()
         page.get_by_text("what is the price of ETH?").nth(0).wait_for()
-    page.screenshot(path=str(SCREENSHOTS / "schedules.png"), full_page=True)
     page.get_by_role("link", name="Alerts").click()
     page.get_by_role("heading", name="Alerts").wait_for()
     page.get_by_text(re.compile("not available on this API|Create alert")).first.wait_for()
@@ -134,7 +132,8 @@ def test_phone_width_keeps_every_control_reachable(browser: Any, stack: Stack) -
     page = context.new_page()
     try:
         page.goto(stack.api + "/", wait_until="networkidle")
-        page.get_by_role("button", name="New session").click()
+        # the menu is folded: the page itself offers a new chat
+        page.get_by_role("button", name="Start a new chat").click()
         page.get_by_role("textbox", name="Message").wait_for()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
         # keyboard only: Tab reaches the message box and the Send button

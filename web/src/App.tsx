@@ -1,10 +1,10 @@
 import { MutationCache, QueryCache, QueryClient, QueryClientProvider, useQuery } from "@tanstack/react-query";
 import { useEffect, useMemo, useState, type FormEvent } from "react";
-import { listNotifications } from "./api/client";
+import { getClientConfig, listNotifications } from "./api/client";
 import { ApiError, getApiKey, setApiKey } from "./api/http";
 import { AlertsPage, LinksPage, SchedulesPage } from "./pages/Workers";
 import { NotificationsPage, useUnread } from "./pages/Notifications";
-import { SessionsPage } from "./pages/Sessions";
+import { SessionList, SessionsPage } from "./pages/Sessions";
 import { VaultPage } from "./pages/Vault";
 import { useRoute, type Route } from "./route";
 
@@ -90,16 +90,40 @@ interface ShellProps {
   retryAt: number | null;
 }
 
+// One fixed layout: a side menu (pages and sessions) and the page; the chat scrolls inside its
+// own transcript. Narrow screens fold the menu behind a "Menu" button (a drawer over the page).
 function Shell({ needKey, onKey, askKey, retryAt }: ShellProps) {
   const route = useRoute();
+  const [menuOpen, setMenuOpen] = useState(false);
+  const config = useQuery({ queryKey: ["client-config"], queryFn: getClientConfig, staleTime: Infinity, retry: 2 });
   const notifications = useQuery({ queryKey: ["notifications"], queryFn: listNotifications, refetchInterval: 2000 });
   const unread = useUnread(notifications.data ?? [], route.page === "notifications");
+  const sessionId = route.page === "sessions" ? route.sessionId : null;
+  useEffect(() => setMenuOpen(false), [route.page, sessionId]); // a choice in the drawer closes it
+  // keyless mode never offers a key; an API with keys (or one that answered 401) does
+  const keyed = config.data?.keys_required ?? false;
   return (
-    <div className="shell">
+    <div className={`shell${menuOpen ? " menu-open" : ""}`}>
       <header className="top">
+        <button
+          type="button"
+          className="menu-toggle"
+          aria-expanded={menuOpen}
+          aria-controls="side-menu"
+          onClick={() => setMenuOpen(!menuOpen)}
+        >
+          Menu
+        </button>
         <a className="brand" href="#/sessions">
           Impressox Agent
         </a>
+        {(keyed || needKey) && (
+          <button type="button" className="link" onClick={askKey}>
+            API key
+          </button>
+        )}
+      </header>
+      <aside id="side-menu" className="side" aria-label="Menu">
         <nav aria-label="Main">
           {NAV.map((n) => (
             <a key={n.page} href={`#/${n.page}`} aria-current={route.page === n.page ? "page" : undefined}>
@@ -112,23 +136,22 @@ function Shell({ needKey, onKey, askKey, retryAt }: ShellProps) {
             </a>
           ))}
         </nav>
-        <button type="button" className="link" onClick={askKey}>
-          API key
-        </button>
-      </header>
-      {needKey && <KeyPrompt onKey={onKey} />}
-      {retryAt && <RateLimited key={retryAt} until={retryAt} />}
-      <main>
-        {route.page === "sessions" && <SessionsPage sessionId={route.sessionId} />}
+        <SessionList current={sessionId} config={config.data} />
+        <footer>
+          <a href="/docs">API docs</a>
+        </footer>
+      </aside>
+      {menuOpen && <div className="scrim" aria-hidden="true" onClick={() => setMenuOpen(false)} />}
+      <main className={route.page === "sessions" ? "main chat-main" : "main"}>
+        {needKey && <KeyPrompt onKey={onKey} />}
+        {retryAt && <RateLimited key={retryAt} until={retryAt} />}
+        {route.page === "sessions" && <SessionsPage sessionId={route.sessionId} config={config.data} />}
         {route.page === "notifications" && <NotificationsPage items={notifications.data} error={notifications.error} />}
         {route.page === "vault" && <VaultPage />}
         {route.page === "schedules" && <SchedulesPage />}
         {route.page === "alerts" && <AlertsPage />}
         {route.page === "links" && <LinksPage />}
       </main>
-      <footer>
-        <a href="/docs">API docs</a>
-      </footer>
     </div>
   );
 }

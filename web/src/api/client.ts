@@ -5,6 +5,7 @@ import type {
   AgentOut,
   AlertCreate,
   AlertView,
+  ClientConfig,
   LinkCode,
   LinkedIdentity,
   ScheduleCreate,
@@ -22,11 +23,17 @@ import type {
 
 const sid = (id: string) => encodeURIComponent(id);
 
+export const getClientConfig = () => api<ClientConfig>("GET", "/v1/client");
 export const listAgents = () => api<AgentOut[]>("GET", "/v1/agents");
 export const listSessions = () => api<SessionSummary[]>("GET", "/v1/sessions");
 export const getSession = (id: string) => api<SessionView>("GET", `/v1/sessions/${sid(id)}`);
 export const createSession = (agent: string) =>
   api<SessionCreated>("POST", "/v1/sessions", { body: { agent, platform: "web" } });
+export const endSession = (id: string) => api<void>("DELETE", `/v1/sessions/${sid(id)}`);
+export const renameSession = (id: string, title: string) =>
+  api<{ title: string }>("PATCH", `/v1/sessions/${sid(id)}`, { body: { title } });
+/** Stop the running turn: its stream ends with a `cancelled` event */
+export const cancelTurn = (id: string) => api<TurnOut>("POST", `/v1/sessions/${sid(id)}/turns/current/cancel`);
 export const decide = (id: string, callId: string, approve: boolean) =>
   api<ApprovalOut>("POST", `/v1/sessions/${sid(id)}/approvals/${encodeURIComponent(callId)}`, { body: { approve } });
 export const listNotifications = () => api<Notification[]>("GET", "/v1/notifications");
@@ -71,6 +78,8 @@ export async function sendMessage(
 
 // workers and bots endpoints (see types.ts)
 export const listSchedules = () => api<ScheduleOut[]>("GET", "/v1/schedules");
+/** one schedule with its recent runs (the list leaves them out: each costs a describe) */
+export const getSchedule = (id: string) => api<ScheduleOut>("GET", `/v1/schedules/${encodeURIComponent(id)}`);
 export const createSchedule = (body: ScheduleCreate) => api<unknown>("POST", "/v1/schedules", { body });
 export const scheduleAction = (id: string, action: "pause" | "resume" | "trigger") =>
   api<ScheduleOut>("POST", `/v1/schedules/${encodeURIComponent(id)}/${action}`);
@@ -79,4 +88,5 @@ export const listAlerts = () => api<AlertView[]>("GET", "/v1/alerts");
 export const createAlert = (body: AlertCreate) => api<unknown>("POST", "/v1/alerts", { body });
 export const deleteAlert = (id: string) => api<void>("DELETE", `/v1/alerts/${encodeURIComponent(id)}`);
 export const listLinks = () => api<LinkedIdentity[]>("GET", "/v1/links");
-export const createLinkCode = () => api<LinkCode>("POST", "/v1/links");
+// the endpoint takes an empty object (no options yet): without a body it answers 422
+export const createLinkCode = () => api<LinkCode>("POST", "/v1/links", { body: {} });

@@ -131,6 +131,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/client": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Client Config
+         * @description No secrets: answered without a key, so the page can tell keyless mode from a missing key.
+         */
+        get: operations["client_config_v1_client_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/links": {
         parameters: {
             query?: never;
@@ -687,6 +707,17 @@ export interface components {
             tool_calls?: components["schemas"]["ToolCallRecord"][];
             /** Turn */
             turn: number;
+        };
+        /** ClientConfig */
+        ClientConfig: {
+            /** Features */
+            features: string[];
+            /** Keys Required */
+            keys_required: boolean;
+            /** Namespace */
+            namespace: string;
+            /** Temporal Ui */
+            temporal_ui: string | null;
         };
         /**
          * CurrentTurn
@@ -1444,6 +1475,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    client_config_v1_client_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientConfig"];
                 };
             };
         };

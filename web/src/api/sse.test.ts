@@ -1,22 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { followTurn, SseParser, type SseEvent } from "./sse";
-
-describe("SseParser", () => {
-  it("parses events split anywhere across chunks", () => {
-    const text = 'id: 1-0\nevent: token\ndata: {"text":"Hel"}\n\n: keep-alive\n\nid: 2-0\r\nevent: done\r\ndata: {"reply":"Hello"}\r\n\r\n';
-    for (let cut = 0; cut <= text.length; cut++) {
-      const p = new SseParser();
-      const events = [...p.push(text.slice(0, cut)), ...p.push(text.slice(cut))];
-      expect(events).toEqual([
-        { id: "1-0", event: "token", data: '{"text":"Hel"}' },
-        { id: "2-0", event: "done", data: '{"reply":"Hello"}' },
-      ]);
-    }
-  });
-  it("joins multi-line data and defaults the event name", () => {
-    expect(new SseParser().push("data: a\ndata: b\n\n")).toEqual([{ id: null, event: "message", data: "a\nb" }]);
-  });
-});
+import { followTurn, type SseEvent } from "./sse";
 
 function sse(events: [string, string, object][], end = true): Response {
   const body = events.map(([id, event, data]) => `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join("");

@@ -1,56 +1,12 @@
 // Server-sent events over fetch (EventSource can neither POST nor send an API key), with
-// resume after a dropped connection from the last event id seen (Last-Event-ID).
+// resume after a dropped connection from the last event id seen (Last-Event-ID). The wire
+// format is parsed by eventsource-parser; this module only follows one turn across drops.
+import { createParser } from "eventsource-parser";
 
 export interface SseEvent {
   id: string | null;
   event: string;
   data: string;
-}
-
-/** An incremental SSE parser: feed it text chunks as they arrive, get whole events back. */
-export class SseParser {
-  private buf = "";
-  private id: string | null = null;
-  private event = "";
-  private data: string[] = [];
-
-  push(chunk: string): SseEvent[] {
-    this.buf += chunk;
-    const out: SseEvent[] = [];
-    for (;;) {
-      const m = /\r\n|\r|\n/.exec(this.buf);
-      if (!m) break;
-      // a lone \r at the end may be the first half of \r\n: wait for more
-      if (m[0] === "\r" && m.index === this.buf.length - 1) break;
-      const line = this.buf.slice(0, m.index);
-      this.buf = this.buf.slice(m.index + m[0].length);
-      const ev = this.line(line);
-      if (ev) out.push(ev);
-    }
-    return out;
-  }
-
-  private line(line: string): SseEvent | null {
-    if (line === "") {
-      if (this.data.length === 0) {
-        this.event = "";
-        return null;
-      }
-      const ev = { id: this.id, event: this.event || "message", data: this.data.join("\n") };
-      this.event = "";
-      this.data = [];
-      return ev;
-    }
-    if (line.startsWith(":")) return null; // keep-alive comment
-    const colon = line.indexOf(":");
-    const field = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? "" : line.slice(colon + 1);
-    if (value.startsWith(" ")) value = value.slice(1);
-    if (field === "data") this.data.push(value);
-    else if (field === "event") this.event = value;
-    else if (field === "id" && !value.includes("\0")) this.id = value;
-    return null;
-  }
 }
 
 export interface TurnDone {
@@ -59,6 +15,8 @@ export interface TurnDone {
   message_id?: string;
   tool_calls?: unknown[];
 }
+
+const TERMINAL = new Set(["done", "cancelled", "interrupted"]);
 
 export type Fetcher = (path: string, init: RequestInit) => Promise<Response>;
 
@@ -74,20 +32,23 @@ export interface FollowOptions {
   delay?: (attempt: number) => Promise<void>;
 }
 
-async function readAll(r: Response, parser: SseParser, onEvent: (ev: SseEvent) => boolean): Promise<boolean> {
+async function readAll(r: Response, onEvent: (ev: SseEvent) => boolean): Promise<boolean> {
   if (!r.body) return false;
   const reader = r.body.getReader();
   const decoder = new TextDecoder();
-  for (;;) {
+  let finished = false;
+  const parser = createParser({
+    onEvent: (m) => {
+      if (!finished && onEvent({ id: m.id ?? null, event: m.event || "message", data: m.data })) finished = true;
+    },
+  });
+  while (!finished) {
     const { value, done } = await reader.read();
     if (done) return false;
-    for (const ev of parser.push(decoder.decode(value, { stream: true }))) {
-      if (onEvent(ev)) {
-        reader.cancel().catch(() => {});
-        return true;
-      }
-    }
+    parser.feed(decoder.decode(value, { stream: true }));
   }
+  reader.cancel().catch(() => {});
+  return true;
 }
 
 /** Follow one turn's events until `done` (or a final `error`), reconnecting with Last-Event-ID
@@ -105,7 +66,8 @@ export async function followTurn(opts: FollowOptions): Promise<TurnDone> {
       data = { text: ev.data };
     }
     opts.onEvent(ev, data);
-    if (ev.event === "done") {
+    // the last event: `done`, or `cancelled` / `interrupted` (a stopped turn), each with the answer's body
+    if (TERMINAL.has(ev.event)) {
       result = data as unknown as TurnDone;
       return true;
     }
@@ -118,7 +80,7 @@ export async function followTurn(opts: FollowOptions): Promise<TurnDone> {
   const delay = opts.delay ?? ((n: number) => new Promise<void>((ok) => setTimeout(ok, Math.min(500 * 2 ** n, 8000))));
   let finished = false;
   try {
-    finished = await readAll(await opts.first(), new SseParser(), handle);
+    finished = await readAll(await opts.first(), handle);
   } catch (err) {
     if (lastId === null && !(err instanceof TypeError)) throw err;
   }
@@ -128,7 +90,7 @@ export async function followTurn(opts: FollowOptions): Promise<TurnDone> {
     if (lastId) headers["Last-Event-ID"] = lastId;
     try {
       const r = await opts.fetcher(opts.resumePath, { headers });
-      if (r.ok) finished = await readAll(r, new SseParser(), handle);
+      if (r.ok) finished = await readAll(r, handle);
     } catch {
       // still down: try again
     }

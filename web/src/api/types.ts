@@ -4,7 +4,8 @@ import type { components } from "./schema";
 
 type S = components["schemas"];
 export type AgentOut = S["AgentOut"];
-export type SessionSummary = S["SessionSummary"];
+// title / last_active_at come with the sessions' titles (issue 17): optional until every API has them
+export type SessionSummary = S["SessionSummary"] & { title?: string | null; last_active_at?: string | null };
 export type SessionView = S["SessionView"];
 export type SessionCreated = S["SessionCreated"];
 export type ChatMessage = S["ChatMessage"];
@@ -77,3 +78,7 @@ export interface LinkedIdentity {
   platform: string;
   linked_at?: string | null;
 }
+
+/** GET /v1/client: what the page needs before anyone signs in (see api/routers/client.py);
+ * `features` names the optional endpoints this API serves: "cancel" (Stop), "rename" */
+export type ClientConfig = S["ClientConfig"];

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import type { Notification } from "../api/types";
-import { ago } from "../lib/format";
+import { ago, shortHex } from "../lib/format";
+import { sessionHref } from "../route";
 
 const SEEN = "impressox.notificationsSeen";
 
@@ -28,9 +29,35 @@ export function NotificationsPage({ items, error }: { items: Notification[] | un
         {list.map((n) => (
           <li key={n.key}>
             <span className="kind">{n.kind}</span> {n.text} <time dateTime={n.at}>{ago(n.at)}</time>
+            <Where data={n.data} />
           </li>
         ))}
       </ul>
     </section>
+  );
+}
+
+/** Where a notification leads: its session (a scheduled run's answer) or its transaction. */
+function Where({ data }: { data: Record<string, unknown> | undefined }) {
+  const session = typeof data?.session_id === "string" ? data.session_id : null;
+  const tx = typeof data?.tx_hash === "string" ? data.tx_hash : null;
+  if (!session && !tx) return null;
+  return (
+    <span className="where">
+      {session && (
+        <>
+          {" · "}
+          <a href={sessionHref(session)}>Open its session</a>
+        </>
+      )}
+      {tx && (
+        <>
+          {" · "}
+          <a href="#/vault" title={tx}>
+            Transaction <code>{shortHex(tx)}</code>
+          </a>
+        </>
+      )}
+    </span>
   );
 }

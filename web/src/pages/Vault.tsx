@@ -42,6 +42,7 @@ export function VaultPage() {
             <dt>Chain</dt>
             <dd>{vault.data.chain_id}</dd>
           </dl>
+          <div className="table-wrap">
           <table>
             <thead>
               <tr><th>Token</th><th>Balance</th><th>Daily limit</th><th>Spent today</th><th>Left today</th></tr>
@@ -58,6 +59,7 @@ export function VaultPage() {
               ))}
             </tbody>
           </table>
+          </div>
           <p className="hint">Deposit by sending to the vault's address; deposits appear under Notifications.</p>
         </div>
       )}

@@ -6,14 +6,15 @@ import {
   createSchedule,
   deleteAlert,
   deleteSchedule,
+  getSchedule,
   listAlerts,
   listLinks,
   scheduleAction,
   listSchedules,
 } from "../api/client";
 import { ApiError } from "../api/http";
-import type { AlertCreate } from "../api/types";
-import { ago, countdown } from "../lib/format";
+import type { AlertCreate, ScheduleRun } from "../api/types";
+import { ago, countdown, newestFirst } from "../lib/format";
 
 function Unavailable({ what, error }: { what: string; error: unknown }) {
   if (error instanceof ApiError && (error.status === 404 || error.status === 501))
@@ -45,7 +46,10 @@ export function SchedulesPage() {
   const [every, setEvery] = useState("3600");
   const [cron, setCron] = useState("0 9 * * *");
   const [tz, setTz] = useState(() => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC");
-  const refresh = () => qc.invalidateQueries({ queryKey: ["schedules"] });
+  const refresh = () => {
+    qc.invalidateQueries({ queryKey: ["schedules"] });
+    qc.invalidateQueries({ queryKey: ["schedule"] });
+  };
   const create = useMutation({
     mutationFn: () =>
       createSchedule({
@@ -122,25 +126,36 @@ export function SchedulesPage() {
               <button type="button" onClick={() => act.mutate({ id: s.schedule_id, action: "trigger" })}>Run now</button>
               <button type="button" className="reject" onClick={() => act.mutate({ id: s.schedule_id, action: "delete" })}>Delete</button>
             </div>
-            {s.recent_runs.length > 0 && (
-              <details>
-                <summary>Recent runs ({s.recent_runs.length})</summary>
-                <ul>
-                  {s.recent_runs.map((r) => (
-                    <li key={r.workflow_id}>
-                      {ago(r.started_at ?? r.scheduled_at)} · {r.status}
-                      {r.reply ? `: ${r.reply}` : ""}
-                      {r.error ? `: ${r.error}` : ""}
-                    </li>
-                  ))}
-                </ul>
-              </details>
-            )}
+            <RecentRuns id={s.schedule_id} />
           </li>
         ))}
         {list.data && list.data.length === 0 && <li className="hint">No schedules yet.</li>}
       </ul>
     </Page>
+  );
+}
+
+/** A schedule's last runs, newest first, each with its answer (or why it failed). */
+function RecentRuns({ id }: { id: string }) {
+  const detail = useQuery({ queryKey: ["schedule", id], queryFn: () => getSchedule(id), retry: false, refetchInterval: 5000 });
+  const runs: ScheduleRun[] = detail.data?.recent_runs ?? [];
+  if (detail.error) return <p className="error-box">Its runs could not be read: {detail.error.message}</p>;
+  if (!detail.data) return null;
+  if (runs.length === 0) return <p className="hint">No runs yet: press Run now, or wait for the next one.</p>;
+  const newest = newestFirst(runs, (r) => r.started_at ?? r.scheduled_at).slice(0, 5);
+  return (
+    <section aria-label="Recent runs">
+      <p className="hint">Recent runs ({runs.length})</p>
+      <ul className="runs">
+        {newest.map((r) => (
+          <li key={r.workflow_id} className={r.error ? "run-failed" : undefined}>
+            <span className="when">{ago(r.started_at ?? r.scheduled_at)}</span> · {r.status.toLowerCase()}
+            {r.reply ? `: ${r.reply}` : ""}
+            {r.error ? `: ${r.error}` : ""}
+          </li>
+        ))}
+      </ul>
+    </section>
   );
 }
 
@@ -244,11 +259,18 @@ export function LinksPage() {
             Make a link code
           </button>
           {code.data && (
-            <p role="status">
-              Send <code>/link {code.data.code}</code> to the Telegram or Discord bot (valid {countdown(code.data.expires_at)}).
+            <div role="status">
+              <p className="link-code">{code.data.code}</p>
+              <p>
+                Send <code>/link {code.data.code}</code> to the Telegram or Discord bot (valid {countdown(code.data.expires_at)}).
+              </p>
+            </div>
+          )}
+          {code.error && (
+            <p className="error-box" role="alert">
+              No code: {code.error.message}. Try again; if it keeps failing, the chat bots' service may be down.
             </p>
           )}
-          {code.error && <p className="error" role="alert">{code.error.message}</p>}
         </div>
       )}
       <ul className="cards">
