@@ -183,3 +183,20 @@ async def test_with_api_keys_only_operators_may_decode(settings: Settings, worke
             assert alice.status_code == 403
             ops = await api.post("/codec/decode", json=body, headers={"Authorization": "Bearer ops-key"})
             assert ops.status_code == 200 and ops.json() == body
+
+
+async def test_a_plain_signal_sent_past_the_api_is_dropped_by_the_codec(
+    temporal_server: TemporalServer, sessions: SessionService, worker: None
+):
+    """The codec refuses unencrypted payloads (codec_refuse_plain, on by default): a message
+    signalled in clear through the CLI is never answered, and the session goes on."""
+    sid = await sessions.create("local", "tester")
+    plain_message = json.dumps({"message_id": "from-the-cli", "text": "what is 1 + 1?"})
+    r = await temporal_cli(
+        temporal_server, "workflow", "signal", "-w", sid, "--name", "send_message", "-i", plain_message
+    )
+    assert r.returncode == 0, r.stderr  # Temporal takes the signal; the worker cannot read it
+    reply = await sessions.send("local", sid, "what is 2 + 2?", wait=30)
+    assert "4" in getattr(reply, "reply", "")
+    view = await sessions.get("local", sid)
+    assert [m.message_id for m in view.messages if m.role == "user"] == [reply.message_id]

@@ -240,7 +240,7 @@ async def test_a_resume_past_the_end_of_a_finished_turn_gets_done(api: httpx.Asy
 
 @pytest.mark.parametrize(
     "settings",
-    [{"offline_first_token_delay_ms": 3000, "user_quotas": {"alice": UserQuotas(max_event_streams_per_user=1)}}],
+    [{"offline_first_token_delay_ms": 6000, "user_quotas": {"alice": UserQuotas(max_event_streams_per_user=1)}}],
     indirect=True,
 )
 async def test_open_event_streams_are_capped_per_user_and_a_404_leaves_no_task_noise(
@@ -250,7 +250,11 @@ async def test_open_event_streams_are_capped_per_user_and_a_404_leaves_no_task_n
     first = asyncio.create_task(
         api.post(f"/v1/sessions/{sid}/messages?stream=true", json={"text": "what is 1 + 1?"}, headers=auth("alice"))
     )
-    await asyncio.sleep(1.5)  # the first stream is open, waiting for the model's first word
+    for _ in range(200):  # the first stream's message is in (its slot was taken before it was sent)
+        view = (await api.get(f"/v1/sessions/{sid}", headers=auth("alice"))).json()
+        if view["status"] == "working":
+            break
+        await asyncio.sleep(0.05)
     second = await api.post(f"/v1/sessions/{sid}/messages?stream=true", json={"text": "hi"}, headers=auth("alice"))
     assert second.status_code == 409 and "max_event_streams_per_user" in second.json()["error"], second.text
     assert "event: done" in (await first).text

@@ -9,15 +9,16 @@ but only for the configured Web UI origin. With API keys configured only operato
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from google.protobuf import json_format
-from temporalio.api.common.v1 import Payloads
+from temporalio.api.common.v1 import Payload, Payloads
 
 from api.deps import User
 from core.settings import Settings
-from core.temporal.codec import CodecError
+from core.temporal.codec import CodecError, EncryptionCodec
 
 router = APIRouter(prefix="/codec", tags=["codec"])
 #: a codec request is one history page's payloads at most; Temporal caps a payload at 2 MB
@@ -63,14 +64,19 @@ async def _apply(request: Request, user: str, operation: str) -> Response:
     if len(body) > MAX_BODY_BYTES:
         raise HTTPException(413, f"a codec request is at most {MAX_BODY_BYTES} bytes")
     try:
-        payloads = json_format.Parse(body, Payloads()).payloads
+        payloads: Sequence[Payload] = json_format.Parse(body, Payloads()).payloads
     except (json_format.ParseError, UnicodeDecodeError, RecursionError, ValueError):
         raise HTTPException(400, 'expected {"payloads": [{"metadata": {...}, "data": "<base64>"}]}') from None
     # the codec the API's own client uses (None when codec_enabled is off: payloads pass through)
     codec = request.app.state.sessions.client.data_converter.payload_codec
     if codec is not None:
         try:
-            payloads = await (codec.decode(payloads) if operation == "decode" else codec.encode(payloads))
+            if operation == "encode":
+                payloads = await codec.encode(payloads)
+            elif isinstance(codec, EncryptionCodec):  # shown as recorded: plain ones (markers) pass
+                payloads = await codec.decode_for_reading(payloads)
+            else:
+                payloads = await codec.decode(payloads)
         except CodecError as exc:
             raise HTTPException(400, f"cannot decode: {exc}") from None
     return Response(

@@ -5,7 +5,11 @@ Temporal (``temporal workflow show``, the Web UI without the codec endpoint). Ea
 is the serialized original payload encrypted with a fresh 96-bit nonce; its metadata names
 the encoding (``binary/encrypted``) and the key id (``encryption-key-id``). Keys rotate:
 the first key encrypts, every listed key decrypts. Payloads without the encrypted encoding
-(histories recorded before the codec) pass through unchanged.
+(histories recorded before the codec) pass through unchanged, unless the codec refuses plain
+payloads (settings codec_refuse_plain, on by default): then a plain payload decodes to one of
+the ``binary/refused-unencrypted`` encoding, which no converter reads, so a signal or update
+sent in clear past the API (Temporal's CLI, the Web UI) is dropped or rejected by the SDK while
+the workflow task goes on (a codec error would fail the whole task, again and again).
 
 Keys are ``"<id>:<base64 key>"`` (16, 24 or 32 bytes), from settings (``IMPRESSOX_CODEC_KEYS``)
 or else one per line in ``<data_dir>/keys/codec.key``, created on first use.
@@ -32,6 +36,8 @@ from core.keys import key_file, read_or_create
 from core.settings import Settings
 
 ENCODING = b"binary/encrypted"
+#: what a refused plain payload decodes to (no payload converter reads it)
+REFUSED = b"binary/refused-unencrypted"
 KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
 
@@ -67,9 +73,11 @@ class CodecError(ValueError):
 
 
 class EncryptionCodec(PayloadCodec):
-    def __init__(self, keys: Sequence[CodecKey]) -> None:
+    def __init__(self, keys: Sequence[CodecKey], *, refuse_plain: bool = False) -> None:
         if not keys:
             raise ConfigError("the payload codec needs at least one key")
+        #: plain payloads decode to REFUSED (readers of old plain histories leave it off)
+        self.refuse_plain = refuse_plain
         self._encrypt_with = keys[0]
         self._ciphers = {k.key_id: AESGCM(k.key) for k in keys}
 
@@ -81,6 +89,10 @@ class EncryptionCodec(PayloadCodec):
         return [self.encrypt(p) for p in payloads]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self.decrypt(p, refuse_plain=self.refuse_plain) for p in payloads]
+
+    async def decode_for_reading(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Decode for display (the /codec endpoint): plain payloads, e.g. patch markers, pass through."""
         return [self.decrypt(p) for p in payloads]
 
     def encrypt(self, payload: Payload) -> Payload:
@@ -90,8 +102,11 @@ class EncryptionCodec(PayloadCodec):
         sealed = self._ciphers[key_id].encrypt(nonce, payload.SerializeToString(), key_id.encode())
         return Payload(metadata={"encoding": ENCODING, KEY_ID: key_id.encode()}, data=nonce + sealed)
 
-    def decrypt(self, payload: Payload) -> Payload:
+    def decrypt(self, payload: Payload, *, refuse_plain: bool = False) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
+            if refuse_plain:
+                original = payload.metadata.get("encoding", b"")
+                return Payload(metadata={"encoding": REFUSED, "refused-encoding": original})
             return payload  # plain (recorded before the codec): passes through
         key_id = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
         cipher = self._ciphers.get(key_id)
@@ -113,7 +128,9 @@ def codec_keys(settings: Settings) -> list[CodecKey]:
 
 
 def build_codec(settings: Settings) -> EncryptionCodec | None:
-    return EncryptionCodec(codec_keys(settings)) if settings.codec_enabled else None
+    if not settings.codec_enabled:
+        return None
+    return EncryptionCodec(codec_keys(settings), refuse_plain=settings.codec_refuse_plain)
 
 
 def decode_history_json(codec: EncryptionCodec, history_json: str) -> str:

@@ -99,3 +99,16 @@ def test_the_converter_encrypts_by_default_and_can_be_turned_off(tmp_path: Path)
     assert data_converter(load_settings(data_dir=tmp_path)).payload_codec is not None
     assert build_codec(load_settings(data_dir=tmp_path, codec_enabled=False)) is None
     assert data_converter(load_settings(data_dir=tmp_path, codec_enabled=False)) is PLAIN_DATA_CONVERTER
+
+
+async def test_a_codec_that_refuses_plain_payloads_decodes_them_to_an_unreadable_encoding() -> None:
+    strict = EncryptionCodec([CodecKey.generate()], refuse_plain=True)
+    [sealed] = await strict.encode([plain()])
+    refused, opened = await strict.decode([plain(), sealed])
+    assert opened == plain()  # encrypted ones still decode
+    assert refused.metadata["encoding"] == b"binary/refused-unencrypted" and refused.data == b""
+    assert refused.metadata["refused-encoding"] == b"json/plain"
+    with pytest.raises(KeyError, match="refused-unencrypted"):  # no converter reads it
+        PLAIN_DATA_CONVERTER.payload_converter.from_payloads([refused], [str])
+    # shown as recorded (the /codec endpoint, old plain histories): plain ones pass
+    assert await strict.decode_for_reading([plain()]) == [plain()]
