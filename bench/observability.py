@@ -24,8 +24,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-# the project root instead of bench/ (whose mcp.py would shadow the mcp package the API imports)
-sys.path.pop(0)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx

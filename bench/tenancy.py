@@ -26,8 +26,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-# the repo root, and not this folder: bench/mcp.py would shadow the mcp package the API imports
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx

@@ -19,11 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-# run as ``python bench/mcp.py``, this file's folder comes first on the path and would shadow the
-# ``mcp`` package: the project root takes its place
-_here = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
-sys.path.insert(0, str(_here.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 import httpx2
