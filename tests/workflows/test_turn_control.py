@@ -315,6 +315,10 @@ async def test_a_stop_during_an_approved_payment_waits_for_it_and_reports_it(sta
     deciding = asyncio.create_task(session.handle.execute_update(AgentSessionWorkflow.decide_approval, decision))
     await asyncio.wait_for(session.fakes.paying.wait(), 30)  # the transfer is being sent
     cancelling = asyncio.create_task(session.cancel(mid))
+    for _ in range(200):  # the cancel first (accepted), then the interrupt: the first stop names the turn's end
+        if mid in session.fakes.stops:
+            break
+        await asyncio.sleep(0.05)
     interrupting = asyncio.create_task(session.ask("stop that!", multitask="interrupt"))
     await asyncio.sleep(1.0)
     assert not cancelling.done() and not interrupting.done()  # never cut mid-send
