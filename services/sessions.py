@@ -68,6 +68,8 @@ NAME = USER_NAME  # owners and platforms share the user-name shape
 QUERY_TIMEOUT = timedelta(seconds=5)
 #: sessions whose last "active" mark this process remembers (a forgotten one is marked again)
 TOUCHED_KEPT = 10_000
+#: how long a new session waits for the owner's registry (a worker) to grant its slot
+REGISTRY_ANSWER_SECONDS = 10.0
 #: a message's signal is sent again this often when the server is busy (same id: answered once)
 SIGNAL_ATTEMPTS = 3
 _BUSY = (
@@ -472,7 +474,17 @@ class SessionService:
         restarted schedule session, a retry) is granted."""
         cap = int_quota(self.settings, owner, "max_running_sessions_per_user")
         window = quota(self.settings, owner, "session_active_window_seconds")
-        got = await self.tenants.reserve(owner, "session", session_id, cap, window_seconds=window)
+        try:
+            got = await asyncio.wait_for(
+                self.tenants.reserve(owner, "session", session_id, cap, window_seconds=window), REGISTRY_ANSWER_SECONDS
+            )
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            # no worker answers the registry (none runs yet, or all restart): a session is durable
+            # without one, so it is created all the same and its slot recorded by a signal, counted
+            # once a worker runs. The cap is exact whenever a worker does.
+            log.warning("no worker answered the session registry of %s: %s counted without a check", owner, session_id)
+            await self.tenants.claim(owner, "session", session_id)
+            return
         if not got.granted:
             raise refusal(
                 owner,

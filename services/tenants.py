@@ -92,6 +92,23 @@ class TenantRegistry:
         except (RPCError, WorkflowUpdateFailedError) as exc:
             raise UnavailableError(f"the registry of {user} did not answer ({exc}); try again") from None
 
+    async def claim(self, user: str, kind: Kind, item: str) -> None:
+        """Record a slot without asking (signal-with-start: durable with no worker running); for
+        when ``reserve`` got no answer because no worker runs. Counted once a worker does."""
+        try:
+            await self.client.start_workflow(
+                TenantWorkflow.run,
+                TenantStart(user=user),
+                id=self._id(user),
+                task_queue=self.settings.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                start_signal="claim",
+                start_signal_args=[Reserve(kind=kind, item=item, limit=0)],
+                static_summary=f"registry of {user}",
+            )
+        except RPCError as exc:
+            raise UnavailableError(f"the registry of {user} did not answer ({exc}); try again") from None
+
     async def release(self, user: str, kind: Kind, item: str) -> None:
         """Free the slot; a registry that does not exist holds nothing to free."""
         handle = self.client.get_workflow_handle(self._id(user))

@@ -75,6 +75,14 @@ class TenantWorkflow:
         return self._items(req.kind).pop(req.item, None) is not None
 
     @workflow.signal
+    def claim(self, req: Reserve) -> None:
+        """A slot its caller granted itself because no worker answered ``reserve`` (none was
+        running: a session can be created and written to with no worker). It counts from now on."""
+        self._changes += 1
+        if req.kind != "link_code":
+            self._items(req.kind)[req.item] = workflow.now()
+
+    @workflow.signal
     def touch(self, session_id: str) -> None:
         """A session was active (sent a message): it counts for another window."""
         self._changes += 1
