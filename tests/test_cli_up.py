@@ -95,9 +95,9 @@ def test_up_runs_the_stack_the_cli_finds_it_approves_a_transfer_and_up_stops_cle
         sid = next(line.split(": ", 1)[1] for line in chat.stderr.splitlines() if line.startswith("session: "))
         assert sid.startswith("cli:local:")
         listed = up.cli("sessions")
-        assert listed.returncode == 0 and re.search(
-            rf"^{re.escape(sid)}\s+assistant\s+cli\s+running", listed.stdout, re.M
-        )
+        assert listed.returncode == 0 and re.search(  # id, title (its first message), agent, status
+            rf"^{re.escape(sid)}\s+what is 17 \* 23\?\s+assistant\s+running", listed.stdout, re.M
+        ), listed.stdout
 
         # a transfer waits for an approval the chat output says how to give
         before = balance(stack.chain_rpc_url, RECIPIENT)
