@@ -19,9 +19,9 @@ from services.tools.workers_phrases import parse_worker_intent
 async def test_an_identical_alert_is_refused_and_ids_match_in_any_case(
     client: Client, settings: Settings, worker: None
 ) -> None:
-    alerts = AlertService(client, settings)
     owner = f"alice-{uuid.uuid4().hex[:6]}"
     symbol = f"I{uuid.uuid4().hex[:6].upper()}"  # a watch of this test's own (its task queue)
+    alerts = AlertService(client, settings.model_copy(update={"alert_symbols": [symbol]}))
     first = await alerts.create(owner, AlertCreate(kind="price", symbol=symbol, above=5000))
     with pytest.raises(ConflictError) as refused:
         await alerts.create(owner, AlertCreate(kind="price", symbol=symbol.lower(), above=5000))

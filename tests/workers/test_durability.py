@@ -49,9 +49,9 @@ async def test_kill_9_of_the_worker_while_rules_fire_leaves_one_notification_eac
     first = worker_process(settings, settings.data_dir / "w1.ready")
     second = None
     try:
-        for _ in range(per_owner):
+        for k in range(per_owner):  # distinct rules (an identical one is refused), all crossed at 150
             await asyncio.gather(
-                *(alerts.create(o, AlertCreate(kind="price", symbol=symbol, above=100)) for o in owners)
+                *(alerts.create(o, AlertCreate(kind="price", symbol=symbol, above=100 + k)) for o in owners)
             )
         handle = client.get_workflow_handle(price_watch_id(symbol))
         for _ in range(600):

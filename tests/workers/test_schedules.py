@@ -106,10 +106,11 @@ async def test_a_schedule_whose_session_was_ended_starts_a_fresh_one(api: httpx.
         assert (await api.post(f"/v1/schedules/{sid}/trigger")).status_code == 200
         notes = await eventually(lambda: _at_least(api, sid, 2))
         assert all(n["data"]["status"] == "done" for n in notes)
-        assert notes[-1]["data"]["session_id"] == session  # the same id, a fresh run
+        assert notes[-1]["data"]["session_id"] == session  # the same id, reopened: a new run
         view = await api.get(f"/v1/sessions/{session}")
         assert view.status_code == 200, view.text
-        assert view.json()["turn_count"] == 1 and "42" in view.json()["messages"][-1]["content"]
+        # an ended session reopens with its transcript (and turn count) kept
+        assert view.json()["turn_count"] == 2 and "42" in view.json()["messages"][-1]["content"]
     finally:
         await api.delete(f"/v1/schedules/{sid}")
 
