@@ -62,7 +62,11 @@ class LLMReply:
 
 def _map_error(exc: Exception, model: str = "", api_base: str | None = None) -> LLMError:
     if (config := misconfiguration(exc, model, api_base)) is not None:
-        return config  # a key, model or base URL to fix: permanent, named as its setting
+        # a key, model or base URL to fix: permanent, named as its setting. It says nothing about
+        # an agent's next model (another provider, key or server): that one is tried first
+        config.falls_back = True
+        config.reason = "auth" if "key" in str(config) else "config"
+        return config
     litellm = setup_litellm()
     permanent = (
         litellm.AuthenticationError,

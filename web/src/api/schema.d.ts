@@ -322,12 +322,17 @@ export interface paths {
         post?: never;
         /**
          * End Session
-         * @description End a session for good (it no longer counts against max_running_sessions_per_user).
+         * @description End a session (it no longer counts against max_running_sessions_per_user); a message sent
+         *     to it later reopens it with its history.
          */
         delete: operations["end_session_v1_sessions__session_id__delete"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Rename Session
+         * @description Give a session a title (lists show it instead of the first message).
+         */
+        patch: operations["rename_session_v1_sessions__session_id__patch"];
         trace?: never;
     };
     "/v1/sessions/{session_id}/approvals/{call_id}": {
@@ -775,7 +780,7 @@ export interface components {
         };
         /**
          * LinkRequest
-         * @description No options yet: send an empty object, {} (anything else is refused, as on every route).
+         * @description No options yet: send no body or an empty object, {} (anything else is refused, as on every route).
          */
         LinkRequest: Record<string, never>;
         /**
@@ -797,7 +802,7 @@ export interface components {
             /** Multitask */
             multitask?: ("enqueue" | "reject" | "interrupt" | "rollback") | null;
             /** Text */
-            text: string;
+            text?: string | null;
         };
         /**
          * Notification
@@ -988,10 +993,24 @@ export interface components {
             /** Session Id */
             session_id: string;
         };
+        /** SessionRename */
+        SessionRename: {
+            /** Title */
+            title: string;
+        };
+        /** SessionRenamed */
+        SessionRenamed: {
+            /** Session Id */
+            session_id: string;
+            /** Title */
+            title: string;
+        };
         /** SessionSummary */
         SessionSummary: {
             /** Agent */
             agent: string | null;
+            /** Last Active At */
+            last_active_at?: string | null;
             /** Platform */
             platform: string | null;
             /** Session Id */
@@ -1000,6 +1019,8 @@ export interface components {
             started_at: string | null;
             /** Status */
             status: string;
+            /** Title */
+            title?: string | null;
         };
         /**
          * SessionView
@@ -1011,6 +1032,8 @@ export interface components {
             /** Created At */
             created_at?: string | null;
             current_turn?: components["schemas"]["CurrentTurn"] | null;
+            /** Last Active At */
+            last_active_at?: string | null;
             /** Messages */
             messages: components["schemas"]["ChatMessage"][];
             /** Owner */
@@ -1030,6 +1053,8 @@ export interface components {
              * @enum {string}
              */
             status: "idle" | "working" | "awaiting_approval";
+            /** Title */
+            title?: string | null;
             /** Turn Count */
             turn_count: number;
             usage: components["schemas"]["TokenUsage"];
@@ -1535,9 +1560,9 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["LinkRequest"];
+                "application/json": components["schemas"]["LinkRequest"] | null;
             };
         };
         responses: {
@@ -2050,6 +2075,59 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    rename_session_v1_sessions__session_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SessionRename"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionRenamed"];
+                };
             };
             /** @description Not Found */
             404: {
