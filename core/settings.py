@@ -169,8 +169,9 @@ class Settings(BaseSettings):
     # Quotas (core/quotas.py): each refusal (429, 422 for a too short interval) names its setting;
     # user_quotas gives single users other values, e.g. {"alice": {"max_alerts_per_user": 200}}
     max_schedules_per_user: int = Field(default=20, ge=0)
-    #: the shortest interval a schedule may fire at (every_seconds, cron, @every)
-    schedule_min_interval_seconds: int = Field(default=60, ge=1)
+    #: the shortest interval a schedule may fire at (every_seconds, cron, @every); unset: 60 s with
+    #: API keys (users share the deployment), 1 s in keyless mode (one local user, nobody to slow)
+    schedule_min_interval_seconds: int | None = Field(default=None, ge=1)
     #: scheduled turns of one user run one at a time per worker, and at most this many at once
     #: per worker across users, so a schedule storm never slows an interactive chat
     schedule_concurrent_turns: int = Field(default=4, ge=1)

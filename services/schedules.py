@@ -45,6 +45,9 @@ from services.tenants import TenantRegistry
 from workflows.scheduled_turn import ScheduledTurnWorkflow
 
 RECENT_RUNS = 5
+#: the shortest schedule interval when the setting is unset: with API keys (many users) and keyless
+SHARED_MIN_INTERVAL_SECONDS = 60
+LOCAL_MIN_INTERVAL_SECONDS = 1
 
 
 class ScheduleCreate(BaseModel):
@@ -125,7 +128,10 @@ class ScheduleService:
 
     def _check_interval(self, owner: str, req: ScheduleCreate) -> None:
         """422 for a spec that fires more often than the user's minimum interval."""
-        least = quota(self.settings, owner, "schedule_min_interval_seconds")
+        # unset: the shared deployment's default, or the keyless one user's (core/settings.py)
+        least = quota(self.settings, owner, "schedule_min_interval_seconds") or (
+            SHARED_MIN_INTERVAL_SECONDS if self.settings.api_keys else LOCAL_MIN_INTERVAL_SECONDS
+        )
         gap = min_interval_seconds(req.cron, req.every_seconds)
         if gap < least:
             spec = f"every_seconds {req.every_seconds}" if req.every_seconds is not None else f"cron {req.cron!r}"
