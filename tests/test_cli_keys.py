@@ -11,6 +11,7 @@ import json
 import os
 import stat
 import subprocess
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import NamedTuple
@@ -24,6 +25,9 @@ from devstack.stackfile import StackInfo, write_stack
 from tests.served import served
 
 ALICE = "alice-key-0123456789abcdef"
+#: the key's user, this run's own: other tests' sessions of "alice" share the session's Temporal server
+#: and would be listed by `impressox sessions` too
+USER = f"alice-{uuid.uuid4().hex[:6]}"
 
 
 class Stack(NamedTuple):
@@ -33,7 +37,7 @@ class Stack(NamedTuple):
 
 @pytest.fixture
 async def keyed_stack(settings: Settings, worker: None, tmp_path: Path) -> AsyncIterator[Stack]:
-    keyed = settings.model_copy(update={"api_keys": [ApiKey(user="alice", key=ALICE)]})
+    keyed = settings.model_copy(update={"api_keys": [ApiKey(user=USER, key=ALICE)]})
     async with served(create_app(keyed)) as url:
         info = StackInfo(
             temporal_address=keyed.temporal_address, api_url=url, redis_url=keyed.redis_url, pid=os.getpid()
