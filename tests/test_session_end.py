@@ -22,7 +22,7 @@ ENDED = ("terminated", "completed")
 async def listed(api: httpx.AsyncClient, sid: str, until: str | None = None) -> dict:
     """The session's list entry, once visibility shows it (in status ``until`` when given)."""
     entry: dict = {}
-    for _ in range(100):  # visibility is eventually consistent
+    for _ in range(400):  # visibility is eventually consistent (it trails by seconds on a loaded machine)
         entry = next((s for s in (await api.get("/v1/sessions")).json() if s["session_id"] == sid), {})
         if entry and (until is None or entry["status"] == until) and (until or entry.get("title")):
             return entry
