@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError, RPCStatusCode
@@ -70,14 +70,7 @@ class VaultRegistryService:
         if not self.settings.chain_rpc_url:
             raise PermanentError("no chain is configured for this platform")
         try:
-            handle = await self.client.start_workflow(
-                VaultRegistryWorkflow.run,
-                VaultRegistryStart(),
-                id=self.registry_id,
-                task_queue=self.settings.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                static_summary="registry of user vaults",
-            )
+            handle = await self._registry()
             return await handle.execute_update(VaultRegistryWorkflow.register, request)
         except WorkflowUpdateFailedError as exc:
             raise _domain_error(exc) from None
@@ -88,17 +81,21 @@ class VaultRegistryService:
         if await self.get(user) is None:
             raise NotFoundError(NO_VAULT)
         try:
-            handle = await self.client.start_workflow(
-                VaultRegistryWorkflow.run,
-                VaultRegistryStart(),
-                id=self.registry_id,
-                task_queue=self.settings.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                static_summary="registry of user vaults",
-            )
+            handle = await self._registry()
             return await handle.execute_update(VaultRegistryWorkflow.freeze, user)
         except WorkflowUpdateFailedError as exc:
             raise _domain_error(exc) from None
+
+    async def _registry(self) -> WorkflowHandle:
+        """The registry workflow, started on first use."""
+        return await self.client.start_workflow(
+            VaultRegistryWorkflow.run,
+            VaultRegistryStart(),
+            id=self.registry_id,
+            task_queue=self.settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            static_summary="registry of user vaults",
+        )
 
     async def get(self, user: str) -> UserVault | None:
         """``user``'s registered vault; the platform deployment's vault for ``chain_vault_user``."""
