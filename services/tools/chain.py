@@ -17,7 +17,8 @@ from chain.simulation import REVERT_WORDS, plain, simulate_spend
 from chain.units import ETH_ADDRESS, MAX_AMOUNT, checksum_address, parse_amount, to_base_units
 from chain.vault import VaultService, reference_from_key
 from core.errors import BadInputError, ChainRevertError, ImpressoxError, PermanentError
-from core.tools import ToolContext, ToolResult
+from core.telemetry import metrics
+from core.tools import GasPaid, ToolContext, ToolResult
 from services.tools import chain_phrases  # noqa: F401  (how the offline model understands these tools)
 from services.tools.deps import WorkerDeps
 from services.tools.registry import tools
@@ -266,11 +267,23 @@ async def transfer(args: TransferArgs, ctx: ToolContext[WorkerDeps]) -> ToolResu
     try:
         result = await vault.spend(reference_from_key(ctx.idempotency_key), args.token, args.to, args.amount)
     except ChainRevertError as exc:
+        metrics.TRANSFERS.labels("refused").inc()
         raise await _refused(vault, args, exc) from exc
+    # "found": an earlier attempt (a worker that died, a lost reply) had sent it
+    metrics.TRANSFERS.labels("found" if result.already_sent else "sent").inc()
     return ToolResult(
         output=(
             f"Sent {args.amount} {args.token} from your vault to {args.to}: "
             f"transaction {result.tx_hash} (block {result.block_number})."
         ),
         data=result.model_dump(mode="json"),
+        gas=GasPaid(result.tx_hash, result.gas_used, result.gas_price_wei, await _eth_usd(vault)),
     )
+
+
+async def _eth_usd(vault: VaultService) -> float | None:
+    """The ETH price the gas is counted at: the chain's own feed; None without one (counted as 0 USD)."""
+    try:
+        return float(await vault.price("ETH"))
+    except ImpressoxError:
+        return None
