@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ import pytest
 
 from api.app import create_app
 from core.settings import Settings
+from services.sessions import SessionService
 from tests.test_api import new_session
 from tests.test_approvals import PAY
 
@@ -68,6 +70,25 @@ async def test_an_ended_session_reopens_with_its_history_when_sent_to(api: httpx
     entry = await listed(api, sid, until="running")
     assert entry["status"] == "running" and entry["title"] == "what is 17 * 23?"
     assert [s["session_id"] for s in (await api.get("/v1/sessions")).json()].count(sid) == 1
+
+
+async def test_a_session_just_ended_is_listed_beside_more_running_ones_than_the_list_holds(
+    sessions: SessionService, worker: None
+) -> None:
+    owner = f"many{uuid.uuid4().hex[:8]}"
+    first, *others = [await sessions.create(owner, "assistant") for _ in range(3)]
+    for sid in [*others, first]:  # the first is the one last spoken to
+        await sessions.send(owner, sid, "what is 2 + 2?", wait=30)
+    await sessions.end(owner, first)
+    listed_ids: list[str] = []
+    for _ in range(100):  # visibility trails by a moment
+        entries = await sessions.list(owner, limit=2)
+        listed_ids = [s.session_id for s in entries]
+        if entries and entries[0].status == "terminated":
+            break
+        await asyncio.sleep(0.1)
+    # the most recently active first, though two sessions are still running and the list holds two
+    assert listed_ids == [first, others[1]], listed_ids
 
 
 @pytest.fixture
