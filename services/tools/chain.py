@@ -70,7 +70,9 @@ async def get_token_price(args: PriceArgs, ctx: ToolContext[WorkerDeps]) -> Tool
 
 class BalanceArgs(BaseModel):
     address: str | None = Field(default=None, description="An address; empty = your vault")
-    token: str = Field(default="ETH", pattern=SYMBOL, description="ETH or an ERC-20 symbol such as TUSD")
+    token: str | None = Field(
+        default=None, pattern=SYMBOL, description="ETH or an ERC-20 symbol such as TUSD; empty = every known token"
+    )
 
     @field_validator("address")
     @classmethod
@@ -80,14 +82,25 @@ class BalanceArgs(BaseModel):
 
 @tools.register(timeout_seconds=20)
 async def get_balance(args: BalanceArgs, ctx: ToolContext[WorkerDeps]) -> ToolResult:
-    """The balance of an address, or of your vault when no address is given, in ETH or an ERC-20 token."""
+    """The balance of an address, or of your vault when no address is given: in one token when
+    one is named, else ETH and every other known token it holds."""
     vault = await _vault(ctx, own=args.address is None)
-    token = args.token.upper()
-    amount = await vault.balance(args.address, token)
     who = "Your vault" if args.address is None else args.address
+    holder = args.address or vault.vault_address
+    if args.token:
+        token = args.token.upper()
+        amount = await vault.balance(args.address, token)
+        return ToolResult(
+            output=f"{who} holds {_amount(amount)} {token}.",
+            data={"address": holder, "token": token, "amount": str(amount), "balances": {token: str(amount)}},
+        )
+    balances = {symbol: await vault.balance(args.address, symbol) for symbol in vault.tokens()}
+    # ETH always (it pays for everything), other tokens when there is some
+    shown = [f"{_amount(amount)} {symbol}" for symbol, amount in balances.items() if symbol == "ETH" or amount]
+    listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
     return ToolResult(
-        output=f"{who} holds {_amount(amount)} {token}.",
-        data={"address": args.address or vault.vault_address, "token": token, "amount": str(amount)},
+        output=f"{who} holds {listed}.",
+        data={"address": holder, "balances": {symbol: str(amount) for symbol, amount in balances.items()}},
     )
 
 

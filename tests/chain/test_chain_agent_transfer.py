@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -113,7 +114,10 @@ async def test_price_balance_and_status_come_from_the_chain(chain_sessions: Sess
     price = done(await chain_sessions.send("local", sid, "what is the price of ETH?", wait=30))
     assert price.reply == "ETH is $3,000.00 (on-chain price feed)."
     mine = done(await chain_sessions.send("local", sid, "what's my balance?", wait=30))
-    assert mine.reply.startswith("Your vault holds ") and mine.reply.endswith(" ETH.")
+    # every token the vault holds (the local deployment funds it with ETH and TUSD)
+    assert re.fullmatch(r"Your vault holds [\d,.]+ ETH and [\d,.]+ TUSD\.", mine.reply), mine.reply
+    one = done(await chain_sessions.send("local", sid, "what's my TUSD balance?", wait=30))
+    assert re.fullmatch(r"Your vault holds [\d,.]+ TUSD\.", one.reply), one.reply
     status = done(await chain_sessions.send("local", sid, "vault status", wait=30))
     assert "daily limit 1," in status.reply and "TUSD" in status.reply
 
