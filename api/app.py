@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.routing import Route
@@ -30,6 +31,7 @@ from core.settings import Settings
 from core.streams import TurnStreams
 from core.temporal.client import connect
 from core.temporal.search_attributes import ensure_registered
+from core.turn_events import stream_event_schemas
 from services.alerts import AlertService
 from services.chats import ChatService
 from services.notifications import NotificationService
@@ -102,6 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(links.router)
     app.include_router(client.router)
     app.include_router(ops.router)
+    _add_schemas(app, stream_event_schemas())  # what the SSE responses' events are (sessions.STREAM_CONTENT)
     # our agents for MCP clients (Claude Desktop, the MCP Inspector), one tool per agent
     # (an ASGI app as a Route's endpoint is called as such: no request/response wrapping, no redirect)
     app.router.routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False))
@@ -127,3 +130,21 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(FrontDoor, loopback_only=not keys)
     instrument(app)  # outermost: the request span covers every middleware (only when traces are on)
     return app
+
+
+def _add_schemas(app: FastAPI, schemas: dict[str, dict[str, Any]]) -> None:
+    """Publish ``schemas`` as OpenAPI components: FastAPI collects only the models of its routes'
+    JSON bodies, not the schema of a ``text/event-stream`` response."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()  # which FastAPI keeps as app.openapi_schema
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        if clash := components.keys() & schemas.keys():
+            raise RuntimeError(f"two OpenAPI schemas named {sorted(clash)}")
+        components.update(schemas)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -3,7 +3,9 @@
 The stream itself (core/streams.py) carries ``event`` + JSON ``data``; this module is what the data
 means. The writers (activities/nodes.py, activities/tools.py, activities/mcp.py, services/streams.py)
 emit these shapes; readers parse them with :func:`parse_event` and fold them with :class:`TurnFold`
-(the bots' live replies do; the web client's fold is web/src/lib/turnFold.ts, the same rules).
+(the bots' live replies and the CLI do). The API publishes the union in its OpenAPI schema as the
+``TurnStreamEvent`` component of its SSE responses (api/routers/sessions.py), from which the web
+client's types are generated; its fold is web/src/chat/turn.ts, the same rules.
 
 Every model allows extra fields: a writer may add one (optional, as for every persisted contract)
 without breaking an older reader. A new kind of event is one more model in ``StreamEvent``; a reader
@@ -106,6 +108,17 @@ StreamEvent = Annotated[
 ]
 STREAM_EVENT: TypeAdapter[StreamEvent] = TypeAdapter(StreamEvent)
 TERMINAL = (DoneEvent, CancelledEvent, InterruptedEvent)
+
+
+def stream_event_schemas(ref_template: str = "#/components/schemas/{model}") -> dict[str, dict[str, Any]]:
+    """JSON schemas of the union (``TurnStreamEvent``) and of each of its events, by name, with
+    references made by ``ref_template`` (OpenAPI components by default)."""
+    schema = STREAM_EVENT.json_schema(ref_template=ref_template)
+    defs = schema.pop("$defs")
+    schema["description"] = (
+        "One event of a turn's stream: the SSE event's name as `event`, with its JSON data's fields."
+    )
+    return {**defs, "TurnStreamEvent": schema}
 
 
 def parse_event(event: str, data: str | dict[str, Any]) -> StreamEvent | None:

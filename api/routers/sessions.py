@@ -33,8 +33,12 @@ from services.streams import StreamSlot
 STREAM_DOC = (
     "Server-sent events, each with an `id`: `token`, `tool_call`, `tool_result`, `approval_required`, "
     "`reset`, `error`, and last one of `done`, `cancelled` (stopped) or `interrupted` (stopped by a newer "
-    "message), whose data is the TurnOut body."
+    "message), whose data is the TurnOut body. Each event is a `TurnStreamEvent` (its `event` is the "
+    "SSE event's name, its other fields the JSON data's)."
 )
+#: the SSE responses' content, typed by the turn events' union (core/turn_events.py; its schemas
+#: are added to the OpenAPI components by api.app, so the web client's types are generated from it)
+STREAM_CONTENT = {"text/event-stream": {"schema": {"$ref": "#/components/schemas/TurnStreamEvent"}}}
 
 #: routes with a rate-limit bucket of their own (settings rate_limit_sessions / rate_limit_messages),
 #: counted by api.ratelimit's middleware with the request's bucket, in one Redis wait
@@ -90,7 +94,7 @@ async def end_session(session_id: str, user: User, sessions: Sessions) -> Respon
     response_model=TurnOut,
     responses={
         202: {"model": TurnPending, "description": "the turn is not done yet"},
-        200: {"content": {"text/event-stream": {}}, "description": f"with `stream=true`: {STREAM_DOC}"},
+        200: {"content": STREAM_CONTENT, "description": f"with `stream=true`: {STREAM_DOC}"},
     },
 )
 async def send_message(
@@ -204,7 +208,7 @@ async def cancel_transfer(session_id: str, call_id: str, user: User, sessions: S
 @router.get(
     "/{session_id}/messages/{message_id}/events",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": STREAM_DOC}},
+    responses={200: {"content": STREAM_CONTENT, "description": STREAM_DOC}},
 )
 async def turn_events(
     session_id: str,

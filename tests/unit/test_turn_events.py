@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import get_args
 
 import pytest
 
+from api.app import create_app
+from core.settings import Settings
+from core.streams import EventKind
 from core.turn_events import (
     ApprovalRequiredEvent,
     DoneEvent,
@@ -65,3 +69,22 @@ def test_the_fold_drops_a_retried_step_and_shows_the_running_tool() -> None:
     assert fold.tool is None and fold.end is None
     assert fold.apply(parse_event("done", '{"reply": "ETH is $3,000.", "status": "completed"}')) is False
     assert isinstance(fold.end, DoneEvent) and fold.end.reply == "ETH is $3,000."
+
+
+def test_the_api_types_its_event_streams_with_the_union_of_every_kind() -> None:
+    """The OpenAPI schema the web client's types are generated from (web/src/api/schema.d.ts, by
+    `make web-schema`): both SSE responses are the union, and it names every kind a writer emits."""
+    schema = create_app(Settings()).openapi()
+    streamed = [
+        response["content"]["text/event-stream"]["schema"]
+        for path in schema["paths"].values()
+        for operation in path.values()
+        for response in operation.get("responses", {}).values()
+        if "text/event-stream" in response.get("content", {})
+    ]
+    assert streamed == [{"$ref": "#/components/schemas/TurnStreamEvent"}] * 2
+    components = schema["components"]["schemas"]
+    mapping = components["TurnStreamEvent"]["discriminator"]["mapping"]
+    assert set(mapping) == set(get_args(EventKind))
+    for kind, ref in mapping.items():
+        assert components[ref.rsplit("/", 1)[1]]["properties"]["event"]["const"] == kind

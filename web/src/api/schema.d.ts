@@ -693,6 +693,43 @@ export interface components {
             /** Status */
             status: string;
         };
+        /**
+         * ApprovalRequiredEvent
+         * @description The turn waits for a human decision; the body is the turn so far (a ``TurnResult``).
+         */
+        ApprovalRequiredEvent: {
+            /** Approvals */
+            approvals?: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            event: "approval_required";
+        } & {
+            [key: string]: unknown;
+        };
+        /** CancelledEvent */
+        CancelledEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            event: "cancelled";
+            /**
+             * Reply
+             * @default null
+             */
+            reply: string | null;
+            /**
+             * Status
+             * @default null
+             */
+            status: string | null;
+        } & {
+            [key: string]: unknown;
+        };
         /** ChatMessage */
         ChatMessage: {
             /** At */
@@ -734,6 +771,69 @@ export interface components {
             /** Turn */
             turn: number;
         };
+        /** DoneEvent */
+        DoneEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            event: "done";
+            /**
+             * Reply
+             * @default null
+             */
+            reply: string | null;
+            /**
+             * Status
+             * @default null
+             */
+            status: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ErrorEvent
+         * @description An attempt failed (Temporal retries it unless ``final``).
+         */
+        ErrorEvent: {
+            /**
+             * Attempt
+             * @default 1
+             */
+            attempt: number;
+            /**
+             * Call Id
+             * @default null
+             */
+            call_id: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            event: "error";
+            /**
+             * Final
+             * @default false
+             */
+            final: boolean;
+            /**
+             * Message
+             * @default
+             */
+            message: string;
+            /**
+             * Name
+             * @default null
+             */
+            name: string | null;
+            /**
+             * Step
+             * @default null
+             */
+            step: number | null;
+        } & {
+            [key: string]: unknown;
+        };
         /** ErrorOut */
         ErrorOut: {
             /** Detail */
@@ -759,6 +859,26 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /** InterruptedEvent */
+        InterruptedEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            event: "interrupted";
+            /**
+             * Reply
+             * @default null
+             */
+            reply: string | null;
+            /**
+             * Status
+             * @default null
+             */
+            status: string | null;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * LinkCode
@@ -899,6 +1019,29 @@ export interface components {
             status: "pending" | "queued_behind_approval";
             /** Turn */
             turn?: number | null;
+        };
+        /**
+         * ResetEvent
+         * @description A model step is retried: the text of that step so far is void.
+         */
+        ResetEvent: {
+            /**
+             * Attempt
+             * @default 1
+             */
+            attempt: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            event: "reset";
+            /**
+             * Step
+             * @default 0
+             */
+            step: number;
+        } & {
+            [key: string]: unknown;
         };
         /** ScheduleCreate */
         ScheduleCreate: {
@@ -1059,6 +1202,29 @@ export interface components {
             turn_count: number;
             usage: components["schemas"]["TokenUsage"];
         };
+        /**
+         * TokenEvent
+         * @description Text of a model step, as it arrives.
+         */
+        TokenEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            event: "token";
+            /**
+             * Step
+             * @default 0
+             */
+            step: number;
+            /**
+             * Text
+             * @default
+             */
+            text: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** TokenOut */
         TokenOut: {
             /** Balance */
@@ -1096,6 +1262,30 @@ export interface components {
              * @default 0
              */
             total_tokens: number;
+        };
+        /** ToolCallEvent */
+        ToolCallEvent: {
+            /** Args */
+            args?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Call Id
+             * @default
+             */
+            call_id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            event: "tool_call";
+            /**
+             * Name
+             * @default
+             */
+            name: string;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * ToolCallRecord
@@ -1136,6 +1326,36 @@ export interface components {
             /** Side Effects */
             side_effects: boolean;
         };
+        /** ToolResultEvent */
+        ToolResultEvent: {
+            /**
+             * Call Id
+             * @default
+             */
+            call_id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            event: "tool_result";
+            /**
+             * Name
+             * @default
+             */
+            name: string;
+            /**
+             * Result
+             * @default
+             */
+            result: string;
+            /**
+             * Status
+             * @default ok
+             */
+            status: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** TurnOut */
         TurnOut: {
             /** Message Id */
@@ -1156,6 +1376,8 @@ export interface components {
             turn: number;
             usage: components["schemas"]["TokenUsage"];
         };
+        /** @description One event of a turn's stream: the SSE event's name as `event`, with its JSON data's fields. */
+        TurnStreamEvent: components["schemas"]["TokenEvent"] | components["schemas"]["ResetEvent"] | components["schemas"]["ToolCallEvent"] | components["schemas"]["ToolResultEvent"] | components["schemas"]["ErrorEvent"] | components["schemas"]["ApprovalRequiredEvent"] | components["schemas"]["DoneEvent"] | components["schemas"]["CancelledEvent"] | components["schemas"]["InterruptedEvent"];
         /** UsageOut */
         UsageOut: {
             /** Budget Usd Per Day */
@@ -2342,14 +2564,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description with `stream=true`: Server-sent events, each with an `id`: `token`, `tool_call`, `tool_result`, `approval_required`, `reset`, `error`, and last one of `done`, `cancelled` (stopped) or `interrupted` (stopped by a newer message), whose data is the TurnOut body. */
+            /** @description with `stream=true`: Server-sent events, each with an `id`: `token`, `tool_call`, `tool_result`, `approval_required`, `reset`, `error`, and last one of `done`, `cancelled` (stopped) or `interrupted` (stopped by a newer message), whose data is the TurnOut body. Each event is a `TurnStreamEvent` (its `event` is the SSE event's name, its other fields the JSON data's). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TurnOut"];
-                    "text/event-stream": unknown;
+                    "text/event-stream": components["schemas"]["TurnStreamEvent"];
                 };
             };
             /** @description the turn is not done yet */
@@ -2467,13 +2689,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-sent events, each with an `id`: `token`, `tool_call`, `tool_result`, `approval_required`, `reset`, `error`, and last one of `done`, `cancelled` (stopped) or `interrupted` (stopped by a newer message), whose data is the TurnOut body. */
+            /** @description Server-sent events, each with an `id`: `token`, `tool_call`, `tool_result`, `approval_required`, `reset`, `error`, and last one of `done`, `cancelled` (stopped) or `interrupted` (stopped by a newer message), whose data is the TurnOut body. Each event is a `TurnStreamEvent` (its `event` is the SSE event's name, its other fields the JSON data's). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": unknown;
+                    "text/event-stream": components["schemas"]["TurnStreamEvent"];
                 };
             };
             /** @description Not Found */

@@ -12,6 +12,8 @@ export type ChatMessage = S["ChatMessage"];
 export type ToolCallRecord = S["ToolCallRecord"];
 export type PendingApproval = S["PendingApproval"];
 export type TurnOut = S["TurnOut"];
+/** one event of a turn's SSE stream (core/turn_events.py's union): folded by chat/turn.ts */
+export type TurnStreamEvent = S["TurnStreamEvent"];
 export type TurnPending = S["PendingTurn"];
 export type ApprovalOut = S["ApprovalOut"];
 export type Notification = S["Notification"];
