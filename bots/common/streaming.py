@@ -147,7 +147,7 @@ class DraftStore:
 @dataclass
 class _Answer(TurnFold):
     """The answer so far, rebuilt from a turn's events by the one fold (core/turn_events.py) the web
-    client's fold mirrors."""
+    client's fold (web/src/chat/turn.ts) mirrors."""
 
     def take(self, event: TurnEvent) -> bool:
         """Take one stream entry; True when the visible text may have changed."""

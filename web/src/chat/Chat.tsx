@@ -23,7 +23,7 @@ import { txHash } from "../lib/format";
 import { ApprovalCard, type Decision } from "./Approval";
 import { MarkdownText } from "./Markdown";
 import { keepFirstMessage } from "./titles";
-import { activity, FINISHED, foldEvent, startTurn, type LiveTurn } from "./turn";
+import { activity, FINISHED, foldEvent, parseTurnEvent, startTurn, type LiveTurn } from "./turn";
 
 /** One row of the thread: a transcript message or the live turn's question and answer. */
 interface Row {
@@ -138,12 +138,12 @@ export function Chat({ sessionId, config }: { sessionId: string; config: ClientC
       setLive(startTurn(messageId, text));
       const update = (f: (l: LiveTurn) => LiveTurn) => setLive((l) => (l && l.messageId === messageId ? f(l) : l));
       try {
-        const out = await sendMessage(sessionId, text, messageId, (ev, d) => {
-          update((l) => foldEvent(l, ev.event, d));
+        const out = await sendMessage(sessionId, text, messageId, (ev) => {
+          update((l) => foldEvent(l, parseTurnEvent(ev.event, ev.data)));
           if (ev.event === "approval_required") qc.invalidateQueries({ queryKey: ["session", sessionId] });
         });
         if (out.kind === "pending") update((l) => ({ ...l, phase: "approval" }));
-        else update((l) => foldEvent(l, out.status === "cancelled" ? "cancelled" : "done", { reply: out.reply, status: out.status }));
+        else update((l) => foldEvent(l, { event: out.status === "cancelled" ? "cancelled" : "done", reply: out.reply, status: out.status ?? null }));
       } catch (err) {
         update((l) => ({ ...l, phase: "failed", error: explain(err) }));
         if (err instanceof ApiError) {
