@@ -8,7 +8,6 @@ server itself. Both sides answer with the same models.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -22,6 +21,7 @@ from core.errors import BadInputError, ConflictError, ImpressoxError, NotFoundEr
 from core.schemas import SessionView, TurnResult
 from core.settings import Settings
 from core.temporal.client import connect
+from core.turn_events import ApprovalRequiredEvent, ResetEvent, StreamEvent, TokenEvent, TurnFold, parse_event
 from services.sessions import PendingTurn, SessionService, SessionSummary
 from services.tools import load_tools
 
@@ -95,16 +95,20 @@ class ApiBackend:
                 if response.status_code >= 400:
                     await response.aread()
                     self._raise_for(response)
+                fold = TurnFold()
                 async for kind, data in _sse_events(response):
-                    if kind == "token":
-                        on_text(str(json.loads(data).get("text", "")))
-                    elif kind == "reset":
+                    ev = parse_event(kind, data)
+                    fold.apply(ev)
+                    if isinstance(ev, TokenEvent):
+                        on_text(ev.text)
+                    elif isinstance(ev, ResetEvent):
+                        # what is printed stays printed: the retried call starts over on a new line
                         on_text("\n")
-                    elif kind == "approval_required":  # the turn waits for a human: say so now
-                        return TurnResult.model_validate(json.loads(data))
-                    elif kind in ("done", "cancelled", "interrupted"):
-                        body = json.loads(data)
-                        if body.get("status") == "queued_behind_approval":
+                    elif isinstance(ev, ApprovalRequiredEvent):  # the turn waits for a human: say so now
+                        return TurnResult.model_validate(_body(ev))
+                    elif fold.end is not None:
+                        body = _body(fold.end)
+                        if fold.end.status == "queued_behind_approval":
                             return PendingTurn.model_validate(body)
                         return TurnResult.model_validate(body)
             finally:
@@ -241,6 +245,11 @@ async def open_backend(
         ) from None
     agents = AgentFactory.from_yaml(settings.agents_file, load_tools(settings.tool_modules), settings)
     return DirectBackend(SessionService(client, settings, agents), settings.local_user)
+
+
+def _body(ev: StreamEvent) -> dict[str, Any]:
+    """The JSON data an event came with (its fields as sent, without the event's name)."""
+    return ev.model_dump(exclude={"event"}, exclude_unset=True)
 
 
 async def _sse_events(response: httpx.Response) -> Any:
