@@ -43,7 +43,9 @@ async def test_the_documented_lines_platform_answers_over_tcp(
         await writer.drain()
         said = ""
         while "391" not in said:
-            said += (await asyncio.wait_for(reader.readline(), 60)).decode()
+            line = await asyncio.wait_for(reader.readline(), 60)
+            assert line, f"the platform hung up; it said {said!r}"
+            said += line.decode()
         writer.close()
 
         runtime = await BotRuntime.start(mine, client)
