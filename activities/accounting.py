@@ -1,6 +1,7 @@
 """What a node's LLM call cost, recorded once: the reply's ``usage.cost_usd`` (the workflow sums
 it into the turn's usage), the usage ledger (per user, day, session, agent: core/ledger.py), the
-Prometheus counters and the call's span."""
+Prometheus counters and the call's span. Likewise the gas of a transaction a tool sent, once per
+transaction hash however often its activity is retried."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from temporalio import activity
 from core.ledger import Spend, UsageLedger
 from core.schemas import NodeInput, NodeOutput, SummariseOutput
 from core.telemetry import metrics
-from core.telemetry.cost import ModelPrice, llm_cost_usd
+from core.telemetry.cost import ModelPrice, gas_cost, llm_cost_usd
+from core.tools import GasPaid
 
 Out = TypeVar("Out", NodeOutput, SummariseOutput)
 
@@ -54,3 +56,17 @@ class Accounting:
                 last_step=isinstance(inp, NodeInput) and not tool_calls,
             )
         return out
+
+    async def gas_paid(self, session_id: str, message_id: str | None, agent: str | None, gas: GasPaid) -> None:
+        """Count a transaction's gas in ETH and USD (at ``gas.eth_usd``) in the session owner's usage:
+        once per transaction, so a retried activity that finds its earlier transaction adds nothing."""
+        wei = gas.gas_used * gas.gas_price_wei
+        _, usd = gas_cost(gas.gas_used, gas.gas_price_wei, gas.eth_usd)
+        if self.ledger is None:
+            metrics.GAS_COST.inc(usd)
+            return
+        counted = await self.ledger.record(
+            f"gas/{gas.tx_hash}", session_id, message_id, agent, Spend(gas_usd=usd, gas_wei=wei)
+        )
+        if counted:
+            metrics.GAS_COST.inc(usd)

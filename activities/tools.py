@@ -16,6 +16,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.accounting import Accounting
 from activities.errors import permanent_errors_not_retried
 from activities.heartbeat import heartbeating
 from core import approvals
@@ -38,6 +39,7 @@ class ToolActivities:
         deps: WorkerDeps | None = None,
         approval_key: bytes | None = None,
         streams: TurnStreams | None = None,
+        accounting: Accounting | None = None,
     ) -> None:
         self.registry = registry
         self.cache = cache
@@ -45,6 +47,8 @@ class ToolActivities:
         #: None: no approval can be verified, so no tool that requires one runs
         self.approval_key = approval_key
         self.streams = streams
+        #: counts the gas of the transactions tools send (ToolResult.gas); None: not counted
+        self.accounting = accounting
 
     def activities(self) -> list[Callable[..., Any]]:
         return [self._activity(tool) for tool in self.registry] + [self.check, self.recheck]
@@ -162,6 +166,8 @@ class ToolActivities:
             result = await tool.func(args, ctx)
         if isinstance(result, str):
             result = ToolResult(output=result)
+        if result.gas is not None and self.accounting is not None:
+            await self.accounting.gas_paid(inp.session_id, inp.message_id, inp.agent, result.gas)
         # ``result.data`` stays in the process (tests, future structured UIs): the workflow only needs the text
         out = ToolOutput(output=result.output, receipt=result.data or None if tool.requires_approval else None)
         if key:

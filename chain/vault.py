@@ -61,6 +61,14 @@ class SpendResult(BaseModel):
     amount: Decimal
     #: True when this call found an earlier transaction for the reference instead of sending
     already_sent: bool
+    #: what the transaction paid for gas (its receipt's gasUsed and effectiveGasPrice), also when
+    #: an earlier attempt sent it: the usage ledger counts it once per transaction hash
+    gas_used: int = 0
+    gas_price_wei: int = 0
+
+
+def _gas_of(receipt: Any) -> dict[str, int]:
+    return {"gas_used": int(receipt["gasUsed"]), "gas_price_wei": int(receipt.get("effectiveGasPrice") or 0)}
 
 
 def reference_from_key(idempotency_key: str) -> bytes:
@@ -314,6 +322,7 @@ class VaultService:
             to=recipient,
             amount=from_base_units(base, await self._token_decimals(token)),
             already_sent=False,
+            **_gas_of(receipt),
         )
         self._forget_pending(ref)
         return await self._confirmed(result)
@@ -360,6 +369,8 @@ class VaultService:
     async def _result_from_event(self, ev: Any, ref: bytes) -> SpendResult:
         token = checksum_address(ev["args"]["token"])
         symbol = next((s for s, a in self.tokens().items() if a.lower() == token.lower()), token)
+        with chain_errors("read the earlier spend's receipt"):
+            receipt = await self.w3.eth.get_transaction_receipt(ev["transactionHash"])
         return SpendResult(
             tx_hash="0x" + bytes(ev["transactionHash"]).hex(),
             block_number=ev["blockNumber"],
@@ -368,6 +379,7 @@ class VaultService:
             to=ev["args"]["to"],
             amount=from_base_units(ev["args"]["amount"], await self._token_decimals(token)),
             already_sent=True,
+            **_gas_of(receipt),
         )
 
     def _check_same(self, earlier: SpendResult, token: str, to: str, base: int, symbol: str) -> SpendResult:

@@ -4,6 +4,10 @@ waits for with the command that decides it.
 Like a shell's history, a chat continues the session the last ``impressox chat`` used (per API
 and key, remembered in the data dir, see ``cli/credentials.py``) unless ``--new`` or
 ``--session`` says otherwise; an ended session reopens when it is sent to.
+
+Ctrl-C once stops the turn on the server: the command prints what was kept and exits 130, as an
+interrupted command does (a script does not take the cut answer for a whole one); twice exits at
+once.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from pathlib import Path
 
 from cli import credentials
 from cli.backend import ApiBackend, Backend
-from core.errors import NotFoundError
+from core.errors import ImpressoxError, NotFoundError
 from services.sessions import PendingTurn
 
 
-def _stop_on_ctrl_c(backend: Backend, sid: str) -> None:
-    """Ctrl-C once stops the turn (the reply then ends with what was kept); twice exits."""
+def _stop_on_ctrl_c(backend: Backend, sid: str) -> list[asyncio.Task[object]]:
+    """Ctrl-C once stops the turn (the reply then ends with what was kept); twice exits. Returns
+    the stop requests made (none: Ctrl-C was not pressed)."""
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task[object]] = []
 
@@ -34,6 +39,7 @@ def _stop_on_ctrl_c(backend: Backend, sid: str) -> None:
         loop.add_signal_handler(signal.SIGINT, first_press)
     except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
         pass
+    return stopping
 
 
 @dataclass
@@ -87,7 +93,7 @@ async def chat(
 
 async def _send(backend: Backend, sid: str, text: str, wait: float, stream: bool) -> int:
     print(f"session: {sid}", file=sys.stderr)
-    _stop_on_ctrl_c(backend, sid)
+    stopping = _stop_on_ctrl_c(backend, sid)
     streamed: list[str] = []
     if stream and isinstance(backend, ApiBackend):
 
@@ -100,6 +106,11 @@ async def _send(backend: Backend, sid: str, text: str, wait: float, stream: bool
             print(flush=True)  # the streamed text ends its line; the final reply follows only if it differs
     else:
         result = await backend.send(sid, text, wait)
+    for request in stopping:  # its failure said here, not left in a task nobody reads
+        try:
+            await request
+        except ImpressoxError as exc:
+            print(f"(could not stop the turn: {exc})", file=sys.stderr)
     if isinstance(result, PendingTurn):
         if result.status == "queued_behind_approval":
             print(f"(message {result.message_id} is queued behind a pending approval: {result.detail})")
@@ -121,4 +132,6 @@ async def _send(backend: Backend, sid: str, text: str, wait: float, stream: bool
             )
     if result.status == "failed":
         return 4  # the turn failed (the reply says why): scripts must not take it for an answer
+    if stopping and result.status in ("cancelled", "interrupted"):
+        return 130  # stopped by Ctrl-C: the exit status of an interrupted command
     return 0

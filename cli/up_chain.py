@@ -28,9 +28,20 @@ class LocalChain:
     node: ManagedProcess | None = field(default=None)
 
 
+def chain_port(data_dir: Path) -> int:
+    """The local chain's port: the one it had last time when free (a wallet pointed at it keeps
+    working across restarts), else 8545, else any free one; remembered for the next start."""
+    remembered = data_dir / "chain" / "port"
+    last = int(remembered.read_text()) if remembered.is_file() and remembered.read_text().strip().isdigit() else None
+    port = next((p for p in (last, DEFAULT_PORT) if p and not port_in_use(p)), None) or free_port()
+    remembered.parent.mkdir(parents=True, exist_ok=True)
+    remembered.write_text(str(port))
+    return port
+
+
 def start_chain(*, rpc_url: str | None, data_dir: Path, port: int | None, log_dir: Path) -> LocalChain | None:
-    """The configured chain (``rpc_url``), else a local anvil on ``port`` (None: 8545, or a free
-    port when 8545 is taken), with the contracts deployed; None when no chain is available."""
+    """The configured chain (``rpc_url``), else a local anvil on ``port`` (None: :func:`chain_port`),
+    with the contracts deployed; None when no chain is available."""
     node: ManagedProcess | None = None
     if not rpc_url:  # no chain configured: run the local one
         try:
@@ -39,7 +50,7 @@ def start_chain(*, rpc_url: str | None, data_dir: Path, port: int | None, log_di
             log.warning("no local chain (on-chain tools disabled): %s", exc)
             return None
         if port is None:
-            port = free_port() if port_in_use(DEFAULT_PORT) else DEFAULT_PORT
+            port = chain_port(data_dir)
         anvil = Anvil(
             port, state_file=data_dir / "chain" / "anvil-state.json", binary=binary, log_file=log_dir / "anvil.log"
         )
@@ -56,7 +67,12 @@ def start_chain(*, rpc_url: str | None, data_dir: Path, port: int | None, log_di
         raise
     return LocalChain(
         rpc_url=rpc_url,
-        urls={"chain_rpc": rpc_url, "vault": deployment["vault"]},
+        urls={
+            "chain_rpc": rpc_url,
+            "vault": deployment["vault"],
+            # the price feeds the tools read (a local test moves a price by calling updateAnswer on one)
+            **{f"price {s}": a for s, a in sorted((deployment.get("price_feeds") or {}).items())},
+        },
         env={"IMPRESSOX_CHAIN_RPC_URL": rpc_url},
         node=node,
     )

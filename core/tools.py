@@ -46,11 +46,24 @@ PrecheckFunc = Callable[[Any, ToolContext[Any]], Awaitable[dict[str, Any] | None
 
 
 @dataclass(frozen=True)
+class GasPaid:
+    """The gas one transaction paid, as a tool reports it: the tool activity counts it once per
+    ``tx_hash`` in the user's usage (and budget) at ``eth_usd`` (None: no ETH price, 0 USD)."""
+
+    tx_hash: str
+    gas_used: int
+    gas_price_wei: int
+    eth_usd: float | None = None
+
+
+@dataclass(frozen=True)
 class ToolResult:
-    """A tool's answer: text for the model and the user, optional structured data."""
+    """A tool's answer: text for the model and the user, optional structured data, and the gas
+    of any transaction it sent."""
 
     output: str
     data: dict[str, Any] = field(default_factory=dict)
+    gas: GasPaid | None = None
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,8 @@ from workflows.notifications import NotificationsWorkflow, notifications_workflo
 
 CODE_DIGITS = 8
 DM = "dm"
+#: how much of a tool's result ``/stop`` repeats (a result may be long; the platforms cap a message)
+STOP_RESULT_CHARS = 200
 
 
 def conversation_key(chat_id: str | int, private: bool) -> str:
@@ -170,8 +172,9 @@ class ChatService:
         except ConflictError:
             return "Nothing to stop: no answer is being written."
         done = [c for c in result.tool_calls if c.status == "ok"]
-        ran = "; ".join(f"{c.name}: {c.result}" for c in done)
-        return "Stopped." + (f" Before the stop: {ran}" if ran else "")
+        # each result shortened: the answer must fit one chat message (the cut reply has them whole)
+        ran = "; ".join(f"{c.name}: {_shortened(c.result or '', STOP_RESULT_CHARS)}" for c in done)
+        return "Stopped." + (f" Before the stop: {_shortened(ran, 4 * STOP_RESULT_CHARS)}" if ran else "")
 
     async def wait_turn(self, session_id: str, message_id: str, timeout: float) -> None:
         """Return when the message's turn is answered or needs an approval (for "typing…")."""
@@ -308,6 +311,11 @@ class ChatService:
 def call_reference(call_id: str) -> str:
     """A short, stable name for a tool call id (button data has little room: 64 bytes on Telegram)."""
     return hashlib.sha256(call_id.encode()).hexdigest()[:10]
+
+
+def _shortened(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def new_message_id(platform: str, chat_id: str | int, message_id: str | int) -> str:

@@ -356,26 +356,34 @@ class SessionService:
             raise _not_found_or(exc, session_id) from None
 
     async def list(self, owner: str, limit: int = 100) -> list[SessionSummary]:
+        """The owner's ``limit`` most recently active sessions, newest first.
+
+        Running and closed sessions are listed by two queries: visibility (SQL, no ORDER BY) returns
+        every running workflow before any closed one, so with one query a user with ``limit``
+        running sessions would never see the one they ended a minute ago."""
         if not NAME.match(owner):
             raise BadInputError(f"invalid owner {owner!r}")
-        query = (
-            f"WorkflowType='AgentSessionWorkflow' AND ImpressoxOwner='{owner}' AND ExecutionStatus!='ContinuedAsNew'"
-        )
+        mine = f"WorkflowType='AgentSessionWorkflow' AND ImpressoxOwner='{owner}'"
         out: dict[str, SessionSummary] = {}
-        async for wf in self.client.list_workflows(query, limit=limit):
-            if wf.id in out:  # an older run of a reopened session: the newest comes first
-                continue
-            attrs = wf.typed_search_attributes
-            out[wf.id] = SessionSummary(
-                session_id=wf.id,
-                agent=next((p.value for p in attrs if p.key.name == "ImpressoxAgent"), None),
-                platform=next((p.value for p in attrs if p.key.name == "ImpressoxPlatform"), None),
-                status=wf.status.name.lower() if wf.status else "unknown",
-                started_at=wf.start_time,
-                title=await _memo_text(wf, TITLE),
-                last_active_at=_when(await _memo_text(wf, LAST_ACTIVE)) or attrs.get(LAST_ACTIVE_ATTR) or wf.start_time,
-            )
-        return list(out.values())
+        for state in ("ExecutionStatus='Running'", "ExecutionStatus!='Running' AND ExecutionStatus!='ContinuedAsNew'"):
+            async for wf in self.client.list_workflows(f"{mine} AND {state}", limit=limit):
+                if wf.id in out:  # an older run of a reopened session: the running or newest one came first
+                    continue
+                attrs = wf.typed_search_attributes
+                out[wf.id] = SessionSummary(
+                    session_id=wf.id,
+                    agent=next((p.value for p in attrs if p.key.name == "ImpressoxAgent"), None),
+                    platform=next((p.value for p in attrs if p.key.name == "ImpressoxPlatform"), None),
+                    status=wf.status.name.lower() if wf.status else "unknown",
+                    started_at=wf.start_time,
+                    title=await _memo_text(wf, TITLE),
+                    last_active_at=_when(await _memo_text(wf, LAST_ACTIVE))
+                    or attrs.get(LAST_ACTIVE_ATTR)
+                    or wf.start_time,
+                )
+        never = datetime.min.replace(tzinfo=UTC)
+        newest = sorted(out.values(), key=lambda s: s.last_active_at or s.started_at or never, reverse=True)
+        return newest[:limit]
 
     async def rename(self, owner: str, session_id: str, title: str) -> str:
         """Give a running session a title; answers the title as kept (clipped)."""

@@ -90,7 +90,7 @@ def build_worker(
     key = approval_key(settings)
     # the session workflows' decide_approval validator refuses decisions this key did not sign
     install_verifying_key(task_queue or settings.task_queue, key)
-    tools = ToolActivities(registry, cache, deps, approval_key=key, streams=streams)
+    tools = ToolActivities(registry, cache, deps, approval_key=key, streams=streams, accounting=accounting)
     vaults = VaultActivities(deps.chain)
     load_handlers(settings.handler_modules)
     workers = WorkerActivities(

@@ -1,12 +1,15 @@
 """`impressox chat` streams: the tokens it prints as they arrive add up to the workflow's reply, and a
 turn that stops for an approval is shown at once (over real HTTP: an in-process transport would
 hold the stream until the turn ends). The command itself, run as a user runs it: its answer
-appears while the turn runs, or with ``--no-stream`` once, when the turn is over."""
+appears while the turn runs, or with ``--no-stream`` once, when the turn is over; Ctrl-C once stops
+the turn on the server (it ends ``cancelled`` with the text printed), twice exits at once."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
+import signal
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -128,3 +131,65 @@ async def test_the_chat_command_with_no_stream_prints_the_answer_once_it_is_comp
     first, out, answered_then, answer = await chat_command(slow_stack, "--no-stream")
     assert answered_then  # nothing was printed while the turn ran
     assert out == answer + "\n" and "offline model" in answer
+
+
+async def interrupted_chat(stack: Stack, sid: str, presses: int) -> tuple[int, str, str]:
+    """Run `impressox chat` on a long answer in session ``sid``, press Ctrl-C ``presses`` times once
+    the answer is on screen; (its exit status, its stdout, its stderr)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPRESSOX_")}
+    env["IMPRESSOX_DATA_DIR"] = str(stack.data_dir)
+    proc = await asyncio.create_subprocess_exec(
+        find_executable("impressox"),
+        "chat",
+        "--session",
+        sid,
+        '/tool long_text {"chars": 29999}',  # 303 lines of x's, one every 150 ms: 45 s in all
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        shown = b""
+        while shown.count(b"x") < 300:  # the answer is on screen and growing
+            piece = await asyncio.wait_for(proc.stdout.read(65536), 120)
+            assert piece, (shown, await proc.stderr.read())
+            shown += piece
+        for _ in range(presses):
+            proc.send_signal(signal.SIGINT)
+            await asyncio.sleep(0.05)
+        code = await asyncio.wait_for(proc.wait(), 30)
+        return code, (shown + await proc.stdout.read()).decode(), (await proc.stderr.read()).decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_ctrl_c_in_the_chat_command_stops_the_turn_on_the_server(slow_stack: Stack) -> None:
+    """Ctrl-C once while the answer streams: the turn ends ``cancelled`` on the server with the text
+    the command printed, the command says so and exits (130, as an interrupted command does), and
+    the session answers its next message."""
+    async with httpx.AsyncClient(base_url=slow_stack.api_url, timeout=60) as http:
+        sid = (await http.post("/v1/sessions", json={"agent": "tester"})).json()["session_id"]
+        code, out, errors = await interrupted_chat(slow_stack, sid, presses=1)
+        assert code == 130, errors
+        assert "Traceback" not in errors and "stopping the turn" in errors, errors
+        assert re.search(r"\(cancelled: turn 1 stopped; kept \d+ characters\)", errors), errors
+
+        view = (await http.get(f"/v1/sessions/{sid}")).json()
+        assert view["current_turn"] is None  # not left running
+        [answer] = [m for m in view["messages"] if m["role"] == "assistant"]
+        assert answer["status"] == "cancelled"
+        assert answer["content"].strip() == out.strip()  # what was printed is what was kept
+        assert 0 < answer["content"].count("x") < 29999 * 0.9
+        nxt = await http.post(f"/v1/sessions/{sid}/messages?wait=30", json={"text": "what is 6 * 7?"})
+        assert nxt.status_code == 200 and "42" in nxt.json()["reply"]
+
+
+async def test_ctrl_c_twice_exits_the_chat_command_at_once(slow_stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=slow_stack.api_url, timeout=60) as http:
+        sid = (await http.post("/v1/sessions", json={"agent": "tester"})).json()["session_id"]
+        code, out, errors = await interrupted_chat(slow_stack, sid, presses=2)
+    assert code == 130, errors
+    assert "Traceback" not in errors and "Ctrl-C again to quit" in errors, errors

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from chain.deploy import deployment_for
 from core.settings import PROJECT_ROOT
 from devstack.processes import find_executable, free_port, port_open
 from devstack.stackfile import read_stack, stack_file
@@ -78,6 +79,11 @@ def test_up_runs_the_stack_the_cli_finds_it_approves_a_transfer_and_up_stops_cle
         out = up.output()
         assert f"http://127.0.0.1:{api}/docs" in out and f"http://127.0.0.1:{ui}" in out, out
         assert f"http://127.0.0.1:{chain}" in out, out
+        # the price feeds' addresses, as deployed (an operator or a test moves a price through them)
+        feeds = (deployment_for(up.data_dir, 31337) or {})["price_feeds"]
+        assert set(feeds) == {"ETH", "BTC", "TUSD"}
+        for symbol, address in feeds.items():
+            assert re.search(rf"^\s+price {symbol}\s+{address}$", out, re.M), out
         [redis_line] = [line for line in out.splitlines() if line.strip().startswith("redis ")]
         assert "redis://127.0.0.1:" in redis_line and "127.0.0.1:1/" not in redis_line  # its own Redis
         with urllib.request.urlopen(f"http://127.0.0.1:{api}/healthz", timeout=5) as r:

@@ -46,7 +46,11 @@ LLM_FALLBACKS = Counter("impressox_llm_fallbacks", "Calls that moved on to a fal
 TOOL_CALLS = Counter(
     "impressox_tool_calls", "Tool activity attempts by tool and outcome (ok, error)", ["tool", "outcome"]
 )
-TRANSFERS = Counter("impressox_transfers", "Transfers sent by the chain tools, by outcome", ["outcome"])
+TRANSFERS = Counter(
+    "impressox_transfers",
+    "Transfers by the chain tools, by outcome: sent, found (an earlier attempt sent it), refused",
+    ["outcome"],
+)
 GAS_COST = Counter("impressox_gas_cost_usd", "Gas paid by the agent's transactions, in USD at the feed's price")
 ALERTS_FIRED = Counter("impressox_alerts_fired", "Alert notifications delivered", ["kind"])
 SCHEDULE_RUNS = Counter("impressox_schedule_runs", "Scheduled turns run, by outcome", ["outcome"])

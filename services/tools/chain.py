@@ -17,7 +17,8 @@ from chain.simulation import REVERT_WORDS, plain, simulate_spend
 from chain.units import ETH_ADDRESS, MAX_AMOUNT, checksum_address, parse_amount, to_base_units
 from chain.vault import VaultService, reference_from_key
 from core.errors import BadInputError, ChainRevertError, ImpressoxError, PermanentError
-from core.tools import ToolContext, ToolResult
+from core.telemetry import metrics
+from core.tools import GasPaid, ToolContext, ToolResult
 from services.tools import chain_phrases  # noqa: F401  (how the offline model understands these tools)
 from services.tools.deps import WorkerDeps
 from services.tools.registry import tools
@@ -69,7 +70,9 @@ async def get_token_price(args: PriceArgs, ctx: ToolContext[WorkerDeps]) -> Tool
 
 class BalanceArgs(BaseModel):
     address: str | None = Field(default=None, description="An address; empty = your vault")
-    token: str = Field(default="ETH", pattern=SYMBOL, description="ETH or an ERC-20 symbol such as TUSD")
+    token: str | None = Field(
+        default=None, pattern=SYMBOL, description="ETH or an ERC-20 symbol such as TUSD; empty = every known token"
+    )
 
     @field_validator("address")
     @classmethod
@@ -79,14 +82,25 @@ class BalanceArgs(BaseModel):
 
 @tools.register(timeout_seconds=20)
 async def get_balance(args: BalanceArgs, ctx: ToolContext[WorkerDeps]) -> ToolResult:
-    """The balance of an address, or of your vault when no address is given, in ETH or an ERC-20 token."""
+    """The balance of an address, or of your vault when no address is given: in one token when
+    one is named, else ETH and every other known token it holds."""
     vault = await _vault(ctx, own=args.address is None)
-    token = args.token.upper()
-    amount = await vault.balance(args.address, token)
     who = "Your vault" if args.address is None else args.address
+    holder = args.address or vault.vault_address
+    if args.token:
+        token = args.token.upper()
+        amount = await vault.balance(args.address, token)
+        return ToolResult(
+            output=f"{who} holds {_amount(amount)} {token}.",
+            data={"address": holder, "token": token, "amount": str(amount), "balances": {token: str(amount)}},
+        )
+    balances = {symbol: await vault.balance(args.address, symbol) for symbol in vault.tokens()}
+    # ETH always (it pays for everything), other tokens when there is some
+    shown = [f"{_amount(amount)} {symbol}" for symbol, amount in balances.items() if symbol == "ETH" or amount]
+    listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
     return ToolResult(
-        output=f"{who} holds {_amount(amount)} {token}.",
-        data={"address": args.address or vault.vault_address, "token": token, "amount": str(amount)},
+        output=f"{who} holds {listed}.",
+        data={"address": holder, "balances": {symbol: str(amount) for symbol, amount in balances.items()}},
     )
 
 
@@ -266,11 +280,23 @@ async def transfer(args: TransferArgs, ctx: ToolContext[WorkerDeps]) -> ToolResu
     try:
         result = await vault.spend(reference_from_key(ctx.idempotency_key), args.token, args.to, args.amount)
     except ChainRevertError as exc:
+        metrics.TRANSFERS.labels("refused").inc()
         raise await _refused(vault, args, exc) from exc
+    # "found": an earlier attempt (a worker that died, a lost reply) had sent it
+    metrics.TRANSFERS.labels("found" if result.already_sent else "sent").inc()
     return ToolResult(
         output=(
             f"Sent {args.amount} {args.token} from your vault to {args.to}: "
             f"transaction {result.tx_hash} (block {result.block_number})."
         ),
         data=result.model_dump(mode="json"),
+        gas=GasPaid(result.tx_hash, result.gas_used, result.gas_price_wei, await _eth_usd(vault)),
     )
+
+
+async def _eth_usd(vault: VaultService) -> float | None:
+    """The ETH price the gas is counted at: the chain's own feed; None without one (counted as 0 USD)."""
+    try:
+        return float(await vault.price("ETH"))
+    except ImpressoxError:
+        return None

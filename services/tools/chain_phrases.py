@@ -69,8 +69,7 @@ def _balance(text: str, available: set[str]) -> Intent | None:
     if addr := _ADDRESS.search(text):
         args["address"] = addr.group(0)
     if tok := re.search(r"\b(ETH|TUSD|[A-Z]{3,6})\b", text.replace("ETH's", "ETH")):
-        if tok.group(1) != "ETH":
-            args["token"] = tok.group(1)
+        args["token"] = tok.group(1)  # a token named: that one; none: every token it holds
     return Intent("get_balance", args)
 
 

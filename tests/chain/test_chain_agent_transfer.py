@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from temporalio.client import Client
 
 from chain.accounts import ANVIL_ACCOUNTS
 from core.agents import AgentFactory
 from core.cache import Cache
+from core.ledger import UsageLedger
+from core.redis_keys import redis_prefix
 from core.schemas import TurnResult
 from core.settings import Settings
 from devstack.anvil import Anvil
@@ -87,19 +91,45 @@ async def spent_logs(anvil: Anvil, deployment: dict[str, Any]) -> list[dict]:
     )
 
 
+async def gas_of(anvil: Anvil, tx_hash: str) -> int:
+    """Wei the transaction paid for gas, from its receipt."""
+    receipt = await anvil_rpc(anvil, "eth_getTransactionReceipt", tx_hash)
+    return int(receipt["gasUsed"], 16) * int(receipt["effectiveGasPrice"], 16)
+
+
+async def session_usage(settings: Settings, owner: str, sid: str) -> dict[str, Any]:
+    ledger = UsageLedger(settings.redis_url, redis_prefix(settings))
+    try:
+        return next(r for r in await ledger.rows(owner, "session") if r["session"] == sid)
+    finally:
+        await ledger.client.aclose()
+
+
+def transfers_counted(outcome: str) -> float:
+    return REGISTRY.get_sample_value("impressox_transfers_total", {"outcome": outcome}) or 0.0
+
+
 async def test_price_balance_and_status_come_from_the_chain(chain_sessions: SessionService, chain_worker: None):
     sid = await chain_sessions.create("local", "assistant")
     price = done(await chain_sessions.send("local", sid, "what is the price of ETH?", wait=30))
     assert price.reply == "ETH is $3,000.00 (on-chain price feed)."
     mine = done(await chain_sessions.send("local", sid, "what's my balance?", wait=30))
-    assert mine.reply.startswith("Your vault holds ") and mine.reply.endswith(" ETH.")
+    # every token the vault holds (the local deployment funds it with ETH and TUSD)
+    assert re.fullmatch(r"Your vault holds [\d,.]+ ETH and [\d,.]+ TUSD\.", mine.reply), mine.reply
+    one = done(await chain_sessions.send("local", sid, "what's my TUSD balance?", wait=30))
+    assert re.fullmatch(r"Your vault holds [\d,.]+ TUSD\.", one.reply), one.reply
     status = done(await chain_sessions.send("local", sid, "vault status", wait=30))
     assert "daily limit 1," in status.reply and "TUSD" in status.reply
 
 
 async def test_an_approved_transfer_is_mined_and_a_rejected_one_sends_nothing(
-    chain_sessions: SessionService, chain_worker: None, anvil: Anvil, deployment: dict[str, Any]
+    chain_sessions: SessionService,
+    chain_settings: Settings,
+    chain_worker: None,
+    anvil: Anvil,
+    deployment: dict[str, Any],
 ):
+    sent_before = transfers_counted("sent")
     sid = await chain_sessions.create("local", "assistant")
     asked = await chain_sessions.send("local", sid, f"send 0.01 ETH to {RECIPIENT}", wait=30)
     assert asked.status == "awaiting_approval"
@@ -115,6 +145,12 @@ async def test_an_approved_transfer_is_mined_and_a_rejected_one_sends_nothing(
     assert tx_hash in view.messages[-1].content
     receipt = await anvil_rpc(anvil, "eth_getTransactionReceipt", tx_hash)
     assert receipt["status"] == "0x1"
+    # its gas is in the user's usage, in ETH and in USD at the chain's ETH feed ($3,000)
+    usage = await session_usage(chain_settings, "local", sid)
+    assert usage["gas_eth"] == pytest.approx(await gas_of(anvil, tx_hash) / WEI) and usage["gas_eth"] > 0
+    assert usage["gas_cost_usd"] == pytest.approx(usage["gas_eth"] * 3000)
+    assert usage["cost_usd"] == pytest.approx(usage["llm_cost_usd"] + usage["gas_cost_usd"])
+    assert transfers_counted("sent") == sent_before + 1
 
     # the operator's key signed the transfer inside the worker; it is nowhere in the history
     history = decoded_payloads((await chain_sessions.client.get_workflow_handle(sid).fetch_history()).to_json())
@@ -196,6 +232,10 @@ async def test_kill_9_of_the_worker_during_a_transfer_leaves_exactly_one_spend(
     assert "transaction 0x" in view.messages[-1].content
     assert await balance(anvil, RECIPIENT) - before == 3 * WEI // 100
     assert len(await spent_logs(anvil, deployment)) == spends + 1
+    # the second worker found the first one's transaction: its gas is counted once
+    tx_hash = view.messages[-1].content.split("transaction ")[1].split(" ")[0]
+    usage = await session_usage(chain_settings, "local", sid)
+    assert usage["gas_eth"] == pytest.approx(await gas_of(anvil, tx_hash) / WEI) and usage["gas_eth"] > 0
 
 
 async def test_an_approval_forged_through_the_temporal_cli_moves_nothing(

@@ -105,6 +105,7 @@ def test_balance_requests() -> None:
     assert parse_intent("what's my balance?", ALL_TOOLS) == Intent("get_balance", {})
     assert parse_intent(f"balance of {ADDRESS}", ALL_TOOLS) == Intent("get_balance", {"address": ADDRESS})
     assert parse_intent("my TUSD balance", ALL_TOOLS) == Intent("get_balance", {"token": "TUSD"})
+    assert parse_intent("my ETH balance", ALL_TOOLS) == Intent("get_balance", {"token": "ETH"})
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,8 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """The module's stack; a module's ``STACK_ENV`` adds to (or overrides) its environment."""
     tmp = tmp_path_factory.mktemp("web-up")
     ports = {"api": free_port(), "temporal": free_port(), "ui": free_port(), "chain": free_port()}
     cmd = [find_executable("impressox"), "up", "--data-dir", str(tmp / "data")]
@@ -85,6 +86,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         IMPRESSOX_OFFLINE_TOKEN_DELAY_MS="20",
         IMPRESSOX_LLM_CACHE_TTL_SECONDS="0",
     )
+    env.update(getattr(request.module, "STACK_ENV", {}))
     log_path = tmp / "up.log"
     with log_path.open("w+") as log:
         proc = subprocess.Popen(

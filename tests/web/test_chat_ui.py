@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -183,7 +184,13 @@ def test_chat_streams_with_a_live_status_and_pins_the_approval(view: Any, stack:
     sessions.get_by_role("button", name="End session").click()
     sessions.get_by_role("button", name="Yes, end it").click()
     expect(sessions.get_by_role("link", name=re.compile("Sums and sends")).get_by_text("ended")).to_be_visible()
-    listed = {s["session_id"]: s for s in api_get(stack.api + "/v1/sessions")}
+    # the server ended it too (its list trails the end by a moment: visibility is eventually consistent)
+    deadline = time.monotonic() + 30
+    while True:
+        listed = {s["session_id"]: s for s in api_get(stack.api + "/v1/sessions")}
+        if listed[sid]["status"].lower() != "running" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert listed[sid]["status"].lower() != "running", listed[sid]
     close_menu(page)
     assert page.outside == [] and page.errors == [], (page.outside, page.errors)

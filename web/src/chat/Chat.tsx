@@ -35,7 +35,13 @@ interface Row {
   running?: boolean;
   /** what went wrong and what to do (the live turn's final error) */
   error?: string;
+  /** the answer was cut off: by the Stop button (cancelled) or by a newer message (interrupted) */
+  stopped?: Stopped;
 }
+
+type Stopped = "cancelled" | "interrupted";
+const stoppedOf = (status: string | null | undefined): Stopped | undefined =>
+  status === "cancelled" || status === "interrupted" ? status : undefined;
 
 function rowsOf(view: SessionView | undefined, live: LiveTurn | null): Row[] {
   const rows: Row[] = [];
@@ -43,7 +49,8 @@ function rowsOf(view: SessionView | undefined, live: LiveTurn | null): Row[] {
     if (m.role !== "user" && m.role !== "assistant") return;
     if (live && m.message_id === live.messageId) return; // the live turn shows it until it is in the transcript
     const at = m.at ? new Date(m.at).getTime() : undefined;
-    rows.push({ id: `${m.turn}-${m.role}-${i}`, role: m.role, text: m.content, at, tools: m.tool_calls ?? [] });
+    const stopped = m.role === "assistant" ? stoppedOf(m.status) : undefined;
+    rows.push({ id: `${m.turn}-${m.role}-${i}`, role: m.role, text: m.content, at, tools: m.tool_calls ?? [], stopped });
   });
   if (live) {
     rows.push({ id: `live-user-${live.messageId}`, role: "user", text: live.text, at: live.at, tools: [] });
@@ -56,6 +63,7 @@ function rowsOf(view: SessionView | undefined, live: LiveTurn | null): Row[] {
         tools: live.tools,
         running,
         error: live.phase === "failed" ? live.error : undefined,
+        stopped: stoppedOf(live.phase),
       });
   }
   return rows;
@@ -77,7 +85,7 @@ const convert = (r: Row): ThreadMessageLike => ({
     ...(r.text.trim() ? [{ type: "text" as const, text: r.text }] : []),
   ],
   status: r.role === "assistant" ? (r.running ? { type: "running" } : { type: "complete", reason: "stop" }) : undefined,
-  metadata: { custom: r.error ? { error: r.error } : {} },
+  metadata: { custom: { ...(r.error ? { error: r.error } : {}), ...(r.stopped ? { stopped: r.stopped } : {}) } },
 });
 
 /** What a failed request means for the person at the keyboard, and what to do about it. */
@@ -310,6 +318,21 @@ function TurnError() {
   ) : null;
 }
 
+const STOPPED_TEXT: Record<Stopped, string> = {
+  cancelled: "Stopped: the answer ends here.",
+  interrupted: "Interrupted by a newer message: the answer ends here.",
+};
+
+/** The mark on a cut-off answer (the transcript keeps the text as far as it was written). */
+function StoppedMark() {
+  const stopped = useAuiState((s) => (s.message.metadata?.custom as { stopped?: Stopped } | undefined)?.stopped);
+  return stopped ? (
+    <p className="stopped" role="note">
+      {STOPPED_TEXT[stopped]}
+    </p>
+  ) : null;
+}
+
 // a running message with no text yet shows nothing (the status line says what happens), not an empty bubble
 const NoText = () => null;
 
@@ -317,6 +340,7 @@ function AssistantMessage() {
   return (
     <MessagePrimitive.Root className="msg assistant">
       <MessagePrimitive.Parts components={{ Text: MarkdownText, Empty: NoText, tools: { Fallback: ToolCard } }} />
+      <StoppedMark />
       <TurnError />
       <Meta />
     </MessagePrimitive.Root>
