@@ -184,9 +184,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     settings, stack = with_stack(settings, os.environ)
     if args.command in ("worker", "api", "listener", "bot"):
+        from core.key_agreement import agree_on_keys
         from core.telemetry import start_process
 
-        start_process(settings, f"bot-{args.platform}" if args.command == "bot" else args.command)
+        role = f"bot-{args.platform}" if args.command == "bot" else args.command
+        agree_on_keys(settings, role)  # a process with other keys than the running ones refuses here
+        start_process(settings, role)
     if args.command == "worker":
         from temporal.worker import run_worker
 
