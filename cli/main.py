@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import gc
 import logging
 import os
@@ -188,7 +189,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from core.telemetry import start_process
 
         role = f"bot-{args.platform}" if args.command == "bot" else args.command
-        agree_on_keys(settings, role)  # a process with other keys than the running ones refuses here
+        # a process whose keys cannot work with the running ones' refuses here; it leaves at exit
+        if agreement := agree_on_keys(settings, role):
+            atexit.register(agreement.close)
         start_process(settings, role)
     if args.command == "worker":
         from temporal.worker import run_worker

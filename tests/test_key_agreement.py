@@ -11,16 +11,28 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 from pydantic import SecretStr
 
 from core.errors import ConfigError
 from core.key_agreement import agree_on_keys
+from core.redis_keys import redis_prefix
 from core.settings import Settings
 from core.temporal.codec import CodecKey
 from devstack.processes import stop_process
 from tests.conftest import TemporalServer, worker_process
 
 pytestmark = pytest.mark.slow
+
+
+def members(settings: Settings) -> list[bytes]:
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        return [
+            m if isinstance(m, bytes) else m.encode() for m in client.hkeys(f"{redis_prefix(settings)}:stack:members")
+        ]
+    finally:
+        client.close()
 
 
 def refusal(proc: subprocess.Popen) -> tuple[int, list[str]]:
@@ -57,8 +69,10 @@ def test_a_worker_with_other_keys_refuses_to_start_and_one_with_the_same_keys_st
             while not (tmp_path / "s.ready").exists() and same.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert (tmp_path / "s.ready").exists(), same.poll()  # the same keys: it runs
+            assert any(m.startswith(b"worker@") for m in members(settings))
         finally:
             stop_process(same)
+        assert [m.split(b"@")[0] for m in members(settings)] == [b"api"]  # a stopped worker left the list
     finally:
         running.close()
 
