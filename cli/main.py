@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import gc
 import logging
 import os
@@ -201,9 +202,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     settings, stack = with_stack(settings, os.environ)
     if args.command in ("worker", "api", "listener", "bot"):
+        from core.key_agreement import agree_on_keys
         from core.telemetry import start_process
 
-        start_process(settings, f"bot-{args.platform}" if args.command == "bot" else args.command)
+        role = f"bot-{args.platform}" if args.command == "bot" else args.command
+        # a process whose keys cannot work with the running ones' refuses here; it leaves at exit
+        if agreement := agree_on_keys(settings, role):
+            atexit.register(agreement.close)
+        start_process(settings, role)
     if args.command == "worker":
         from temporal.worker import run_worker
 
