@@ -1,4 +1,8 @@
-"""``impressox bot telegram|discord``: one bot process until SIGTERM/SIGINT."""
+"""``impressox bot NAME``: one chat platform's bot process until SIGTERM/SIGINT.
+
+NAME is any platform of the registry (bots/common/platforms.py: the built-in ``telegram`` and
+``discord``, and those of ``IMPRESSOX_PLATFORM_MODULES``); it runs when its token is set.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +10,22 @@ import asyncio
 import gc
 from pathlib import Path
 
+from bots.common.platforms import load_platforms
 from core.errors import ConfigError
 from core.settings import Settings
 from core.shutdown import stop_on_signals
 
 
 def run_bot(platform: str, settings: Settings, ready_file: Path | None = None) -> int:
+    entry = load_platforms(settings.platform_modules).get(platform)
+    config = entry.settings(settings)
+    if not config.enabled:
+        raise ConfigError(f"{entry.env_var('token')} is not set")
+
     async def main() -> None:
         stop = asyncio.Event()
         with stop_on_signals(stop):
-            if platform == "telegram":
-                if settings.telegram_token is None:
-                    raise ConfigError("IMPRESSOX_TELEGRAM_TOKEN is not set")
-                from bots.telegram.app import run_telegram
-
-                await run_telegram(settings, stop, ready_file)
-            else:
-                if settings.discord_token is None:
-                    raise ConfigError("IMPRESSOX_DISCORD_TOKEN is not set")
-                from bots.discord.app import run_discord
-
-                await run_discord(settings, stop, ready_file)
+            await entry.run(settings, config, stop, ready_file)
         gc.collect()
 
     asyncio.run(main())

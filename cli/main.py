@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import gc
 import logging
 import os
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from core.errors import ConfigError, ImpressoxError
+from core.platforms import PlatformRegistry
 from core.settings import Settings, load_settings
 
 #: commands that talk to a stack and exit: quiet logs, one line on failure
@@ -68,10 +70,15 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("listener", help="follow the chain and turn vault events into notifications")
 
+    platforms = _chat_platforms()
     bot = sub.add_parser(
-        "bot", help="run a chat bot (its token must be set: IMPRESSOX_TELEGRAM_TOKEN / _DISCORD_TOKEN)"
+        "bot",
+        help="run a chat bot: " + ", ".join(platforms.names()) + " (its token must be set: IMPRESSOX_<NAME>_TOKEN)",
+        description="Run one chat platform's bot until SIGTERM/SIGINT. Platforms: "
+        + "; ".join(f"{p.name} ({p.description or p.module}; {p.env_var('token')})" for p in platforms)
+        + ". More with IMPRESSOX_PLATFORM_MODULES.",
     )
-    bot.add_argument("platform", choices=["telegram", "discord"])
+    bot.add_argument("platform", metavar="NAME", help="the platform: " + ", ".join(platforms.names()))
     bot.add_argument("--ready-file", type=Path, help="touched once the bot serves (for health checks)")
 
     chat = sub.add_parser(
@@ -123,6 +130,17 @@ def _parser() -> argparse.ArgumentParser:
 
     add_chain_commands(sub)
     return p
+
+
+def _chat_platforms() -> PlatformRegistry:
+    """The chat platforms ``impressox bot`` runs, for its help: the built-in ones and those of
+    settings.platform_modules (the settings' or a module's error is reported when a command runs)."""
+    from bots.common.platforms import load_platforms
+
+    try:
+        return load_platforms(load_settings().platform_modules)
+    except ConfigError:
+        return load_platforms()
 
 
 def _logging(command: str) -> None:
@@ -184,9 +202,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     settings, stack = with_stack(settings, os.environ)
     if args.command in ("worker", "api", "listener", "bot"):
+        from core.key_agreement import agree_on_keys
         from core.telemetry import start_process
 
-        start_process(settings, f"bot-{args.platform}" if args.command == "bot" else args.command)
+        role = f"bot-{args.platform}" if args.command == "bot" else args.command
+        # a process whose keys cannot work with the running ones' refuses here; it leaves at exit
+        if agreement := agree_on_keys(settings, role):
+            atexit.register(agreement.close)
+        start_process(settings, role)
     if args.command == "worker":
         from temporal.worker import run_worker
 

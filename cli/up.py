@@ -1,10 +1,11 @@
 """``impressox up``: the whole stack in the foreground on embedded defaults.
 
 Temporal dev server (SQLite under the data dir, Web UI), a Redis (the configured one when
-reachable, else one started here), the local chain, then a worker, the chain listener and the
-API as child processes. Before anything starts, every port it needs is checked: a busy one
-fails at once in one line. While it runs, a crashed Temporal server, API, worker, listener or Redis
-is logged and restarted with backoff; only the chain going away stops the stack.
+reachable, else one started here), the local chain, then a worker, the chain listener, the API
+and the bot of each chat platform whose token is set as child processes. Before anything starts,
+every port it needs is checked: a busy one fails at once in one line. While it runs, a crashed
+Temporal server, API, worker, listener, bot or Redis is logged and restarted with backoff; only
+the chain going away stops the stack.
 Ctrl-C or SIGTERM stops every child; the children also die with ``up`` if it is killed
 (see ``devstack/processes.py``). Where the stack serves is written to ``<data_dir>/stack.json``
 for the other commands (``impressox chat`` ...), and removed on stop.
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bots.common.platforms import platforms_to_run
 from cli.up_chain import start_chain
 from core.approvals import approval_key
 from core.cache import redis_reachable
@@ -83,6 +85,8 @@ class Stack:
         self.env = dict(os.environ)
         #: each child's Prometheus endpoint, by child name
         self.metrics: dict[str, str] = {}
+        #: the chat platforms to run, each as a child ``impressox bot NAME`` (a bad setting fails here)
+        self.bots = platforms_to_run(settings)
 
     def start(self) -> dict[str, str]:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -139,10 +143,9 @@ class Stack:
         wait_until(lambda: port_open(self.args.api_port), STARTUP_SECONDS, "the API", api.proc, interval=0.1)
         if chain is not None:  # last: it is not needed to serve turns, and start-up is CPU-bound
             self._child("listener", [me, "listener"])
-        for platform, token in (("telegram", self.settings.telegram_token), ("discord", self.settings.discord_token)):
-            if token is not None and token.get_secret_value():  # each bot whose token is set, restartable
-                log.info("starting the %s bot", platform)
-                self._child(f"bot-{platform}", [me, "bot", platform])
+        for platform in self.bots:  # each chat platform whose token is set, restartable
+            log.info("starting the %s bot", platform)
+            self._child(f"bot-{platform}", [me, "bot", platform])
         api_url = f"http://127.0.0.1:{self.args.api_port}"
         urls["api"] = api_url
         urls["docs"] = f"{api_url}/docs"

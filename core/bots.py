@@ -16,9 +16,6 @@ from core.schemas import ReplyAddress
 
 #: the activity a bot process hosts on its platform's task queue
 DELIVER = "deliver"
-PLATFORMS = ("telegram", "discord")
-#: the platform user an unlinked chat identity acts as: ``tg-<id>`` / ``dc-<id>``
-USER_PREFIX = {"telegram": "tg", "discord": "dc"}
 
 
 #: a delivery retries with backoff until the chat is reachable (a 429 sets its own next delay)

@@ -155,7 +155,7 @@ class AgentPlan(BaseModel):
 class ReplyAddress(BaseModel):
     """Where a chat bot wants a turn's reply delivered (the session's ``deliver`` activity)."""
 
-    #: "telegram" or "discord": the reply goes out on the task queue ``impressox-<platform>``
+    #: the chat platform's name (core/platforms.py): the reply goes out on its task queue ``impressox-<platform>``
     platform: str
     chat_id: str
     #: the platform's id of the message to answer (threads the reply), if any

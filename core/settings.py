@@ -11,10 +11,12 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import yaml
 from limits import parse_many
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -34,6 +36,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config" / "impressox.yaml"
 #: The offline deterministic model: a litellm custom provider, see core/llm/offline.py.
 OFFLINE_MODEL = "offline/impressox-offline-v1"
+ENV_PREFIX = "IMPRESSOX_"
 
 
 _MULTITASK_DEFAULTS: dict[str, Multitask] = {"telegram": "interrupt"}
@@ -50,7 +53,7 @@ class Settings(BaseSettings):
     """Everything the platform can be configured with. ENV names are IMPRESSOX_<FIELD>."""
 
     model_config = SettingsConfigDict(
-        env_prefix="IMPRESSOX_", extra="forbid", env_nested_delimiter="__", validate_default=True
+        env_prefix=ENV_PREFIX, extra="forbid", env_nested_delimiter="__", validate_default=True
     )
 
     # where the embedded stack keeps its state (Temporal SQLite file, chain state, deployments)
@@ -223,22 +226,21 @@ class Settings(BaseSettings):
     #: seconds a scheduled turn waits for its answer before reporting it as still running
     schedule_turn_wait_seconds: float = Field(default=600.0, gt=0)
 
-    # Chat bots (bots/): each runs when its token is set (``impressox bot telegram|discord``, ``up``)
-    telegram_token: SecretStr | None = None
-    #: the Bot API base: empty = https://api.telegram.org; a self-hosted Bot API server or a test fake
-    telegram_api_url: str | None = None
-    discord_token: SecretStr | None = None
-    #: Discord's REST base; the gateway URL comes from its ``/gateway``
-    discord_api_url: str = "https://discord.com/api/v10"
+    # Chat bots (bots/): each platform is a registry entry (core/platforms.py) declared by its own
+    # module, and runs when its token is set (``impressox bot NAME``, ``up``)
+    #: extra modules whose import declares more chat platforms (``platforms.register``), e.g.
+    #: "mycompany.slack"; the built-in ones (bots/common/platforms.py) are always loaded
+    platform_modules: list[str] = Field(default_factory=list)
+    #: each platform's settings group, raw (validated by the platform's own model when it is read):
+    #: ``IMPRESSOX_<PLATFORM>_<FIELD>`` (``IMPRESSOX_TELEGRAM_TOKEN``) or, in the config file,
+    #: ``platforms: {telegram: {api_url: ...}}``. Never shown (it holds the platforms' tokens)
+    platforms: dict[str, dict[str, Any]] = Field(default_factory=dict, repr=False, exclude=True)
     #: the agent a chat conversation talks to
     bot_agent: str = "assistant"
     #: the bots show an answer as it is written, editing their reply in place (off: it arrives whole)
     bot_live_replies: bool = True
     #: a turn answered within this many seconds is one plain message (no draft, no edits)
     bot_live_grace_seconds: float = Field(default=1.0, ge=0, le=60)
-    #: at most one edit per chat this often on Telegram, per message on Discord (the platforms' limits)
-    telegram_edit_interval_seconds: float = Field(default=1.5, ge=0.1, le=60)
-    discord_edit_interval_seconds: float = Field(default=1.2, ge=0.1, le=60)
     #: how long a ``POST /v1/links`` code may be redeemed with ``/link CODE``
     link_code_ttl_seconds: float = Field(default=600.0, gt=0, le=3600)
     #: keys the link code workflows' ids (an HMAC of the code); empty: <data_dir>/keys/link.key
@@ -305,7 +307,12 @@ class Settings(BaseSettings):
         yaml_file = Path(os.environ.get("IMPRESSOX_CONFIG") or DEFAULT_CONFIG_FILE)
         if not yaml_file.is_file():
             raise ConfigError(f"config file {yaml_file} does not exist (IMPRESSOX_CONFIG)")
-        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return (
+            init_settings,
+            env_settings,
+            PlatformEnvSource(settings_cls),
+            YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file),
+        )
 
     def budget_for(self, user: str) -> float | None:
         return self.budget_usd_per_user.get(user, self.budget_usd_per_day)
@@ -315,6 +322,27 @@ class Settings(BaseSettings):
         if self.temporal_ui_origin:
             return [self.temporal_ui_origin.rstrip("/")]
         return [f"http://127.0.0.1:{self.temporal_ui_port}", f"http://localhost:{self.temporal_ui_port}"]
+
+
+class PlatformEnvSource(PydanticBaseSettingsSource):
+    """``IMPRESSOX_<PLATFORM>_<FIELD>`` variables that are no field of Settings, as ``platforms``:
+    the chat platforms' settings groups (their names are known only once their modules are loaded;
+    a platform reads its own group, core/platforms.py). Over the config file, under init values."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        fields = set(self.settings_cls.model_fields)
+        groups: dict[str, dict[str, Any]] = {}
+        for key, value in os.environ.items():
+            rest = key[len(ENV_PREFIX) :].lower() if key.upper().startswith(ENV_PREFIX) else ""
+            if not rest or rest in fields or "__" in rest:  # a field's own (or nested) variable
+                continue
+            name, _, field = rest.partition("_")
+            if name and field:
+                groups.setdefault(name, {})[field] = value
+        return {"platforms": groups} if groups else {}
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,9 +1,10 @@
-"""Chat service: what the Telegram and Discord bots share (and the API's ``/v1/links``).
+"""Chat service: what the chat platforms' bots share (and the API's ``/v1/links``).
 
-A chat user is an identity (``telegram:<id>``, ``discord:<id>``) kept in its own
-BotIdentityWorkflow. Unlinked, it acts as a platform user of its own (``tg-<id>``, ``dc-<id>``),
-who owns no vault, so nothing that moves money works; ``/link CODE`` ties it to the user who
-asked for the code, and from then on its conversations are that user's sessions.
+A chat user is an identity (``<platform>:<id>``, e.g. ``telegram:<id>``) kept in its own
+BotIdentityWorkflow. Unlinked, it acts as a platform user of its own (``<user prefix>-<id>``, the
+prefix its platform's registry entry declares: ``tg-<id>``, ``dc-<id>``), who owns no vault, so
+nothing that moves money works; ``/link CODE`` ties it to the user who asked for the code, and
+from then on its conversations are that user's sessions.
 
 Conversations map to sessions here: a DM is the identity's current session (``/new`` starts
 another), a group or channel one session per (chat, user). Session ids keep the
@@ -29,8 +30,6 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.bots import (
-    PLATFORMS,
-    USER_PREFIX,
     IdentityStart,
     IdentityView,
     LinkCode,
@@ -43,6 +42,7 @@ from core.errors import BadInputError, ConflictError, NotFoundError
 from core.link_codes import code_digest, link_code_key
 from core.names import USER_NAME
 from core.notifications import NotificationsStart
+from core.platforms import PlatformRegistry
 from core.quotas import int_quota, refusal
 from core.schemas import ReplyAddress
 from core.settings import Settings
@@ -73,18 +73,26 @@ class LinkError(BadInputError):
 
 
 class ChatService:
-    def __init__(self, client: Client, settings: Settings, sessions: SessionService) -> None:
+    def __init__(
+        self, client: Client, settings: Settings, sessions: SessionService, platforms: PlatformRegistry | None = None
+    ) -> None:
         self.client = client
         self.settings = settings
         self.sessions = sessions
+        #: the chat platforms whose identities this service serves (none: it only issues and lists links)
+        self.platforms = platforms or PlatformRegistry()
 
     @cached_property
     def _link_key(self) -> bytes:
         return link_code_key(self.settings)
 
     # ------------------------------------------------------------------ identities
+    def _check(self, platform: str, user_id: str) -> None:
+        if platform not in self.platforms or not str(user_id).lstrip("-").isalnum():
+            raise BadInputError(f"invalid chat identity {platform}:{user_id}")
+
     async def identity(self, platform: str, user_id: str) -> IdentityView:
-        _check(platform, user_id)
+        self._check(platform, user_id)
         try:
             return await self.client.get_workflow_handle(
                 identity_workflow_id(self.settings.task_queue, platform, user_id)
@@ -96,10 +104,10 @@ class ChatService:
 
     def owner(self, view: IdentityView) -> str:
         """The platform user this chat identity acts as."""
-        return view.linked_user or f"{USER_PREFIX[view.platform]}-{view.user_id}"
+        return view.linked_user or self.platforms.get(view.platform).user(view.user_id)
 
     async def _identity_handle(self, platform: str, user_id: str) -> WorkflowHandle[Any, None]:
-        _check(platform, user_id)
+        self._check(platform, user_id)
         return await self.client.start_workflow(
             BotIdentityWorkflow.run,
             IdentityStart(platform=platform, user_id=user_id),
@@ -313,8 +321,3 @@ def _shortened(text: str, limit: int) -> str:
 def new_message_id(platform: str, chat_id: str | int, message_id: str | int) -> str:
     """The session message id of a chat message: a redelivered update is answered once."""
     return f"{platform}-{chat_id}-{message_id}" if message_id else uuid.uuid4().hex
-
-
-def _check(platform: str, user_id: str) -> None:
-    if platform not in PLATFORMS or not str(user_id).lstrip("-").isalnum():
-        raise BadInputError(f"invalid chat identity {platform}:{user_id}")

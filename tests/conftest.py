@@ -188,8 +188,11 @@ async def lifespan_in_one_task(app: Any) -> AsyncIterator[None]:
         await task
 
 
-def worker_process(settings: Settings, ready: Path) -> subprocess.Popen:
-    """``impressox worker`` as a separate process (so a test can kill -9 it), on the test's settings."""
+def worker_process(
+    settings: Settings, ready: Path, extra_env: dict[str, str] | None = None, stderr: int | None = subprocess.DEVNULL
+) -> subprocess.Popen:
+    """``impressox worker`` as a separate process (so a test can kill -9 it), on the test's settings
+    (and ``extra_env`` over them); ``stderr=subprocess.PIPE`` to read what it says."""
     from devstack.processes import find_executable
 
     env = dict(
@@ -216,13 +219,15 @@ def worker_process(settings: Settings, ready: Path) -> subprocess.Popen:
             for name, c in settings.mcp_servers.items()
         }
         env["IMPRESSOX_MCP_SERVERS"] = json.dumps(servers)
+    env.update(extra_env or {})
     ready.unlink(missing_ok=True)
     return subprocess.Popen(
         [find_executable("impressox"), "worker", "--ready-file", str(ready)],
         env=env,
         cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
         start_new_session=True,
     )
 

@@ -15,9 +15,9 @@ decorators run.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 
+from core.plugins import import_modules
 from workers.events import events
 from workers.tasks import tasks
 
@@ -26,8 +26,7 @@ HANDLER_MODULES = ("workers.handlers.deposits", "workers.handlers.watch", "worke
 
 def load_handlers(extra_modules: Iterable[str] = ()) -> None:
     """Import the built-in handler modules and ``extra_modules`` (settings.handler_modules), once each."""
-    for module in (*HANDLER_MODULES, *extra_modules):
-        importlib.import_module(module)
+    import_modules(HANDLER_MODULES, extra_modules)
 
 
 __all__ = ["events", "load_handlers", "tasks"]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from temporalio.client import Client
 
+from bots.common.platforms import load_platforms
 from core.agents import AgentFactory
 from core.settings import Settings
 from core.streams import TurnStreams
@@ -31,7 +32,8 @@ class BotRuntime:
         registry = load_tools(settings.tool_modules)
         sessions = SessionService(client, settings, AgentFactory.from_yaml(settings.agents_file, registry, settings))
         streams = TurnStreams.from_settings(settings) if settings.bot_live_replies else None
-        return cls(settings=settings, client=client, chats=ChatService(client, settings, sessions), streams=streams)
+        chats = ChatService(client, settings, sessions, load_platforms(settings.platform_modules))
+        return cls(settings=settings, client=client, chats=chats, streams=streams)
 
     async def close(self) -> None:
         if self.streams is not None:

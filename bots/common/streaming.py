@@ -34,6 +34,7 @@ from temporalio.exceptions import ApplicationError
 
 from bots.common.text import split_text
 from core.bots import ApprovalButton, Delivery
+from core.platforms import ChatPlatform
 from core.schemas import ReplyAddress
 from core.streams import STREAM_ERRORS, TERMINAL_EVENTS, TurnEvent, TurnStreams
 from core.turn_events import TurnFold, parse_event
@@ -62,11 +63,8 @@ class Refused(Exception):
 
 class ChatSurface(Protocol):
     """How one platform sends, edits and deletes the bot's messages. Raises ``RateLimited`` or
-    ``Refused`` for the platform's answers; an edit to the text already shown is a success."""
-
-    platform: str
-    #: characters per message
-    limit: int
+    ``Refused`` for the platform's answers; an edit to the text already shown is a success.
+    What the platform is (its name, its message limit) is its registry entry's (core/platforms.py)."""
 
     def throttle_key(self, address: ReplyAddress, ref: str | None) -> str | None:
         """What the edit cadence is counted per (None: not throttled)."""
@@ -220,7 +218,7 @@ class TurnRenderer:
         async with self.lock:
             if self.closed or self.paused:
                 return True
-            for i, part in enumerate(split_text(text, surface.limit)):
+            for i, part in enumerate(split_text(text, self.replies.platform.text_limit)):
                 if i < len(self.shown) and self.shown[i] == part:
                     continue
                 ref = self.refs[i] if i < len(self.refs) else None
@@ -257,9 +255,17 @@ class StreamingReplies:
     """A bot's live replies: a renderer per running turn, and the ``deliver`` activity's body."""
 
     def __init__(
-        self, surface: ChatSurface, streams: TurnStreams | None, *, interval: float, grace: float = 1.0
+        self,
+        surface: ChatSurface,
+        platform: ChatPlatform[Any],
+        streams: TurnStreams | None,
+        *,
+        interval: float,
+        grace: float = 1.0,
     ) -> None:
         self.surface = surface
+        #: the platform's registry entry: its name, and its message limit (longer texts are split)
+        self.platform = platform
         self.streams = streams  # None: streaming off, replies arrive whole
         self.drafts = DraftStore(streams) if streams else None
         self.throttle = Throttle(interval)
@@ -304,7 +310,7 @@ class StreamingReplies:
                     refs, shown = list(renderer.refs), list(renderer.shown)
             else:  # a bot restarted mid-turn, or a retried delivery: the drafts it left, if any
                 refs, _ = await self.drafts.load(session_id, message_id)
-        parts = split_text(delivery.text, self.surface.limit)
+        parts = split_text(delivery.text, self.platform.text_limit)
         details = activity.info().heartbeat_details
         done = int(details[0]) if details else 0
         for i in range(done, len(parts)):
@@ -347,11 +353,11 @@ class StreamingReplies:
         except RateLimited as exc:
             self.throttle.penalize(key, exc.retry_after)
             raise ApplicationError(
-                f"{self.surface.platform} asked to retry after {exc.retry_after} s",
+                f"{self.platform.name} asked to retry after {exc.retry_after} s",
                 next_retry_delay=timedelta(seconds=exc.retry_after),
             ) from None
         except Refused as exc:
-            raise ApplicationError(f"{self.surface.platform} refused the message: {exc}", non_retryable=True) from None
+            raise ApplicationError(f"{self.platform.name} refused the message: {exc}", non_retryable=True) from None
 
     async def close(self) -> None:
         for renderer in self.renderers.values():

@@ -1,9 +1,7 @@
-"""Splitting long replies at a platform's message limit, on line boundaries where possible."""
+"""Splitting long replies at a platform's message limit (its registry entry's ``text_limit``), on
+line boundaries where possible."""
 
 from __future__ import annotations
-
-TELEGRAM_LIMIT = 4096
-DISCORD_LIMIT = 2000
 
 
 def split_text(text: str, limit: int) -> list[str]:

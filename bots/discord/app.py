@@ -28,6 +28,7 @@ from bots.common.delivery import DeliveryPlugin
 from bots.common.runtime import BotRuntime
 from bots.common.start_errors import discord_start_error
 from bots.common.streaming import StreamingReplies
+from bots.discord.platform import DISCORD, DiscordSettings
 from bots.discord.surface import DiscordSurface, reference
 from core.bots import DELIVER, Delivery, bot_task_queue
 from core.errors import BadInputError, ImpressoxError, NotFoundError
@@ -36,7 +37,7 @@ from core.settings import Settings
 from services.chats import ChatService, LinkError, conversation_key, new_message_id
 
 log = logging.getLogger("impressox.discord")
-PLATFORM = "discord"
+PLATFORM = DISCORD.name
 TYPING_SECONDS = 120.0
 #: Discord shows "typing…" for about 10 s per trigger
 TYPING_EVERY = 8.0
@@ -176,25 +177,27 @@ def interaction_identity(interaction: Interaction) -> tuple[str, str]:
 
 
 class DiscordBot:
-    def __init__(self, runtime: BotRuntime, settings: Settings) -> None:
+    def __init__(self, runtime: BotRuntime, config: DiscordSettings | None = None) -> None:
         self.runtime = runtime
         self.chats = runtime.chats
-        self.settings = settings
+        #: the Discord settings group (IMPRESSOX_DISCORD_*): the token, the REST base, the edit cadence
+        self.config = config or DISCORD.settings(runtime.settings)
         # REST base (and so the gateway URL, from its /gateway): real Discord, or a fake in tests
-        Route.BASE = settings.discord_api_url.rstrip("/")
+        Route.BASE = self.config.api_url.rstrip("/")
         self.client = commands.Bot(intents=intents())
         self.client.add_cog(ChatCog(self))
         self._tasks: set[asyncio.Task[Any]] = set()
         self.surface = DiscordSurface(self.client)
         self.replies = StreamingReplies(
             self.surface,
+            DISCORD,
             runtime.streams,
-            interval=settings.discord_edit_interval_seconds,
-            grace=settings.bot_live_grace_seconds,
+            interval=self.config.edit_interval_seconds,
+            grace=runtime.settings.bot_live_grace_seconds,
         )
 
     async def run(self, stop: asyncio.Event, ready_file: Path | None = None) -> None:
-        assert self.settings.discord_token is not None
+        assert self.config.token is not None
         worker = Worker(
             self.runtime.client,
             task_queue=bot_task_queue(PLATFORM, self.runtime.settings.task_queue),
@@ -202,7 +205,7 @@ class DiscordBot:
             max_concurrent_activities=50,
         )
         async with worker:
-            gateway = asyncio.create_task(self.client.start(self.settings.discord_token.get_secret_value()))
+            gateway = asyncio.create_task(self.client.start(self.config.token.get_secret_value()))
             if ready_file:
                 ready_file.write_text(str(os.getpid()))
             done, _ = await asyncio.wait(
@@ -211,7 +214,7 @@ class DiscordBot:
             await self.client.close()
             [outcome] = await asyncio.gather(gateway, return_exceptions=True)
             if gateway in done and not stop.is_set():  # the gateway gave up before anyone asked it to stop
-                raise discord_start_error(outcome, self.settings.discord_api_url)
+                raise discord_start_error(outcome, self.config.api_url)
         await self.replies.close()
         for task in list(self._tasks):
             task.cancel()
@@ -308,9 +311,11 @@ class DiscordBot:
         await self.replies.deliver(delivery, activity.info().workflow_id or "")
 
 
-async def run_discord(settings: Settings, stop: asyncio.Event, ready_file: Path | None = None) -> None:
+async def run_discord(
+    settings: Settings, config: DiscordSettings, stop: asyncio.Event, ready_file: Path | None = None
+) -> None:
     runtime = await BotRuntime.start(settings)
     try:
-        await DiscordBot(runtime, settings).run(stop, ready_file)
+        await DiscordBot(runtime, config).run(stop, ready_file)
     finally:
         await runtime.close()

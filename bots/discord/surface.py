@@ -16,7 +16,6 @@ import nextcord
 from nextcord.http import Route
 
 from bots.common.streaming import RateLimited, Refused, retry_after_seconds
-from bots.common.text import DISCORD_LIMIT
 from core.bots import ApprovalButton
 from core.schemas import ReplyAddress
 from services.chats import call_reference
@@ -26,9 +25,6 @@ WEBHOOK = "wh:"
 
 
 class DiscordSurface:
-    platform = "discord"
-    limit = DISCORD_LIMIT
-
     def __init__(self, client: nextcord.Client) -> None:
         self.client = client
 

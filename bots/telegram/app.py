@@ -35,6 +35,7 @@ from bots.common.delivery import DeliveryPlugin
 from bots.common.runtime import BotRuntime
 from bots.common.start_errors import BotStartError, one_line
 from bots.common.streaming import StreamingReplies
+from bots.telegram.platform import TELEGRAM, TelegramSettings
 from bots.telegram.surface import TelegramSurface
 from core.bots import DELIVER, Delivery, bot_task_queue
 from core.errors import BadInputError, ImpressoxError, NotFoundError
@@ -43,7 +44,7 @@ from core.settings import Settings
 from services.chats import LinkError, conversation_key, new_message_id
 
 log = logging.getLogger("impressox.telegram")
-PLATFORM = "telegram"
+PLATFORM = TELEGRAM.name
 #: how long "typing…" is kept up for one turn at most
 TYPING_SECONDS = 120.0
 
@@ -67,16 +68,19 @@ def build_bot(token: str, api_url: str | None) -> Bot:
 
 
 class TelegramBot:
-    def __init__(self, runtime: BotRuntime, bot: Bot) -> None:
+    def __init__(self, runtime: BotRuntime, bot: Bot, config: TelegramSettings | None = None) -> None:
         self.runtime = runtime
         self.chats = runtime.chats
         self.bot = bot
+        #: the Telegram settings group (IMPRESSOX_TELEGRAM_*): the Bot API base, the edit cadence
+        self.config = config or TELEGRAM.settings(runtime.settings)
         self.me: User | None = None
         self.surface = TelegramSurface(bot)
         self.replies = StreamingReplies(
             self.surface,
+            TELEGRAM,
             runtime.streams,
-            interval=runtime.settings.telegram_edit_interval_seconds,
+            interval=self.config.edit_interval_seconds,
             grace=runtime.settings.bot_live_grace_seconds,
         )
         self._tasks: set[asyncio.Task[None]] = set()
@@ -107,7 +111,7 @@ class TelegramBot:
                 "the Telegram Bot API refused IMPRESSOX_TELEGRAM_TOKEN: set the token @BotFather gave"
             ) from None
         except TelegramNetworkError as exc:
-            where = self.runtime.settings.telegram_api_url or "https://api.telegram.org"
+            where = self.config.api_url or "https://api.telegram.org"
             raise BotStartError(
                 f"cannot reach the Telegram Bot API at {where} ({one_line(exc)}): is there a network?"
             ) from None
@@ -325,10 +329,12 @@ async def _drop_keyboard(message: Message) -> None:
         log.debug("could not remove the buttons", exc_info=True)
 
 
-async def run_telegram(settings: Settings, stop: asyncio.Event, ready_file: Path | None = None) -> None:
-    assert settings.telegram_token is not None
+async def run_telegram(
+    settings: Settings, config: TelegramSettings, stop: asyncio.Event, ready_file: Path | None = None
+) -> None:
+    assert config.token is not None
     runtime = await BotRuntime.start(settings)
-    bot = TelegramBot(runtime, build_bot(settings.telegram_token.get_secret_value(), settings.telegram_api_url))
+    bot = TelegramBot(runtime, build_bot(config.token.get_secret_value(), config.api_url), config)
     try:
         await bot.run(stop, ready_file)
     finally:

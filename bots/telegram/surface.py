@@ -10,7 +10,6 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, Teleg
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 
 from bots.common.streaming import RateLimited, Refused
-from bots.common.text import TELEGRAM_LIMIT
 from bots.telegram.formatting import to_entities
 from core.bots import ApprovalButton
 from core.schemas import ReplyAddress
@@ -18,9 +17,6 @@ from services.chats import call_reference
 
 
 class TelegramSurface:
-    platform = "telegram"
-    limit = TELEGRAM_LIMIT
-
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 
+from core.plugins import import_modules
 from core.tools import ToolRegistry
 from services.tools.registry import tools
 
@@ -17,10 +17,7 @@ def load_tools(extra_modules: Iterable[str] = ()) -> ToolRegistry:
     Importing a module runs its ``@tools.register`` declarations (once per process); only the
     modules named here are served, whatever else the process has imported.
     """
-    modules = (*BUILTIN_MODULES, *extra_modules)
-    for module in modules:
-        importlib.import_module(module)
-    return tools.registry(modules)
+    return tools.registry(import_modules(BUILTIN_MODULES, extra_modules))
 
 
 __all__ = ["BUILTIN_MODULES", "load_tools", "tools"]

@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 from bots.common.runtime import BotRuntime
 from bots.discord.app import DiscordBot
+from bots.discord.platform import DiscordSettings
 from bots.telegram.app import TelegramBot, build_bot
 from core.settings import Settings
 from devstack.redis_server import RedisServer
@@ -85,11 +86,9 @@ async def fake_dc() -> AsyncIterator[FakeDiscord]:
 
 @pytest.fixture
 async def discord(client: Client, settings: Settings, worker: None, fake_dc: FakeDiscord) -> AsyncIterator[Running]:
-    settings = settings.model_copy(
-        update={"discord_token": SecretStr("fake"), "discord_api_url": fake_dc.url + "/api/v10"}
-    )
+    config = DiscordSettings(token=SecretStr("fake"), api_url=fake_dc.url + "/api/v10")
     runtime = await BotRuntime.start(settings, client)
-    bot = Running(lambda stop: DiscordBot(runtime, settings).run(stop)).start()
+    bot = Running(lambda stop: DiscordBot(runtime, config).run(stop)).start()
     await asyncio.wait_for(fake_dc.identified.wait(), 60)
     assert await wait_for(fake_dc, lambda: fake_dc.commands.get("ask"), 30)
     yield bot

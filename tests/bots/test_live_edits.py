@@ -16,6 +16,8 @@ import pytest
 from temporalio.client import Client
 
 from bots.common.runtime import BotRuntime
+from bots.discord.platform import DISCORD
+from bots.telegram.platform import TELEGRAM
 from core.settings import Settings
 from devstack.redis_server import RedisServer
 from tests.bots.conftest import Running, wait_for
@@ -31,7 +33,7 @@ def slow_question() -> str:
     return f"tell me a story about the moon {uuid.uuid4().hex[:6]}"
 
 
-#: what the platforms accept; the settings' defaults
+#: what the platforms accept; their settings groups' defaults
 TELEGRAM_EVERY, DISCORD_EVERY = 1.5, 1.2
 
 
@@ -55,7 +57,7 @@ async def final_reply(client: Client, settings: Settings, platform: str, user: s
 async def test_telegram_edits_at_most_every_1_5_s_and_ends_with_the_exact_answer(
     telegram: Running, fake_tg: FakeTelegram, client: Client, settings: Settings
 ) -> None:
-    assert settings.telegram_edit_interval_seconds == TELEGRAM_EVERY
+    assert TELEGRAM.settings(settings).edit_interval_seconds == TELEGRAM_EVERY
     fake_tg.fail_next("editMessageText", 429, retry_after=2)  # the first edit is refused: wait 2 s
     fake_tg.push_message(USER, slow_question())
     assert await wait_for(fake_tg, lambda: fake_tg.sent(USER, ("editMessageText",)), 60)
@@ -76,7 +78,7 @@ async def test_telegram_edits_at_most_every_1_5_s_and_ends_with_the_exact_answer
 async def test_discord_edits_each_message_at_most_every_1_2_s(
     discord: Running, fake_dc: FakeDiscord, client: Client, settings: Settings
 ) -> None:
-    assert settings.discord_edit_interval_seconds == DISCORD_EVERY
+    assert DISCORD.settings(settings).edit_interval_seconds == DISCORD_EVERY
     await fake_dc.push_dm(USER, slow_question())
     dm = fake_dc.dm_channel(USER)
     assert await wait_for(fake_dc, lambda: len(fake_dc.changes) >= 2, 60)
@@ -114,7 +116,11 @@ async def test_discord_slash_command_answer_grows_in_its_deferred_response(
     # well under 1 s after the first turn's last edit
     [
         pytest.param(
-            {"telegram_edit_interval_seconds": 3.0, "bot_live_grace_seconds": 0.1, "offline_token_delay_ms": 150},
+            {
+                "platforms": {"telegram": {"edit_interval_seconds": 3.0}},
+                "bot_live_grace_seconds": 0.1,
+                "offline_token_delay_ms": 150,
+            },
             id="edits-every-3s",
         )
     ],
@@ -123,7 +129,8 @@ async def test_discord_slash_command_answer_grows_in_its_deferred_response(
 async def test_telegram_keeps_the_chats_cadence_from_one_turn_to_the_next(
     telegram: Running, fake_tg: FakeTelegram, client: Client, settings: Settings
 ) -> None:
-    every = settings.telegram_edit_interval_seconds
+    every = TELEGRAM.settings(settings).edit_interval_seconds
+    assert every == 3.0
 
     def answers_shown(n: int) -> bool:
         """The chat shows ``n`` messages, the last one a whole answer."""

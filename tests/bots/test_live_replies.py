@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from temporalio.exceptions import ApplicationError
@@ -20,7 +21,9 @@ from temporalio.testing import ActivityEnvironment
 
 from bots.common.streaming import RateLimited, StreamingReplies
 from core.bots import ApprovalButton, Delivery
+from core.platforms import ChatPlatform, PlatformSettings
 from core.schemas import ReplyAddress
+from core.settings import Settings
 from core.streams import TurnStreams
 from devstack.processes import free_port
 from devstack.redis_server import RedisServer
@@ -38,18 +41,27 @@ class Call:
     text: str
 
 
+async def _no_run(settings: Settings, config: PlatformSettings, stop: asyncio.Event, ready: Path | None) -> None:
+    await stop.wait()
+
+
 @dataclass
 class RecordingSurface:
     """A chat that keeps its messages and when each call arrived; ``limit_next`` answers 429s."""
 
+    #: the fake platform's message limit (its registry entry's ``text_limit``)
     limit: int = 4096
-    platform: str = "fake"
     calls: list[Call] = field(default_factory=list)
     messages: dict[str, str] = field(default_factory=dict)
     buttons: dict[str, ApprovalButton] = field(default_factory=dict)
     limit_next: list[float] = field(default_factory=list)
     refused: list[float] = field(default_factory=list)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def platform(self) -> ChatPlatform[PlatformSettings]:
+        """The registry entry of the platform this surface is."""
+        return ChatPlatform("fake", "fk", self.limit, PlatformSettings, _no_run, __name__)
 
     def throttle_key(self, address: ReplyAddress, ref: str | None) -> str | None:
         return f"chat:{address.chat_id}"
@@ -108,7 +120,7 @@ async def deliver(replies: StreamingReplies, sid: str, mid: str, text: str, **kw
 
 async def test_answer_grows_in_place_at_the_cadence_and_ends_exact(streams: TurnStreams) -> None:
     surface = RecordingSurface()
-    replies = StreamingReplies(surface, streams, interval=INTERVAL, grace=GRACE)
+    replies = StreamingReplies(surface, surface.platform, streams, interval=INTERVAL, grace=GRACE)
     sid, mid = turn()
     follow = asyncio.create_task(replies.follow(sid, mid, ADDRESS))
     await write(streams, sid, mid, [f"w{i} " for i in range(60)], 0.04)  # ~2.4 s of tokens
@@ -127,7 +139,7 @@ async def test_answer_grows_in_place_at_the_cadence_and_ends_exact(streams: Turn
 
 async def test_a_reset_clears_what_its_step_showed(streams: TurnStreams) -> None:
     surface = RecordingSurface()
-    replies = StreamingReplies(surface, streams, interval=INTERVAL, grace=GRACE)
+    replies = StreamingReplies(surface, surface.platform, streams, interval=INTERVAL, grace=GRACE)
     sid, mid = turn()
     follow = asyncio.create_task(replies.follow(sid, mid, ADDRESS))
     await write(streams, sid, mid, ["wrong "] * 20, 0.05)
@@ -145,7 +157,7 @@ async def test_a_reset_clears_what_its_step_showed(streams: TurnStreams) -> None
 
 async def test_retry_after_is_honoured(streams: TurnStreams) -> None:
     surface = RecordingSurface()
-    replies = StreamingReplies(surface, streams, interval=INTERVAL, grace=GRACE)
+    replies = StreamingReplies(surface, surface.platform, streams, interval=INTERVAL, grace=GRACE)
     sid, mid = turn()
     follow = asyncio.create_task(replies.follow(sid, mid, ADDRESS))
     await write(streams, sid, mid, ["a "] * 10, 0.05)
@@ -162,7 +174,7 @@ async def test_retry_after_is_honoured(streams: TurnStreams) -> None:
 
 async def test_a_429_on_the_final_text_is_retried_after_exactly_retry_after(streams: TurnStreams) -> None:
     surface = RecordingSurface()
-    replies = StreamingReplies(surface, streams, interval=INTERVAL, grace=GRACE)
+    replies = StreamingReplies(surface, surface.platform, streams, interval=INTERVAL, grace=GRACE)
     sid, mid = turn()
     surface.limit_next.append(7)
     with pytest.raises(ApplicationError) as err:
@@ -175,7 +187,7 @@ async def test_a_long_draft_continues_in_new_messages_and_the_final_text_replace
     streams: TurnStreams,
 ) -> None:
     surface = RecordingSurface(limit=40)
-    replies = StreamingReplies(surface, streams, interval=0.2, grace=0.1)
+    replies = StreamingReplies(surface, surface.platform, streams, interval=0.2, grace=0.1)
     sid, mid = turn()
     follow = asyncio.create_task(replies.follow(sid, mid, ADDRESS))
     await write(streams, sid, mid, [f"word{i:02d} " for i in range(30)], 0.03)  # 240 characters
@@ -191,7 +203,7 @@ async def test_a_long_draft_continues_in_new_messages_and_the_final_text_replace
 
 async def test_a_quick_turn_is_one_plain_message(streams: TurnStreams) -> None:
     surface = RecordingSurface()
-    replies = StreamingReplies(surface, streams, interval=INTERVAL, grace=1.0)
+    replies = StreamingReplies(surface, surface.platform, streams, interval=INTERVAL, grace=1.0)
     sid, mid = turn()
     follow = asyncio.create_task(replies.follow(sid, mid, ADDRESS))
     await write(streams, sid, mid, ["17 ", "* ", "23 ", "= ", "391"], 0)
@@ -203,7 +215,7 @@ async def test_a_quick_turn_is_one_plain_message(streams: TurnStreams) -> None:
 
 async def died_mid_turn(surface: RecordingSurface, streams: TurnStreams) -> tuple[str, str]:
     """A bot process that showed half a turn as a draft and died; the turn's (session, message)."""
-    before = StreamingReplies(surface, streams, interval=INTERVAL, grace=GRACE)
+    before = StreamingReplies(surface, surface.platform, streams, interval=INTERVAL, grace=GRACE)
     sid, mid = turn()
     follow = asyncio.create_task(before.follow(sid, mid, ADDRESS))
     await write(streams, sid, mid, ["half "] * 20, 0.05)
@@ -217,7 +229,7 @@ async def test_a_restarted_bot_finishes_the_drafts_it_left(streams: TurnStreams)
     sid, mid = await died_mid_turn(surface, streams)
     assert len(surface.messages) == 1
 
-    after = StreamingReplies(surface, streams, interval=INTERVAL, grace=GRACE)  # a new process
+    after = StreamingReplies(surface, surface.platform, streams, interval=INTERVAL, grace=GRACE)  # a new process
     await deliver(after, sid, mid, "the whole answer")
     assert list(surface.messages.values()) == ["the whole answer"]
     assert sum(c.op == "send" for c in surface.calls) == 1
@@ -227,7 +239,7 @@ async def test_an_approval_prompt_takes_the_drafts_place_and_the_answer_follows_
     streams: TurnStreams,
 ) -> None:
     surface = RecordingSurface()
-    replies = StreamingReplies(surface, streams, interval=INTERVAL, grace=GRACE)
+    replies = StreamingReplies(surface, surface.platform, streams, interval=INTERVAL, grace=GRACE)
     sid, mid = turn()
     follow = asyncio.create_task(replies.follow(sid, mid, ADDRESS))
     await write(streams, sid, mid, ["Paying "] * 12, 0.05)
@@ -259,7 +271,7 @@ async def test_an_approval_prompt_takes_the_drafts_place_and_the_answer_follows_
 async def test_redis_down_the_reply_arrives_whole() -> None:
     dead = TurnStreams.from_url(f"redis://127.0.0.1:{free_port()}/0")
     surface = RecordingSurface()
-    replies = StreamingReplies(surface, dead, interval=INTERVAL, grace=GRACE)
+    replies = StreamingReplies(surface, surface.platform, dead, interval=INTERVAL, grace=GRACE)
     sid, mid = turn()
     await asyncio.wait_for(replies.follow(sid, mid, ADDRESS), 5)  # gives up at once
     await deliver(replies, sid, mid, "answer")
@@ -268,7 +280,7 @@ async def test_redis_down_the_reply_arrives_whole() -> None:
 
 
 async def test_a_delivered_turns_events_are_kept_only_as_long_as_a_finished_turns(streams: TurnStreams) -> None:
-    replies = StreamingReplies(RecordingSurface(), streams, interval=INTERVAL, grace=GRACE)
+    replies = StreamingReplies(surface := RecordingSurface(), surface.platform, streams, interval=INTERVAL, grace=GRACE)
     sid, mid = turn()
     await write(streams, sid, mid, ["a "], 0)
     assert await streams.writer.ttl(streams.key(sid, mid)) > streams.keep_seconds  # a running turn's
@@ -278,7 +290,7 @@ async def test_a_delivered_turns_events_are_kept_only_as_long_as_a_finished_turn
 
 async def test_a_redelivered_message_after_its_reply_shows_nothing_again(streams: TurnStreams) -> None:
     surface = RecordingSurface()
-    replies = StreamingReplies(surface, streams, interval=INTERVAL, grace=0.1)
+    replies = StreamingReplies(surface, surface.platform, streams, interval=INTERVAL, grace=0.1)
     sid, mid = turn()
     await write(streams, sid, mid, ["the ", "answer"], 0)
     await deliver(replies, sid, mid, "the answer")
@@ -291,7 +303,7 @@ async def test_a_restarted_bot_goes_on_growing_the_draft_it_left(streams: TurnSt
     surface = RecordingSurface()
     sid, mid = await died_mid_turn(surface, streams)  # the platform redelivers the message to a new process
 
-    after = StreamingReplies(surface, streams, interval=INTERVAL, grace=GRACE)
+    after = StreamingReplies(surface, surface.platform, streams, interval=INTERVAL, grace=GRACE)
     follow = asyncio.create_task(after.follow(sid, mid, ADDRESS))
     await write(streams, sid, mid, ["more "] * 20, 0.05)
     await deliver(after, sid, mid, "the whole answer")
@@ -305,7 +317,7 @@ async def test_the_cadence_is_the_chats_across_two_turns(streams: TurnStreams) -
     """The next turn's first draft waits for the slot the previous turn's last edit took: the
     throttle counts per chat (as Telegram does), not per turn."""
     surface = RecordingSurface()
-    replies = StreamingReplies(surface, streams, interval=INTERVAL, grace=0.05)
+    replies = StreamingReplies(surface, surface.platform, streams, interval=INTERVAL, grace=0.05)
     sid, _ = turn()
     finals, starts = [], []
     for n in range(2):  # the second turn starts the moment the first one's reply is delivered

@@ -4,8 +4,12 @@ aiogram, is tested in tests/bots/test_telegram_formatting.py)."""
 from __future__ import annotations
 
 from bots.common.commands import parse_command
-from bots.common.text import DISCORD_LIMIT, TELEGRAM_LIMIT, split_text
+from bots.common.text import split_text
+from bots.discord.platform import DISCORD
+from bots.telegram.platform import TELEGRAM
 from core.bots import bot_task_queue
+
+TELEGRAM_LIMIT, DISCORD_LIMIT = TELEGRAM.text_limit, DISCORD.text_limit
 
 
 def test_split_keeps_lines_whole_and_limits() -> None:
@@ -20,6 +24,10 @@ def test_split_keeps_lines_whole_and_limits() -> None:
 def test_split_cuts_a_line_longer_than_a_message() -> None:
     parts = split_text("z" * 5000, TELEGRAM_LIMIT)
     assert [len(p) for p in parts] == [4096, 904]
+
+
+def test_the_platforms_limits() -> None:
+    assert (TELEGRAM_LIMIT, DISCORD_LIMIT) == (4096, 2000)
 
 
 def test_commands_and_queues() -> None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import os
 import re
 import sys
 from pathlib import Path
 
 import pytest
 
+from bots.common.platforms import load_platforms, platforms_to_run
+from cli.main import main
 from core.llm.offline import respond
-from core.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT, load_settings
 from core.temporal.codec import ENCODING
 from core.tools import ToolContext
 from services.tools import load_tools
@@ -33,7 +36,8 @@ def written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name, text in files_of_the_doc().items():
         (tmp_path / name).write_text(text)
     monkeypatch.syspath_prepend(str(tmp_path))
-    for module in ("shout_tool", "my_handlers", "replay_one"):  # imported afresh from here, dropped after
+    # imported afresh from here, dropped after
+    for module in ("shout_tool", "my_handlers", "replay_one", "lines_platform"):
         monkeypatch.delitem(sys.modules, module, raising=False)
     return tmp_path
 
@@ -43,7 +47,9 @@ def offered(*names: str) -> list[dict]:
 
 
 def test_the_page_has_its_examples() -> None:
-    assert {"shout_tool.py", "agents.yaml", "my_handlers.py", "replay_one.py"} <= set(files_of_the_doc())
+    assert {"shout_tool.py", "agents.yaml", "my_handlers.py", "replay_one.py", "lines_platform.py"} <= set(
+        files_of_the_doc()
+    )
 
 
 async def test_the_tool_module_is_served_and_the_offline_model_understands_it(written: Path) -> None:
@@ -80,3 +86,23 @@ async def test_the_replay_script_replays_a_recorded_history(
     plain = next(p for p in sorted(HISTORIES.glob("*.json")) if encrypted not in p.read_text())
     await importlib.import_module("replay_one").main(str(plain))
     assert capsys.readouterr().out.strip() == "replays"
+
+
+def test_the_platform_module_is_a_third_platform_with_its_settings_group(
+    written: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key in [k for k in os.environ if k.startswith("IMPRESSOX_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("IMPRESSOX_PLATFORM_MODULES", '["lines_platform"]')
+    monkeypatch.setenv("IMPRESSOX_LINES_TOKEN", "on")
+    monkeypatch.setenv("IMPRESSOX_LINES_PORT", "7171")
+    settings = load_settings()
+    registry = load_platforms(settings.platform_modules)
+    lines = registry.get("lines")
+    assert (lines.user_prefix, lines.text_limit, lines.module) == ("ln", 500, "lines_platform")
+    config = lines.settings(settings)
+    assert config.enabled and config.port == 7171
+    assert platforms_to_run(settings) == ["lines"]  # what `impressox up` starts
+    with pytest.raises(SystemExit):
+        main(["bot", "--help"])
+    assert "lines (text lines over TCP; IMPRESSOX_LINES_TOKEN)" in " ".join(capsys.readouterr().out.split())
