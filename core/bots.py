@@ -36,11 +36,13 @@ def bot_task_queue(platform: str, agent_queue: str = "impressox-agent") -> str:
 
 
 class ApprovalButton(BaseModel):
-    """A pending approval shown with Approve / Reject buttons."""
+    """A pending approval shown with Approve / Reject buttons (``cancel``: an approved transfer in its
+    undo window, shown with one Cancel button)."""
 
     session_id: str
     call_id: str
     summary: str
+    cancel: bool = False
 
 
 class Delivery(BaseModel):

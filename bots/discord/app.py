@@ -22,6 +22,7 @@ from nextcord.http import Route
 from temporalio import activity
 from temporalio.worker import Worker
 
+from bots.common import undo
 from bots.common.commands import ENDED, HELP, NOTHING_TO_END, parse_command
 from bots.common.delivery import DeliveryPlugin
 from bots.common.runtime import BotRuntime
@@ -140,16 +141,34 @@ class ChatCog(commands.Cog):
         if not custom_id.startswith("ap:"):
             return
         await interaction.response.defer()  # at once, then decide
+        user = str(interaction.user.id if interaction.user else 0)
+        pressed = interaction.message
+        address = ReplyAddress(platform=PLATFORM, chat_id=str(interaction.channel_id))
         try:
             _, verdict, suffix, ref = custom_id.split(":")
-            user = str(interaction.user.id if interaction.user else 0)
+            if verdict == "c":
+                await self._cancel(interaction, user, suffix, ref, address)
+                return
             owner, sid, call_id = await self.chats.resolve_approval(PLATFORM, user, suffix, ref)
         except (ValueError, NotFoundError, BadInputError):
             await interaction.followup.send(
                 "Only the person who asked can decide this (or it was already decided).", ephemeral=True
             )
             return
-        await self.chats.sessions.decide(owner, sid, call_id, verdict == "y", wait=60)
+        notice = await undo.decide_pressed(self.chats, owner, sid, call_id, verdict == "y")
+        if notice is not None and pressed is not None:
+            text, button = notice
+            await self.app.surface.edit(address, str(pressed.id), text, buttons=button)
+
+    async def _cancel(self, interaction: Interaction, user: str, suffix: str, ref: str, address: ReplyAddress) -> None:
+        """A Cancel press on a transfer in its undo window (bots/common/undo.py)."""
+        outcome = await undo.cancel_pressed(self.chats, PLATFORM, user, suffix, ref)
+        pressed = interaction.message
+        if pressed is not None and (outcome.cancelled or outcome.done):  # the button goes
+            text = outcome.text if outcome.cancelled else pressed.content
+            await self.app.surface.edit(address, str(pressed.id), text, buttons=None)
+        if not outcome.cancelled:
+            await interaction.followup.send(outcome.text, ephemeral=True)
 
 
 def interaction_identity(interaction: Interaction) -> tuple[str, str]:
@@ -168,8 +187,9 @@ class DiscordBot:
         self.client = commands.Bot(intents=intents())
         self.client.add_cog(ChatCog(self))
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.surface = DiscordSurface(self.client)
         self.replies = StreamingReplies(
-            DiscordSurface(self.client),
+            self.surface,
             DISCORD,
             runtime.streams,
             interval=self.config.edit_interval_seconds,

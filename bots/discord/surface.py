@@ -112,6 +112,10 @@ def _payload(text: str, buttons: ApprovalButton | None) -> dict[str, Any]:
 def approval_buttons(approval: ApprovalButton) -> list[dict[str, Any]]:
     suffix = approval.session_id.rsplit(":", 1)[-1]
     ref = call_reference(approval.call_id)
+    if approval.cancel:
+        return [
+            {"type": 1, "components": [{"type": 2, "style": 4, "label": "Cancel", "custom_id": f"ap:c:{suffix}:{ref}"}]}
+        ]
     return [
         {
             "type": 1,

@@ -29,6 +29,7 @@ from aiogram.utils.chat_action import ChatActionSender
 from temporalio import activity
 from temporalio.worker import Worker
 
+from bots.common import undo
 from bots.common.commands import ENDED, HELP, NOTHING_TO_END
 from bots.common.delivery import DeliveryPlugin
 from bots.common.runtime import BotRuntime
@@ -74,8 +75,9 @@ class TelegramBot:
         #: the Telegram settings group (IMPRESSOX_TELEGRAM_*): the Bot API base, the edit cadence
         self.config = config or TELEGRAM.settings(runtime.settings)
         self.me: User | None = None
+        self.surface = TelegramSurface(bot)
         self.replies = StreamingReplies(
-            TelegramSurface(bot),
+            self.surface,
             TELEGRAM,
             runtime.streams,
             interval=self.config.edit_interval_seconds,
@@ -217,6 +219,9 @@ class TelegramBot:
             except ValueError:
                 await query.answer("This button is broken.", show_alert=True)
                 return
+            if verdict == "c":
+                await self._cancel(query, suffix, ref)
+                return
             try:
                 owner, sid, call_id = await self.chats.resolve_approval(PLATFORM, str(query.from_user.id), suffix, ref)
             except (NotFoundError, BadInputError):
@@ -227,11 +232,29 @@ class TelegramBot:
                 return
             approve = verdict == "y"
             await query.answer("Approved" if approve else "Rejected")
-            if isinstance(query.message, Message):
-                self._spawn(_drop_keyboard(query.message))
-            await self.chats.sessions.decide(owner, sid, call_id, approve, wait=60)
+            message = query.message if isinstance(query.message, Message) else None
+            if message is not None:
+                await _drop_keyboard(message)
+            notice = await undo.decide_pressed(self.chats, owner, sid, call_id, approve)
+            if notice is not None and message is not None:
+                text, button = notice
+                address = ReplyAddress(platform=PLATFORM, chat_id=str(message.chat.id))
+                await self.surface.edit(address, str(message.message_id), text, buttons=button)
 
         return router
+
+    async def _cancel(self, query: CallbackQuery, suffix: str, ref: str) -> None:
+        """A Cancel press on a transfer in its undo window (bots/common/undo.py)."""
+        outcome = await undo.cancel_pressed(self.chats, PLATFORM, str(query.from_user.id), suffix, ref)
+        await query.answer(outcome.text, show_alert=not outcome.cancelled)
+        message = query.message if isinstance(query.message, Message) else None
+        if message is None:
+            return
+        if outcome.cancelled:
+            address = ReplyAddress(platform=PLATFORM, chat_id=str(message.chat.id))
+            await self.surface.edit(address, str(message.message_id), outcome.text, buttons=None)
+        elif outcome.done:
+            await _drop_keyboard(message)
 
     def _messages(self) -> Router:
         router = Router(name="chat")

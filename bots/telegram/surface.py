@@ -69,9 +69,14 @@ def _platform_errors() -> Iterator[None]:
 
 
 def keyboard(approval: ApprovalButton) -> InlineKeyboardMarkup:
-    """Approve / Reject buttons; the data names the session by its suffix and the call by a short ref."""
+    """Approve / Reject buttons (or Cancel, in an undo window); the data names the session by its
+    suffix and the call by a short ref."""
     suffix = approval.session_id.rsplit(":", 1)[-1]
     ref = call_reference(approval.call_id)
+    if approval.cancel:
+        return InlineKeyboardMarkup(
+            inline_keyboard=[[InlineKeyboardButton(text="🛑 Cancel", callback_data=f"ap:c:{suffix}:{ref}")]]
+        )
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
