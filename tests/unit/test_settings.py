@@ -17,11 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 IMPRESSOX = Path(sys.executable).parent / "impressox"
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.startswith("IMPRESSOX_"):
-            monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("clean_env")  # tests/unit/conftest.py
 
 
 @pytest.fixture
