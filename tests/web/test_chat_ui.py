@@ -154,6 +154,9 @@ def test_chat_streams_with_a_live_status_and_pins_the_approval(view: Any, stack:
             break
         page.wait_for_timeout(500)
     assert stack.balance(recipient) - before == 10**16
+    # the approved turn's answer streams on after the decision: the composer sends again once it
+    # is written (Enter while an answer streams adds a line, as in any chat on assistant-ui)
+    expect(status).to_have_text("Ready", timeout=30_000)
 
     # a rejected one: its decision replaces the last, red
     say(page, f"send 0.02 ETH to {recipient}")
