@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,12 @@ class Outcome:
     tries: int = 0
     #: requests that failed from the client's side (connection lost, 5xx): retried with the same id
     errors: int = 0
+    #: what each failure was ("HTTP 503", "ReadError", ...)
+    error_kinds: list[str] = field(default_factory=list)
+    #: requests whose connection the server closed before answering: a kill -9 mid-request, or, in a
+    #: rolling restart, a kept-alive connection the stopping process closed as the request was on
+    #: its way (HTTP/1.1's keep-alive race; browsers resend those by themselves): retried at once
+    disconnected: int = 0
     approved: bool = False
 
 
@@ -189,12 +196,21 @@ class Soak:
             try:
                 r = await http.post(f"/v1/sessions/{out.session}/messages?wait=30", json=body, timeout=60)
                 reply = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
-            except (httpx.HTTPError, ValueError):
+            except httpx.RemoteProtocolError as e:
+                if "without sending a response" in str(e):
+                    out.disconnected += 1
+                else:
+                    out.errors += 1
+                    out.error_kinds.append(type(e).__name__)
+                continue
+            except (httpx.HTTPError, ValueError) as e:
                 out.errors += 1
+                out.error_kinds.append(type(e).__name__)
                 await asyncio.sleep(0.5)
                 continue
             if r.status_code >= 500:
                 out.errors += 1
+                out.error_kinds.append(f"HTTP {r.status_code}")
             status = reply.get("status")
             if r.status_code == 200 and status == "awaiting_approval":
                 await self.approve(http, out)
@@ -367,6 +383,8 @@ def verdict(state: Soak, transcripts: dict[str, list[dict]], mined: int) -> dict
         "wrong_answers": len(wrong),
         "retries": sum(o.tries - 1 for o in sent),
         "failed_requests": sum(o.errors for o in sent),
+        "failed_request_kinds": dict(Counter(k for o in sent for k in o.error_kinds)),
+        "disconnected_before_response": sum(o.disconnected for o in sent),
         "transfers_requested": sum(1 for o in sent if o.kind.startswith("transfer")),
         "transfers_approved": approved,
         "transfers_mined": mined,
