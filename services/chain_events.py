@@ -4,7 +4,7 @@ does with confirmed chain events: hand them to the ``@events.on`` handlers.
 It follows ``settings.chain_rpc_url`` with :class:`chain.listener.EventListener` (confirmed,
 reorg-safe, each log once across restarts, cursor under ``settings.data_dir``) and dispatches
 every decoded event to the handlers registered with ``@events.on("Contract", "Event")`` (see
-workers/): deposits become notifications, price feed updates and transfers drive the watch
+automations/): deposits become notifications, price feed updates and transfers drive the watch
 rules. Handlers hand work to Temporal with dedupe keys, so an event delivered twice (a crash
 between the signal and the cursor save) still counts once. A failed handler stops the poll at
 that event and the next poll retries it.
@@ -25,6 +25,8 @@ from typing import Any
 from temporalio.client import Client
 from web3 import AsyncWeb3
 
+from automations import events, load_handlers
+from automations.events import EventContext, EventHandler
 from chain.artifacts import load_artifact
 from chain.client import chain_errors
 from chain.deploy import deployment_for
@@ -34,8 +36,6 @@ from core.settings import Settings
 from core.vaults import UserVault
 from services.notifications import NotificationService
 from services.vaults import VaultRegistryService
-from workers import events, load_handlers
-from workers.events import EventContext, EventHandler
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.accounting import Accounting
+from activities.automations import AutomationActivities
 from activities.mcp import McpActivities
 from activities.nodes import NodeActivities
 from activities.tools import ToolActivities
 from activities.vaults import VaultActivities
-from activities.workers import WorkerActivities
+from automations import load_handlers, tasks
+from automations.tasks import TaskContext
 from core.agents import AgentFactory
 from core.approvals import approval_key, install_verifying_key
 from core.cache import Cache, build_cache
@@ -42,8 +44,6 @@ from services.sessions import SessionService
 from services.tools import load_tools
 from services.tools.deps import WorkerDeps
 from temporal.plugin import WORKFLOWS, ImpressoxPlugin
-from workers import load_handlers, tasks
-from workers.tasks import TaskContext
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def build_worker(
     tools = ToolActivities(registry, cache, deps, approval_key=key, streams=streams, accounting=accounting)
     vaults = VaultActivities(deps.chain)
     load_handlers(settings.handler_modules)
-    workers = WorkerActivities(
+    automations = AutomationActivities(
         NotificationService(client, settings),
         SessionService(client, settings, deps.agents),
         TaskContext(settings=settings, client=client, deps=deps),
@@ -111,7 +111,7 @@ def build_worker(
                     *mcp.activities(),
                     vaults.register,
                     vaults.freeze,
-                    *workers.activities(),
+                    *automations.activities(),
                 ]
             )
         ],

@@ -8,7 +8,7 @@ from core.plugins import import_modules
 from core.tools import ToolRegistry
 from services.tools.registry import tools
 
-BUILTIN_MODULES = ("services.tools.builtin", "services.tools.chain", "services.tools.workers")
+BUILTIN_MODULES = ("services.tools.builtin", "services.tools.chain", "services.tools.automations")
 
 
 def load_tools(extra_modules: Iterable[str] = ()) -> ToolRegistry:

@@ -108,7 +108,7 @@ async def notes_for(service: NotificationService, user: str, tx_hash: str) -> li
 async def test_outside_deposit_notifies_the_owner_once_even_across_listener_restarts(
     chain_settings, worker, notifications, deployment, w3, caplog
 ) -> None:
-    caplog.set_level(logging.INFO, logger="workers.handlers.deposits")
+    caplog.set_level(logging.INFO, logger="automations.handlers.deposits")
     owner = owner_of(chain_settings)
     async with listening(chain_settings):
         receipt = await send(w3, {"from": OUTSIDER, "to": deployment["vault"], "value": 5 * 10**17})

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from automations import events, load_handlers, tasks
 from bots.common.platforms import load_platforms, platforms_to_run
 from cli.main import main
 from core.llm.offline import respond
@@ -19,7 +20,6 @@ from core.settings import PROJECT_ROOT, load_settings
 from core.temporal.codec import ENCODING
 from core.tools import ToolContext
 from services.tools import load_tools
-from workers import events, load_handlers, tasks
 
 DOC = PROJECT_ROOT / "docs" / "extending.md"
 HISTORIES = PROJECT_ROOT / "tests" / "histories"

@@ -17,7 +17,7 @@ from core.llm.offline_intents import Intent, parse_intent
 from core.settings import OFFLINE_MODEL
 
 # the phrasings of the built-in tools, as loading the tools declares them
-from services.tools import builtin_phrases, chain_phrases, workers_phrases  # noqa: F401
+from services.tools import automations_phrases, builtin_phrases, chain_phrases  # noqa: F401
 from services.tools.calculator import evaluate
 
 ALL_TOOLS = {"calculator", "current_time", "get_token_price", "get_balance", "vault_status", "transfer"}

@@ -77,7 +77,7 @@ def test_schedules_and_alerts_pages(page: Any, stack: Stack) -> None:
     page.goto(stack.api + "/", wait_until="networkidle")
     page.get_by_role("link", name="Schedules").click()
     page.get_by_role("heading", name="Schedules").wait_for()
-    # either the workers' endpoints answer (a form) or the page says they are not here
+    # either the automations' endpoints answer (a form) or the page says they are not here
     page.get_by_text(re.compile("not available on this API|Create schedule")).first.wait_for()
     if page.get_by_role("button", name="Create schedule").count():
         page.get_by_label("Prompt").fill("what is the price of ETH?")

@@ -76,7 +76,7 @@ export async function sendMessage(
   return { kind: "done", reply: done.reply, status: done.status };
 }
 
-// workers and bots endpoints (see types.ts)
+// automations (schedules, alerts) and bots endpoints (see types.ts)
 export const listSchedules = () => api<ScheduleOut[]>("GET", "/v1/schedules");
 /** one schedule with its recent runs (the list leaves them out: each costs a describe) */
 export const getSchedule = (id: string) => api<ScheduleOut>("GET", `/v1/schedules/${encodeURIComponent(id)}`);

@@ -21,7 +21,7 @@ export type VaultOut = S["VaultOut"];
 export type VaultRegistered = S["VaultRegistered"];
 
 // Endpoints that may not be in every deployment's schema yet (schedules, alerts, links come with
-// the workers and bots services): typed by hand here, shown as "not available" on a 404.
+// the automations and bots services): typed by hand here, shown as "not available" on a 404.
 export interface ScheduleRun {
   scheduled_at: string | null;
   started_at: string | null;

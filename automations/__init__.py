@@ -1,6 +1,6 @@
-"""Workers: scheduled and event-driven work, registered by decorator.
+"""Automations: scheduled and event-driven work, registered by decorator.
 
-    from workers import tasks, events
+    from automations import tasks, events
 
     @tasks.periodic("price-poll", every=timedelta(minutes=1))
     async def poll(ctx: TaskContext) -> str: ...          # a Temporal Schedule at worker start
@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from automations.events import events
+from automations.tasks import tasks
 from core.plugins import import_modules
-from workers.events import events
-from workers.tasks import tasks
 
-HANDLER_MODULES = ("workers.handlers.deposits", "workers.handlers.watch", "workers.handlers.periodic")
+HANDLER_MODULES = ("automations.handlers.deposits", "automations.handlers.watch", "automations.handlers.periodic")
 
 
 def load_handlers(extra_modules: Iterable[str] = ()) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from workers.tasks import TaskContext, tasks
+from automations.tasks import TaskContext, tasks
 
 
 @tasks.periodic("watch-census", every=timedelta(hours=1), timeout_seconds=60)
@@ -31,12 +31,12 @@ async def price_poll(ctx: TaskContext) -> str:
     from datetime import UTC, datetime
     from types import SimpleNamespace
 
+    from automations.handlers.watch import price_key, signal_price
     from chain.artifacts import load_artifact
     from chain.client import chain_errors, close_web3, make_web3
     from chain.deploy import deployment_for
     from chain.units import from_base_units
     from core.automations import PriceUpdate
-    from workers.handlers.watch import price_key, signal_price
 
     settings = ctx.settings
     if not settings.chain_rpc_url:

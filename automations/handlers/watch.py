@@ -15,12 +15,12 @@ from eth_typing import ChecksumAddress
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from automations.events import EventContext, events
+from automations.handlers.common import token_info
 from chain.client import chain_errors
 from chain.listener import ChainEvent
 from chain.units import from_base_units
 from core.automations import PriceUpdate, TransferSeen, WatchStart, price_watch_id, wallet_watch_id
-from workers.events import EventContext, events
-from workers.handlers.common import token_info
 from workflows.watch import WatchWorkflow
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Agent tools over the workers subsystem: the user's schedules and alerts, managed by chat.
+"""Agent tools over the automations subsystem: the user's schedules and alerts, managed by chat.
 
     schedule_prompt, list_schedules, pause_schedule, resume_schedule, delete_schedule
     create_alert, list_alerts, delete_alert
@@ -23,7 +23,7 @@ from core.errors import BadInputError, NotFoundError, PermanentError
 from core.tools import ToolContext, ToolResult
 from services.alerts import AlertCreate, AlertService
 from services.schedules import ScheduleCreate, ScheduleOut, ScheduleService
-from services.tools import workers_phrases  # noqa: F401  (how the offline model understands these tools)
+from services.tools import automations_phrases  # noqa: F401  (how the offline model understands these tools)
 from services.tools.deps import WorkerDeps
 from services.tools.registry import tools
 

@@ -1,4 +1,4 @@
-"""Durability of the workers: a worker killed with SIGKILL while rules fire leaves exactly one
+"""Durability of the automations: a worker killed with SIGKILL while rules fire leaves exactly one
 notification per firing; a schedule survives a Temporal server restart."""
 
 from __future__ import annotations

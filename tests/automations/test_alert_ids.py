@@ -12,8 +12,8 @@ from temporalio.client import Client
 from core.errors import ConflictError, NotFoundError
 from core.settings import Settings
 from services.alerts import AlertCreate, AlertService
-from services.tools.workers import _pick
-from services.tools.workers_phrases import parse_worker_intent
+from services.tools.automations import _pick
+from services.tools.automations_phrases import parse_automation_intent
 
 
 async def test_an_identical_alert_is_refused_and_ids_match_in_any_case(
@@ -43,8 +43,8 @@ def test_the_offered_id_alone_answers_which_alert() -> None:
     ]
     with pytest.raises(Exception, match="which alert do you mean"):
         _pick("eth", offered, "alert")
-    answer = parse_worker_intent("price.eth.9f8e7d6c5b", {"delete_alert", "list_alerts"})
+    answer = parse_automation_intent("price.eth.9f8e7d6c5b", {"delete_alert", "list_alerts"})
     assert answer is not None and answer[0] == "delete_alert"
     tool, args = answer
     assert _pick(args["alert"], offered, "alert") == "price.ETH.9f8e7d6c5b"
-    assert parse_worker_intent("price.eth.9f8e7d6c5b", {"list_alerts"}) is None
+    assert parse_automation_intent("price.eth.9f8e7d6c5b", {"list_alerts"}) is None

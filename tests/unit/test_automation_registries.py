@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from automations.events import EventRegistry
+from automations.tasks import TaskRegistry
 from core.errors import ConfigError
 from core.settings import load_settings
-from workers.events import EventRegistry
-from workers.tasks import TaskRegistry
 
 
 def test_periodic_tasks_need_one_spec_and_async_functions() -> None:
@@ -51,7 +51,7 @@ def test_event_handlers_are_listed_by_contract_and_event() -> None:
 
 
 def test_the_platform_registers_its_handlers() -> None:
-    from workers import events, load_handlers, tasks
+    from automations import events, load_handlers, tasks
 
     load_handlers()
     subs = events.subscriptions()
@@ -65,14 +65,14 @@ def test_a_handler_module_of_the_setting_is_one_file_outside_the_repo(
 ) -> None:
     """IMPRESSOX_HANDLER_MODULES names a module; loading the handlers imports it, and its decorators
     register an event handler and a periodic task with no other edit."""
-    from workers import events, load_handlers, tasks
+    from automations import events, load_handlers, tasks
 
     (tmp_path / "one_file_handlers.py").write_text(
         textwrap.dedent(
             """
-            from workers import events, tasks
-            from workers.events import EventContext
-            from workers.tasks import TaskContext
+            from automations import events, tasks
+            from automations.events import EventContext
+            from automations.tasks import TaskContext
 
 
             @events.on("AgentVault", "Deposited")

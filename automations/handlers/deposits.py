@@ -6,12 +6,12 @@ import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from automations.events import EventContext, events
+from automations.handlers.common import TokenInfo, short, token_info
 from chain.client import chain_errors
 from chain.listener import ChainEvent
 from chain.units import from_base_units
 from core.notifications import Notification
-from workers.events import EventContext, events
-from workers.handlers.common import TokenInfo, short, token_info
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Activities of the workers subsystem: deliver alert/schedule notifications, run a scheduled
+"""Activities of the automations subsystem: deliver alert/schedule notifications, run a scheduled
 turn, run a periodic task. Thin adapters over the services."""
 
 from __future__ import annotations
@@ -14,19 +14,19 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import permanent_errors_not_retried
 from activities.heartbeat import heartbeating
+from automations.tasks import PeriodicTask, TaskContext
 from core.activity_names import ALERTS_NOTIFY, SCHEDULE_RUN_TURN, task_activity
 from core.automations import NotifyBatch, PeriodicTaskInput, ScheduledTurnRequest, ScheduledTurnResult
 from core.errors import BudgetExceededError, NotFoundError, SessionExistsError
 from core.telemetry import metrics
 from services.notifications import NotificationService
 from services.sessions import SessionService
-from workers.tasks import PeriodicTask, TaskContext
 
 #: inbox signals sent at once by one alerts.notify activity
 NOTIFY_CONCURRENCY = 64
 
 
-class WorkerActivities:
+class AutomationActivities:
     def __init__(
         self,
         notifications: NotificationService,

@@ -159,7 +159,7 @@ def _wallet_alert(text: str) -> dict[str, Any] | None:
 _ALERT_ID = re.compile(r"^(?:price\.[a-z][a-z0-9]{1,9}|wallet\.0x[0-9a-f]{40})\.[0-9a-z]+$")
 
 
-def parse_worker_intent(text: str, available: set[str]) -> tuple[str, dict[str, Any]] | None:
+def parse_automation_intent(text: str, available: set[str]) -> tuple[str, dict[str, Any]] | None:
     """(tool, args) for a schedule/alert request, if an available tool answers it."""
     lowered = text.lower().strip().rstrip("?.!")
     if "delete_alert" in available and _ALERT_ID.match(lowered):
@@ -203,7 +203,7 @@ def parse_worker_intent(text: str, available: set[str]) -> tuple[str, dict[str, 
 # asked first: their sentences embed other requests ("every hour check my balance")
 @PHRASEBOOK.understands(*TOOLS, order=10)
 def _automations(text: str, available: set[str]) -> Intent | None:
-    found = parse_worker_intent(text, available)
+    found = parse_automation_intent(text, available)
     return Intent(*found) if found else None
 
 

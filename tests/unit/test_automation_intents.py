@@ -1,4 +1,4 @@
-"""The offline model understands the schedule and alert phrasings of the workers issue."""
+"""The offline model understands the phrasings of the automations' tools (schedules and alerts)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from core.llm.offline_intents import parse_intent
 
 # the phrasings of the built-in tools, as loading the tools declares them
-from services.tools import builtin_phrases, chain_phrases, workers_phrases  # noqa: F401
+from services.tools import automations_phrases, builtin_phrases, chain_phrases  # noqa: F401
 
 TOOLS = {
     "calculator",

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from automations.tasks import TaskRegistry
 from core.agents import AgentFactory
 from core.errors import NotFoundError
 from core.settings import Settings
@@ -22,7 +23,6 @@ from services.alerts import AlertCreate, AlertService
 from services.schedules import ScheduleCreate, ScheduleService, reconcile_periodic_tasks, task_schedule_id
 from services.tools import load_tools
 from tests.conftest import make_settings
-from workers.tasks import TaskRegistry
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.workers import WorkerActivities
+from activities.automations import AutomationActivities
 from core.automations import AddRule, PriceUpdate, RemoveRule, TransferSeen, WatchStart
 from core.rules import PriceRule, WalletRule
 from core.settings import Settings
@@ -49,7 +49,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 async def running(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[NotificationService]:
     s = settings.model_copy(update={"task_queue": QUEUE})
     notes = NotificationService(env.client, s)
-    acts = WorkerActivities(notes, None)
+    acts = AutomationActivities(notes, None)
     async with Worker(
         env.client,
         task_queue=QUEUE,

@@ -1,1 +1,0 @@
-"""The platform's own task and event handlers (imported by ``workers.load_handlers``)."""
