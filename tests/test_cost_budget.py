@@ -1,11 +1,15 @@
 """Cost in USD and the daily budget, with the offline model priced (model_prices): every call's cost
 in the turn's usage and in GET /v1/usage, a turn past the budget refused with 429, and the budget
-exact (at most one turn's worth over) under 50 concurrent turns."""
+exact (at most one turn's worth over) under 50 concurrent turns, and schedules past the budget
+failing their runs with one notification a day."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -110,3 +114,45 @@ async def test_usage_of_others_is_for_operators_only(settings: Settings, worker:
             assert (await http.get("/v1/usage", params={"of": "*"}, headers=root)).status_code == 200
             assert (await http.get("/metrics", headers=alice)).status_code == 403
             assert (await http.get("/metrics", headers=root)).status_code == 200
+
+
+async def test_schedules_past_the_budget_fail_their_runs_and_say_so_once_a_day(api: httpx.AsyncClient) -> None:
+    sid = (await api.post("/v1/sessions", json={"agent": "assistant"})).json()["session_id"]
+    for i in range(20):  # spend the day's budget in chat
+        assert (await say(api, sid, f"what is {300 + i} * 7?")).status_code == 200
+        if (await api.get("/v1/usage", params={"group_by": "day"})).json()["total"]["cost_usd"] >= 0.05:
+            break
+    schedules = []
+    for prompt in ("what is 6 * 7?", "what is 8 * 9?"):
+        r = await api.post("/v1/schedules", json={"prompt": prompt, "cron": "0 9 1 1 *", "timezone": "UTC"})
+        assert r.status_code == 201, r.text
+        schedules.append(r.json()["schedule_id"])
+    try:
+        # three firings refused, by two schedules (one after the other: a schedule skips a firing
+        # while its last run is still going)
+        for schedule, runs in ((schedules[0], 1), (schedules[1], 1), (schedules[0], 2)):
+            assert (await api.post(f"/v1/schedules/{schedule}/trigger")).status_code == 200
+            failed = await eventually(partial(_failed_runs, api, schedule, runs))
+            assert all("budget" in (run["error"] or "") for run in failed), failed
+        # every run failed, and the user was told once (not once per run)
+        notes = [n for n in (await api.get("/v1/notifications")).json() if n["kind"] == "schedule"]
+        assert len(notes) == 1, notes
+        assert notes[0]["data"]["status"] == "failed" and "budget" in notes[0]["text"], notes[0]
+        assert "not notified again" in notes[0]["text"]
+    finally:
+        for schedule in schedules:
+            await api.delete(f"/v1/schedules/{schedule}")
+
+
+async def _failed_runs(api: httpx.AsyncClient, schedule: str, at_least: int) -> list[dict]:
+    runs = [r for r in (await api.get(f"/v1/schedules/{schedule}")).json()["recent_runs"] if r["status"] == "failed"]
+    return runs if len(runs) >= at_least else []
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 60) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (value := await check()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not true within {timeout}s")
+        await asyncio.sleep(0.3)
+    return value

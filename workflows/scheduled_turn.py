@@ -6,7 +6,8 @@ expires with the session's approval timeout, so a scheduled turn never moves mon
 own), then stores the answer as a ``schedule`` notification keyed by this run, so a retried
 activity still shows it once. A turn that cannot run (the user is at the running-session cap,
 the agent is gone) is a ``schedule`` notification too, with status ``failed`` and the reason,
-and the run fails with that reason: a user learns why a schedule stays silent.
+and the run fails with that reason: a user learns why a schedule stays silent. A spent daily
+budget fails every schedule of the user until it resets, so that reason is notified once a day.
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ with workflow.unsafe.imports_passed_through():
         ScheduledTurnRequest,
         ScheduledTurnResult,
     )
+    from core.errors import BudgetExceededError
     from core.notifications import Notification
 
 #: set by Temporal on workflows a schedule starts: the firing's nominal time
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 #: runs started before it name their message by the workflow id alone (replay keeps that)
 PER_RUN_MESSAGE_ID = "schedule-message-id-per-run"
+#: runs started before it notify every firing refused by a spent budget, not once a day
+BUDGET_NOTICE_DAILY = "schedule-budget-notice-once-a-day"
 RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
 
 
@@ -73,14 +77,23 @@ class ScheduledTurnWorkflow:
                 status="failed",
                 reply=f"The scheduled turn could not run: {reason}",
             )
-            await self._notify(inp, message_id, failed)
+            spent = isinstance(err.cause, ApplicationError) and err.cause.type == BudgetExceededError.__name__
+            if spent and workflow.patched(BUDGET_NOTICE_DAILY):
+                # every schedule of the user fails until the budget resets: one notification a
+                # day says so (its key is the day's, so the inbox keeps the first), each run fails
+                failed.reply += " Scheduled turns refused for the budget today are not notified again."
+                await self._notify(inp, message_id, failed, key=f"schedule-budget:{workflow.now():%Y-%m-%d}")
+            else:
+                await self._notify(inp, message_id, failed)
             raise ApplicationError(failed.reply, type="ScheduledTurnFailed", non_retryable=True) from None
         await self._notify(inp, message_id, result)
         return result
 
-    async def _notify(self, inp: ScheduledTurnInput, message_id: str, result: ScheduledTurnResult) -> None:
+    async def _notify(
+        self, inp: ScheduledTurnInput, message_id: str, result: ScheduledTurnResult, key: str | None = None
+    ) -> None:
         note = Notification(
-            key=f"schedule:{message_id}",
+            key=key or f"schedule:{message_id}",
             kind="schedule",
             text=result.reply,
             data={
