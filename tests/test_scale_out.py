@@ -1,6 +1,6 @@
 """`impressox up --workers 2 --api-workers 2`: two worker processes poll the task queue, two API
 processes share the API port, and concurrent turns over many sessions are each answered once,
-right, whichever processes served them."""
+right, whichever processes served them. With two API processes, `/metrics` counts what both did."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.processes import find_executable
 from tests.test_cli_up import running_up
+from tests.test_metrics import value
 
 SESSIONS, TURNS_EACH = 10, 4
 
@@ -91,3 +94,32 @@ def test_two_workers_and_two_api_processes_answer_every_turn_once(tmp_path: Path
         for sid in {sid for sid, *_ in results}:
             numbers = sorted(body["turn"] for s, _, _, body in results if s == sid)
             assert numbers == list(range(1, TURNS_EACH + 1)), (sid, numbers)  # each message one turn, once
+
+
+def test_metrics_of_two_api_processes_count_what_both_did(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests refused by a rate limit, each on a new connection (so either API process takes it),
+    are counted in full by every scrape of the API port, whichever process answers it."""
+    refusals = 20
+    monkeypatch.setenv("IMPRESSOX_RATE_LIMIT_SESSIONS", "1/minute")  # the second session is refused
+    with running_up(tmp_path, "--api-workers", "2") as up:
+        api = f"http://127.0.0.1:{up.ports['api']}"
+        api_pids = listening_pids(up.ports["api"])  # the manager and its two API processes
+        assert len(api_pids) == 3, api_pids
+
+        def fresh(method: str, path: str, body: dict | None = None) -> httpx.Response:
+            with httpx.Client(base_url=api, timeout=30) as http:  # one connection, closed after
+                return http.request(method, path, json=body)
+
+        codes = [fresh("POST", "/v1/sessions", {"agent": "assistant"}).status_code for _ in range(refusals + 1)]
+        assert codes.count(201) == 1 and codes.count(429) == refusals, codes
+
+        pids: set[str] = set()
+        for _ in range(8):
+            r = fresh("GET", "/metrics")
+            assert r.status_code == 200
+            assert value(r.text, "impressox_rate_limit_refusals_total") == refusals, "a part of the total"
+            for family in text_string_to_metric_families(r.text):
+                if family.name.startswith("temporal_"):
+                    pids |= {s.labels["pid"] for s in family.samples}
+        # the Temporal SDK's series of each API process, labelled by its pid
+        assert len(pids) == 2 and {int(p) for p in pids} < api_pids, (pids, api_pids)

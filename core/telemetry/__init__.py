@@ -17,8 +17,9 @@ def start_process(settings: Settings, role: str) -> str | None:
     """Traces (when an OTLP endpoint is configured) and metrics for the ``role`` process (api, worker,
     listener, bot-telegram ...); returns the URL of its own metrics endpoint, if it has one.
 
-    The API always has ``/metrics`` on its port (and the Temporal SDK's metrics in it); the other
-    processes serve metrics only with a ``metrics_port`` (0: any free port)."""
+    The API always has ``/metrics`` on its port (and the Temporal SDK's metrics in it; several API
+    processes on one port answer it for all of them, see ``metrics``); the other processes serve
+    metrics only with a ``metrics_port`` (0: any free port)."""
     from core.telemetry import metrics, tracing
 
     tracing.setup_tracing(role, settings.otel_endpoint)

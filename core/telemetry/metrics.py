@@ -8,6 +8,18 @@ latencies, activity schedule-to-start, poller counts, ...) come from the Rust co
 Prometheus exporter, bound to a private loopback port and folded into the same text on each
 scrape, so an operator scrapes one URL per process.
 
+Several API processes on one port (``impressox api --workers N``, ``up --api-workers N``) are
+one endpoint: whichever process a scrape lands on answers for all of them. The process that
+starts them (``cli.serve``) gives them a fresh directory in ``PROMETHEUS_MULTIPROC_DIR``
+(prometheus_client's multiprocess mode: each process writes its values to files there, and a
+scrape sums them with ``MultiProcessCollector``; a gauge says how, ``impressox_stream_clients``
+is the live processes' sum) and removes it when they stop. Each API process also records there
+where its own Temporal SDK exporter is (:func:`join_api_processes`), and a scrape folds every
+live one's ``temporal_*`` series in, each labelled with its process's ``pid`` (an SDK counter
+is per process: summing across processes would hide a restarted one's reset). A process that
+leaves marks itself dead (its live gauges no longer count); one that died without leaving is
+found gone at the next scrape and marked so there.
+
 The turn counters are recorded where the turn ends, in the session workflow, through
 ``workflow.metric_meter()`` (not recorded on replay, so a restarted worker never counts a turn
 twice); they are named ``impressox_*`` like the rest.
@@ -15,15 +27,28 @@ twice); they are named ``impressox_*`` like the rest.
 
 from __future__ import annotations
 
+import atexit
+import json
 import logging
+import os
 import socket
 import threading
 import urllib.request
 from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
@@ -54,7 +79,11 @@ TRANSFERS = Counter(
 GAS_COST = Counter("impressox_gas_cost_usd", "Gas paid by the agent's transactions, in USD at the feed's price")
 ALERTS_FIRED = Counter("impressox_alerts_fired", "Alert notifications delivered", ["kind"])
 SCHEDULE_RUNS = Counter("impressox_schedule_runs", "Scheduled turns run, by outcome", ["outcome"])
-STREAM_CLIENTS = Gauge("impressox_stream_clients", "Clients following a turn's event stream now")
+STREAM_CLIENTS = Gauge(
+    "impressox_stream_clients",
+    "Clients following a turn's event stream now",
+    multiprocess_mode="livesum",  # several API processes: the sum over the live ones
+)
 RATE_LIMITED = Counter("impressox_rate_limit_refusals", "Requests refused by a rate limit (429)", ["rule"])
 BUDGET_REFUSALS = Counter("impressox_budget_refusals", "Turns refused because the user's daily budget is spent")
 API_TURNS = Histogram(
@@ -72,6 +101,20 @@ TURN_SECONDS = "impressox_turn_seconds"
 APPROVALS = "impressox_approvals"
 
 
+#: set by the process that starts several API processes, before they start (see cli.serve)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _runtime_families(url: str) -> list[Metric]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            text = r.read().decode()
+    except OSError as exc:
+        log.debug("Temporal runtime metrics unavailable at %s: %s", url, exc)
+        return []
+    return list(text_string_to_metric_families(text))
+
+
 class TemporalRuntimeCollector(Collector):
     """The Temporal runtime's Prometheus text (a private loopback port), parsed on each scrape."""
 
@@ -79,16 +122,84 @@ class TemporalRuntimeCollector(Collector):
         self.url = url
 
     def collect(self) -> Iterator[Metric]:
-        try:
-            with urllib.request.urlopen(self.url, timeout=2) as r:
-                text = r.read().decode()
-        except OSError as exc:
-            log.debug("Temporal runtime metrics unavailable at %s: %s", self.url, exc)
-            return
-        yield from text_string_to_metric_families(text)
+        yield from _runtime_families(self.url)
 
     def describe(self) -> Iterable[Metric]:
         return []  # no fixed set: registered without a name check
+
+
+class ApiProcessesRuntimeCollector(Collector):
+    """Every live API process's Temporal runtime text, each series labelled with its ``pid``; an
+    API process gone without leaving (killed) is marked dead here."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def collect(self) -> Iterator[Metric]:
+        families: dict[str, Metric] = {}
+        for pid, url in sorted(_api_processes(self.path).items()):
+            for family in _runtime_families(url):
+                merged = families.setdefault(family.name, Metric(family.name, family.documentation, family.type))
+                merged.samples += [s._replace(labels={**s.labels, "pid": str(pid)}) for s in family.samples]
+        yield from families.values()
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+
+def _api_processes(path: Path) -> dict[int, str]:
+    """pid -> Temporal runtime URL of each API process that joined and still runs."""
+    found = {}
+    for entry in path.glob("api-*.json"):
+        try:
+            info = json.loads(entry.read_text())
+            pid, url = int(info["pid"]), str(info["runtime_url"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # being written, or removed between the glob and the read
+        if _alive(pid):
+            found[pid] = url
+        else:
+            _leave(path, pid)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _leave(path: Path, pid: int) -> None:
+    try:
+        mark_process_dead(pid, str(path))  # its live gauges' files go
+    except FileNotFoundError:
+        pass  # another process's scrape found it gone at the same time
+    (path / f"api-{pid}.json").unlink(missing_ok=True)
+
+
+_api_dir: Path | None = None
+
+
+def join_api_processes() -> bool:
+    """In one of several API processes (``PROMETHEUS_MULTIPROC_DIR`` set by whoever started them):
+    record this process's Temporal runtime exporter there, leave at exit, and answer ``/metrics``
+    for all of them from then on. False (nothing done) in a lone API process."""
+    global _api_dir
+    if not os.environ.get(MULTIPROC_ENV):
+        return False
+    path = Path(os.environ[MULTIPROC_ENV])
+    pid = os.getpid()
+    entry = path / f"api-{pid}.json"
+    tmp = entry.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"pid": pid, "runtime_url": install_temporal_runtime()}))
+    tmp.replace(entry)  # atomic: a scrape never reads half of it
+    atexit.register(_leave, path, pid)
+    _api_dir = path
+    return True
 
 
 _runtime_url: str | None = None
@@ -120,8 +231,14 @@ def install_temporal_runtime() -> str:
 
 
 def metrics_text() -> tuple[bytes, str]:
-    """(body, content type) of this process's Prometheus text."""
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    """(body, content type) of this process's Prometheus text; in one of several API processes,
+    of all of them (see the module's doc)."""
+    if _api_dir is None:
+        return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    registry = CollectorRegistry()
+    registry.register(ApiProcessesRuntimeCollector(_api_dir))  # first: it marks the killed ones dead
+    MultiProcessCollector(registry, path=str(_api_dir))
+    return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
 class _Handler(BaseHTTPRequestHandler):
