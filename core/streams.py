@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from core.redis_keys import redis_prefix
+from core.turn_events import StreamEvent
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -239,8 +240,9 @@ class TurnPublisher:
         self._pending: list[tuple[EventKind, Mapping[str, Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    def emit(self, event: EventKind, **data: Any) -> None:
-        self._pending.append((event, data))
+    def emit(self, event: StreamEvent) -> None:
+        # on the wire: the fields the writer set (as before the events were typed), the kind apart
+        self._pending.append((event.event, event.model_dump(mode="json", exclude={"event"}, exclude_unset=True)))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._drain())
 
