@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from core.redis_client import async_redis
 from core.redis_keys import redis_prefix
 from core.turn_events import StreamEvent
 
@@ -115,8 +116,8 @@ class TurnStreams:
         # BLOCK time, so the reader's socket timeout is longer than any block, and a reader may
         # wait longer to connect: with 0.5 s, 200 clients opening streams at once on a loaded
         # machine got connect timeouts and each saw the degraded single `done` (bench/sse_clients.py)
-        writer = aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        reader = aioredis.Redis.from_url(url, socket_timeout=60, socket_connect_timeout=2)
+        writer = async_redis(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        reader = async_redis(url, socket_timeout=60, socket_connect_timeout=2)
         return cls(writer, reader, **kwargs)
 
     @classmethod
