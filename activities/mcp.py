@@ -21,6 +21,7 @@ from activities.heartbeat import heartbeating
 from core import approvals
 from core.schemas import McpListInput, McpListOutput, ToolInput, ToolOutput
 from core.streams import TurnPublisher, TurnStreams
+from core.turn_events import ErrorEvent, ToolCallEvent, ToolResultEvent
 from services.mcp import McpPool, McpUnavailable
 
 MCP_LIST_TOOLS = "mcp.list_tools"
@@ -62,24 +63,24 @@ class McpActivities:
         call = {"call_id": inp.call_id, "name": inp.name}
         attempt = activity.info().attempt
         if events and attempt == 1:
-            events.emit("tool_call", **call, args=inp.args)
+            events.emit(ToolCallEvent(**call, args=inp.args))
         try:
             self._verify_approval(inp)
             async with heartbeating():
                 result = await permanent_errors_not_retried(self.pool.call(server, tool, inp.args))
         except ApplicationError as exc:
             if events and exc.non_retryable:
-                events.emit("tool_result", **call, status="error", result=f"Error: {exc.message}")
+                events.emit(ToolResultEvent(**call, status="error", result=f"Error: {exc.message}"))
             elif events:
-                events.emit("error", **call, attempt=attempt, message=exc.message)
+                events.emit(ErrorEvent(**call, attempt=attempt, message=exc.message))
             raise
         except McpUnavailable as exc:
             if events:
-                events.emit("error", **call, attempt=attempt, message=str(exc))
+                events.emit(ErrorEvent(**call, attempt=attempt, message=str(exc)))
             raise ApplicationError(str(exc), type="McpUnavailable") from None
         else:
             if events:
-                events.emit("tool_result", **call, status="ok", result=result.text)
+                events.emit(ToolResultEvent(**call, status="ok", result=result.text))
         finally:
             if events:
                 await events.flush()

@@ -32,6 +32,7 @@ from core.schemas import NodeOutput, SummariseOutput
 from core.streams import STREAM_ERRORS, TurnPublisher, TurnStreams
 from core.telemetry import metrics
 from core.telemetry.tracing import span
+from core.turn_events import ErrorEvent, ResetEvent, TokenEvent
 
 #: heartbeat after this many streamed chunks, so a cancel reaches a long streaming call
 #: (the SDK throttles heartbeats, so this costs no round trip per chunk)
@@ -59,7 +60,7 @@ class NodeActivities:
             events = TurnPublisher(self.streams, inp.session_id, message_id) if self.streams and message_id else None
             attempt = activity.info().attempt
             if events and attempt > 1:
-                events.emit("reset", step=step, attempt=attempt)
+                events.emit(ResetEvent(step=step, attempt=attempt))
             streamed: list[str] = []
             # an answer can be stopped mid-stream (kinds answering NodeOutput and naming their turn)
             stoppable = self.streams is not None and message_id is not None and node.output_type is NodeOutput
@@ -94,7 +95,7 @@ class NodeActivities:
                 except Exception as exc:
                     if events:
                         final = isinstance(exc, ApplicationError) and exc.non_retryable
-                        events.emit("error", step=step, attempt=attempt, message=str(exc), final=final)
+                        events.emit(ErrorEvent(step=step, attempt=attempt, message=str(exc), final=final))
                     raise
                 finally:
                     if events:
@@ -174,11 +175,11 @@ class _ChunkSink:
         if text and self.streamed is not None:
             self.streamed.append(text)
         if text and self.events:
-            self.events.emit("token", text=text, step=self.step)
+            self.events.emit(TokenEvent(text=text, step=self.step))
 
     async def on_fallback(self, model: str, reason: str, shown: bool) -> None:
         metrics.LLM_FALLBACKS.labels(model, reason).inc()
         if self.streamed:
             self.streamed.clear()  # the failed model's text is no part of the answer
         if shown and self.events:  # clients drop the text shown so far, as after a retried attempt
-            self.events.emit("reset", step=self.step, reason="fallback", failed_model=model)
+            self.events.emit(ResetEvent(step=self.step, reason="fallback", failed_model=model))

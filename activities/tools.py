@@ -28,6 +28,7 @@ from core.streams import TurnPublisher, TurnStreams
 from core.telemetry import metrics
 from core.telemetry.tracing import span
 from core.tools import Tool, ToolContext, ToolRegistry, ToolResult
+from core.turn_events import ErrorEvent, ToolCallEvent, ToolResultEvent
 from services.tools.deps import WorkerDeps
 
 
@@ -133,20 +134,20 @@ class ToolActivities:
         call = {"call_id": inp.call_id, "name": inp.name}
         attempt = activity.info().attempt
         if attempt == 1:
-            events.emit("tool_call", **call, args=inp.args)
+            events.emit(ToolCallEvent(**call, args=inp.args))
         try:
             out = await permanent_errors_not_retried(self.execute(tool, inp))
         except ApplicationError as exc:
             if exc.non_retryable:
-                events.emit("tool_result", **call, status="error", result=f"Error: {exc.message}")
+                events.emit(ToolResultEvent(**call, status="error", result=f"Error: {exc.message}"))
             else:
-                events.emit("error", **call, attempt=attempt, message=exc.message)
+                events.emit(ErrorEvent(**call, attempt=attempt, message=exc.message))
             raise
         except Exception as exc:
-            events.emit("error", **call, attempt=attempt, message=str(exc))
+            events.emit(ErrorEvent(**call, attempt=attempt, message=str(exc)))
             raise
         else:
-            events.emit("tool_result", **call, status="ok", result=out.output)
+            events.emit(ToolResultEvent(**call, status="ok", result=out.output))
         finally:
             await events.flush()
         return out

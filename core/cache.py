@@ -19,6 +19,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from core.redis_client import async_redis
+
 log = logging.getLogger(__name__)
 
 
@@ -146,7 +148,7 @@ class ResilientCache(Cache):
 
 def redis_client(url: str) -> aioredis.Redis:
     # short timeouts: the cache must never hold a turn up
-    return aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    return async_redis(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
 async def redis_reachable(url: str) -> bool:

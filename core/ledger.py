@@ -33,6 +33,8 @@ from typing import Any, Literal
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from core.redis_client import async_redis
+
 log = logging.getLogger(__name__)
 
 NANO = 1_000_000_000
@@ -139,7 +141,7 @@ class UsageLedger:
     @property
     def client(self) -> aioredis.Redis:
         if self._client is None:
-            self._client = aioredis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=2)
+            self._client = async_redis(self.redis_url, socket_timeout=5, socket_connect_timeout=2)
         return self._client
 
     def _down(self, what: str, exc: Exception) -> None:

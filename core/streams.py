@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from core.redis_client import async_redis
 from core.redis_keys import redis_prefix
+from core.turn_events import StreamEvent
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -114,8 +116,8 @@ class TurnStreams:
         # BLOCK time, so the reader's socket timeout is longer than any block, and a reader may
         # wait longer to connect: with 0.5 s, 200 clients opening streams at once on a loaded
         # machine got connect timeouts and each saw the degraded single `done` (bench/sse_clients.py)
-        writer = aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        reader = aioredis.Redis.from_url(url, socket_timeout=60, socket_connect_timeout=2)
+        writer = async_redis(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        reader = async_redis(url, socket_timeout=60, socket_connect_timeout=2)
         return cls(writer, reader, **kwargs)
 
     @classmethod
@@ -239,8 +241,9 @@ class TurnPublisher:
         self._pending: list[tuple[EventKind, Mapping[str, Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    def emit(self, event: EventKind, **data: Any) -> None:
-        self._pending.append((event, data))
+    def emit(self, event: StreamEvent) -> None:
+        # on the wire: the fields the writer set (as before the events were typed), the kind apart
+        self._pending.append((event.event, event.model_dump(mode="json", exclude={"event"}, exclude_unset=True)))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._drain())
 

@@ -39,6 +39,9 @@ class ResetEvent(_Event):
     event: Literal["reset"] = "reset"
     step: int = 0
     attempt: int = 1
+    #: "fallback": the model failed and the next of the agent's fallbacks answers instead
+    reason: str | None = None
+    failed_model: str | None = None
 
 
 class ToolCallEvent(_Event):

@@ -29,6 +29,7 @@ from chain.units import checksum_address
 from chain.user_vaults import read_owner, register_user_vault, user_vault_address
 from chain.vault import VaultService
 from core.errors import ConfigError, ConflictError, PermanentError
+from core.redis_client import async_redis
 from core.redis_keys import redis_prefix
 from core.settings import Settings
 from core.vaults import UserVault
@@ -42,9 +43,8 @@ class ChainNotConfiguredError(PermanentError):
 
 async def connect_redis(url: str) -> Any | None:
     """A redis.asyncio client for the nonce lock, or None (with a warning) when Redis is down."""
-    import redis.asyncio as aioredis
 
-    client = aioredis.from_url(url, socket_connect_timeout=2)
+    client = async_redis(url, socket_timeout=None, socket_connect_timeout=2)
     try:
         await client.ping()
     except Exception as exc:  # noqa: BLE001 - any failure: run without the cross-process lock

@@ -1036,6 +1036,16 @@ export interface components {
              */
             event: "reset";
             /**
+             * Failed Model
+             * @default null
+             */
+            failed_model: string | null;
+            /**
+             * Reason
+             * @default null
+             */
+            reason: string | null;
+            /**
              * Step
              * @default 0
              */
