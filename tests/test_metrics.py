@@ -80,7 +80,7 @@ async def test_a_real_prometheus_scrapes_the_api_and_a_worker(
                 config.write_text(
                     json.dumps(
                         {
-                            "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+                            "global": {"scrape_interval": "2s", "scrape_timeout": "2s"},  # a loaded machine's scrape
                             "scrape_configs": [
                                 {"job_name": "api", "static_configs": [{"targets": [f"127.0.0.1:{api_port}"]}]},
                                 {"job_name": "worker", "static_configs": [{"targets": [f"127.0.0.1:{worker_port}"]}]},
@@ -101,8 +101,12 @@ async def test_a_real_prometheus_scrapes_the_api_and_a_worker(
                     start_new_session=True,
                 )
                 turns, temporal, deadline = 0.0, list[dict](), time.monotonic() + 90
+                up: dict[str, str] = {}
+                both = {"api": "1", "worker": "1"}
                 async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{prom_port}", timeout=10) as q:
-                    while time.monotonic() < deadline and not (turns >= 2 and temporal):
+                    # until both targets are up (each scraped once: the worker's SDK series can come
+                    # before the API's first scrape), with the turns and the SDK's series in
+                    while time.monotonic() < deadline and not (turns >= 2 and temporal and up == both):
                         await asyncio.sleep(1)
                         if not port_open(prom_port):
                             continue
@@ -112,7 +116,7 @@ async def test_a_real_prometheus_scrapes_the_api_and_a_worker(
                         temporal = res["data"]["result"]
                         res = (await q.get("/api/v1/query", params={"query": "up"})).json()
                         up = {x["metric"]["job"]: x["value"][1] for x in res["data"]["result"]}
-                assert up == {"api": "1", "worker": "1"}, up
+                assert up == both, up
                 assert turns >= 2, "Prometheus has no impressox_turns_total for the two turns"
                 assert temporal, "Prometheus has no temporal_ SDK metric from the worker"
     finally:
