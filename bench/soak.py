@@ -57,9 +57,10 @@ class Outcome:
     errors: int = 0
     #: what each failure was ("HTTP 503", "ReadError", ...)
     error_kinds: list[str] = field(default_factory=list)
-    #: requests whose connection the server closed before answering: a kill -9 mid-request, or, in a
-    #: rolling restart, a kept-alive connection the stopping process closed as the request was on
-    #: its way (HTTP/1.1's keep-alive race; browsers resend those by themselves): retried at once
+    #: requests whose connection the server closed or reset before answering: a kill -9 mid-request,
+    #: or, in a rolling restart, a kept-alive connection the stopping process closed as the request
+    #: was on its way (HTTP/1.1's keep-alive race; browsers resend those by themselves): resent at
+    #: once (every request here is idempotent: it carries its message id)
     disconnected: int = 0
     approved: bool = False
 
@@ -196,8 +197,10 @@ class Soak:
             try:
                 r = await http.post(f"/v1/sessions/{out.session}/messages?wait=30", json=body, timeout=60)
                 reply = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
-            except httpx.RemoteProtocolError as e:
-                if "without sending a response" in str(e):
+            except (httpx.RemoteProtocolError, httpx.ReadError) as e:
+                # closed ("without sending a response") or reset (ReadError: the server closed a
+                # connection holding a request it had not read, and the kernel answered RST)
+                if isinstance(e, httpx.ReadError) or "without sending a response" in str(e):
                     out.disconnected += 1
                 else:
                     out.errors += 1

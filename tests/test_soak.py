@@ -27,6 +27,6 @@ async def test_a_rolling_restart_of_every_worker_and_api_process_fails_no_turn()
     # a drained worker finishes its activities, a stopping API process its requests: nobody sees an
     # error (a request on a kept-alive connection the stopping process closed is resent at once, as
     # a browser does: result["disconnected_before_response"] counts those)
-    assert result["failed_requests"] == 0, result
+    assert result["failed_requests"] == 0, (result["failed_request_kinds"], result)
     assert (result["lost"], result["answered_twice"], result["wrong_answers"]) == (0, 0, 0), result
     assert result["transfers_mined"] == result["transfers_approved"], result
