@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from prometheus_client import REGISTRY
 from temporalio.client import Client
 
 from chain.accounts import ANVIL_ACCOUNTS
-from core.agents import AgentFactory
 from core.cache import Cache
 from core.ledger import UsageLedger
 from core.redis_keys import redis_prefix
@@ -28,33 +26,12 @@ from services.chain_access import ChainAccess
 from services.sessions import SessionService
 from services.tools import load_tools
 from temporal.worker import WorkerDeps, build_worker
-from tests.conftest import TemporalServer, decoded_payloads, make_settings, worker_process
+from tests.conftest import TemporalServer, decoded_payloads, worker_process
 from tests.test_durability import wait_for_turns
 from tests.turns import decided, done
 
 RECIPIENT = ANVIL_ACCOUNTS[3].address
 WEI = 10**18
-
-
-@pytest.fixture
-def chain_settings(
-    temporal_server: TemporalServer, redis_server, anvil: Anvil, data_dir: Path, deployment: dict[str, Any]
-) -> Settings:
-    return make_settings(
-        temporal_server,
-        redis_server.url,
-        data_dir,
-        chain_rpc_url=anvil.rpc_url,
-        agents_file=Path(__file__).parents[2] / "config" / "agents.yaml",
-    )
-
-
-@pytest.fixture
-def chain_sessions(client: Client, chain_settings: Settings) -> SessionService:
-    registry = load_tools(chain_settings.tool_modules)
-    return SessionService(
-        client, chain_settings, AgentFactory.from_yaml(chain_settings.agents_file, registry, chain_settings)
-    )
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import pytest
 
 from core.errors import ConflictError
 from services.sessions import SessionService
-from tests.chain.test_chain_agent_transfer import RECIPIENT, chain_sessions, chain_settings, chain_worker
+from tests.chain.test_chain_agent_transfer import RECIPIENT, chain_worker
 from tests.turns import decided, done
 
-__all__ = ["chain_sessions", "chain_settings", "chain_worker"]  # fixtures used below
+__all__ = ["chain_worker"]  # a fixture used below (chain_settings, chain_sessions: the conftest's)
 
 
 async def test_a_conversion_uses_the_price_and_the_calculator(chain_sessions: SessionService, chain_worker: None):

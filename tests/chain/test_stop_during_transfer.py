@@ -22,20 +22,17 @@ from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import PendingActivityState
-from temporalio.client import Client
 
 from chain.accounts import ANVIL_ACCOUNTS
 from core.activity_names import tool_activity
-from core.agents import AgentFactory
 from core.errors import UnavailableError
 from core.schemas import SessionView, ToolCallRecord, TurnResult
 from core.settings import Settings
 from devstack.anvil import Anvil
 from devstack.processes import stop_process
 from services.sessions import SessionService
-from services.tools import load_tools
 from tests.chain.test_chain_agent_transfer import anvil_rpc, balance, spent_logs
-from tests.conftest import TemporalServer, make_settings, worker_process
+from tests.conftest import worker_process
 from tests.turns import decided, done
 
 RECIPIENT = ANVIL_ACCOUNTS[3].address
@@ -43,27 +40,6 @@ WEI = 10**18
 #: generous: the machine running the suite is loaded
 WAIT = 180.0
 TX = re.compile(r"transaction (0x[0-9a-f]{64})")
-
-
-@pytest.fixture
-def chain_settings(
-    temporal_server: TemporalServer, redis_server, anvil: Anvil, data_dir: Path, deployment: dict[str, Any]
-) -> Settings:
-    return make_settings(
-        temporal_server,
-        redis_server.url,
-        data_dir,
-        chain_rpc_url=anvil.rpc_url,
-        agents_file=Path(__file__).parents[2] / "config" / "agents.yaml",
-    )
-
-
-@pytest.fixture
-def sessions(client: Client, chain_settings: Settings) -> SessionService:
-    registry = load_tools(chain_settings.tool_modules)
-    return SessionService(
-        client, chain_settings, AgentFactory.from_yaml(chain_settings.agents_file, registry, chain_settings)
-    )
 
 
 @contextlib.asynccontextmanager
@@ -205,33 +181,33 @@ def reports_the_transfer(result: TurnResult, status: str) -> str:
 
 
 async def test_a_cancel_during_an_approved_transfer_waits_for_it_to_be_mined_and_reports_it(
-    sessions: SessionService, chain_settings: Settings, anvil: Anvil, deployment: dict[str, Any]
+    chain_sessions: SessionService, chain_settings: Settings, anvil: Anvil, deployment: dict[str, Any]
 ) -> None:
     chain = Chain(anvil, deployment)
     async with worker(chain_settings, "cancel"):
-        sid = await sessions.create("local", "assistant")
-        mid, call_id = await ask(sessions, sid, "0.01")
+        sid = await chain_sessions.create("local", "assistant")
+        mid, call_id = await ask(chain_sessions, sid, "0.01")
         before = await chain.snapshot()
         async with mempool(anvil) as mine:
-            decision = await approve_into_mempool(sessions, anvil, sid, call_id)
-            cancel = asyncio.create_task(sessions.turns.cancel("local", sid))
+            decision = await approve_into_mempool(chain_sessions, anvil, sid, call_id)
+            cancel = asyncio.create_task(chain_sessions.turns.cancel("local", sid))
             # the service raises the stop flag once the session has accepted the cancel
             await until(
-                lambda: _stop_raised(sessions, sid, mid, cancel), "the cancel to be accepted by the session", WAIT
+                lambda: _stop_raised(chain_sessions, sid, mid, cancel), "the cancel to be accepted by the session", WAIT
             )
-            await hold(sessions, sid, mid, cancel, decision)
+            await hold(chain_sessions, sid, mid, cancel, decision)
             assert await in_mempool(anvil) == 1  # one transaction sent, and only one
             await mine()
         result = await asyncio.wait_for(cancel, WAIT)
         tx_hash = reports_the_transfer(result, "cancelled")
         record = decided(await asyncio.wait_for(decision, WAIT))
         assert record.status == "ok" and tx_of(record.result or "") == tx_hash
-        view = await sessions.get("local", sid)
+        view = await chain_sessions.get("local", sid)
         assert view.current_turn is None and reply_of(view, mid).startswith("cancelled: ")
         assert tx_hash in reply_of(view, mid)
         await chain.assert_one_transfer(before, WEI // 100, tx_hash)
         # the session goes on: the next message is answered as usual
-        nxt = done(await sessions.send("local", sid, "what is 6 * 7?", wait=WAIT))
+        nxt = done(await chain_sessions.send("local", sid, "what is 6 * 7?", wait=WAIT))
         assert nxt.status == "done" and "42" in nxt.reply
         await chain.assert_one_transfer(before, WEI // 100, tx_hash)
 
@@ -243,34 +219,34 @@ async def _stop_raised(sessions: SessionService, sid: str, mid: str, cancel: asy
 
 
 async def test_an_interrupting_message_during_an_approved_transfer_waits_for_it_then_is_answered(
-    sessions: SessionService, chain_settings: Settings, anvil: Anvil, deployment: dict[str, Any]
+    chain_sessions: SessionService, chain_settings: Settings, anvil: Anvil, deployment: dict[str, Any]
 ) -> None:
     chain = Chain(anvil, deployment)
     async with worker(chain_settings, "interrupt"):
-        sid = await sessions.create("local", "assistant")
-        mid, call_id = await ask(sessions, sid, "0.02")
+        sid = await chain_sessions.create("local", "assistant")
+        mid, call_id = await ask(chain_sessions, sid, "0.02")
         before = await chain.snapshot()
         async with mempool(anvil) as mine:
-            decision = await approve_into_mempool(sessions, anvil, sid, call_id)
+            decision = await approve_into_mempool(chain_sessions, anvil, sid, call_id)
             interrupting = asyncio.create_task(
-                sessions.send("local", sid, "what is 6 * 7?", wait=2 * WAIT, multitask="interrupt")
+                chain_sessions.send("local", sid, "what is 6 * 7?", wait=2 * WAIT, multitask="interrupt")
             )
 
             async def queued() -> bool:  # the session holds the new message behind the running turn
                 assert not interrupting.done(), interrupting
-                return (await sessions.get("local", sid)).queued_messages == 1
+                return (await chain_sessions.get("local", sid)).queued_messages == 1
 
             await until(queued, "the interrupting message to be queued")
-            await hold(sessions, sid, mid, interrupting, decision)
+            await hold(chain_sessions, sid, mid, interrupting, decision)
             assert await in_mempool(anvil) == 1
             await mine()
         answer = done(await asyncio.wait_for(interrupting, WAIT))
         assert answer.status == "done" and "42" in answer.reply and answer.turn == 2, answer
-        old = done(await sessions.result_of("local", sid, mid, wait=WAIT))
+        old = done(await chain_sessions.result_of("local", sid, mid, wait=WAIT))
         tx_hash = reports_the_transfer(old, "interrupted")
         record = decided(await asyncio.wait_for(decision, WAIT))
         assert record.status == "ok" and tx_of(record.result or "") == tx_hash
-        view = await sessions.get("local", sid)
+        view = await chain_sessions.get("local", sid)
         # in the transcript: the interrupted turn with its transaction, then the new message's answer
         assert [(m.role, m.message_id == mid) for m in view.messages] == [
             ("user", True),
@@ -283,21 +259,23 @@ async def test_an_interrupting_message_during_an_approved_transfer_waits_for_it_
 
 
 async def test_a_worker_killed_while_the_transfer_is_unmined_and_a_cancel_pending_sends_once(
-    sessions: SessionService, chain_settings: Settings, anvil: Anvil, deployment: dict[str, Any]
+    chain_sessions: SessionService, chain_settings: Settings, anvil: Anvil, deployment: dict[str, Any]
 ) -> None:
     chain = Chain(anvil, deployment)
     async with worker(chain_settings, "doomed") as doomed:
-        sid = await sessions.create("local", "assistant")
-        mid, call_id = await ask(sessions, sid, "0.03")
+        sid = await chain_sessions.create("local", "assistant")
+        mid, call_id = await ask(chain_sessions, sid, "0.03")
         before = await chain.snapshot()
         async with mempool(anvil) as mine:
-            decision = await approve_into_mempool(sessions, anvil, sid, call_id)
-            cancel = asyncio.create_task(sessions.turns.cancel("local", sid))
-            await until(lambda: _stop_raised(sessions, sid, mid, cancel), "the cancel to be accepted by the session")
+            decision = await approve_into_mempool(chain_sessions, anvil, sid, call_id)
+            cancel = asyncio.create_task(chain_sessions.turns.cancel("local", sid))
+            await until(
+                lambda: _stop_raised(chain_sessions, sid, mid, cancel), "the cancel to be accepted by the session"
+            )
             os.killpg(doomed.pid, signal.SIGKILL)  # between sending the transaction and seeing it mined
             doomed.wait()
             async with worker(chain_settings, "successor"):
-                handle = sessions.client.get_workflow_handle(sid)
+                handle = chain_sessions.client.get_workflow_handle(sid)
 
                 async def retried() -> bool:  # the successor runs the transfer's next attempt and has the session
                     assert not cancel.done(), cancel
@@ -310,18 +288,18 @@ async def test_a_worker_killed_while_the_transfer_is_unmined_and_a_cancel_pendin
                     ):
                         return False
                     try:  # a query goes to the dead worker's sticky queue until the server gives up on it
-                        await sessions.get("local", sid)
+                        await chain_sessions.get("local", sid)
                     except UnavailableError:
                         return False
                     return True
 
                 await until(retried, "the transfer to be retried on the new worker")
-                await hold(sessions, sid, mid, cancel, decision)
+                await hold(chain_sessions, sid, mid, cancel, decision)
                 assert await in_mempool(anvil) == 1  # the retry found the first transaction: nothing re-sent
                 await mine()
                 result = await asyncio.wait_for(cancel, WAIT)
                 record = decided(await asyncio.wait_for(decision, WAIT))
-                view = await sessions.get("local", sid)
+                view = await chain_sessions.get("local", sid)
     tx_hash = reports_the_transfer(result, "cancelled")
     assert record.status == "ok" and tx_of(record.result or "") == tx_hash
     assert view.current_turn is None and reply_of(view, mid).startswith("cancelled: ")
