@@ -11,6 +11,7 @@ import type {
   ScheduleCreate,
   ScheduleOut,
   ApprovalOut,
+  FreezeOut,
   Notification,
   SessionCreated,
   SessionSummary,
@@ -36,8 +37,13 @@ export const renameSession = (id: string, title: string) =>
 export const cancelTurn = (id: string) => api<TurnOut>("POST", `/v1/sessions/${sid(id)}/turns/current/cancel`);
 export const decide = (id: string, callId: string, approve: boolean) =>
   api<ApprovalOut>("POST", `/v1/sessions/${sid(id)}/approvals/${encodeURIComponent(callId)}`, { body: { approve } });
+/** Cancel a transfer in its undo window (status `scheduled`): nothing is sent; 409 once it was sent or decided */
+export const cancelTransfer = (id: string, callId: string) =>
+  api<ApprovalOut>("POST", `/v1/sessions/${sid(id)}/approvals/${encodeURIComponent(callId)}/cancel`);
 export const listNotifications = () => api<Notification[]>("GET", "/v1/notifications");
 export const getVault = () => api<VaultOut>("GET", "/v1/vault");
+/** Freeze the vault: pause() on-chain; only the owner's wallet can undo it (FreezeOut.unfreeze) */
+export const freezeVault = () => api<FreezeOut>("POST", "/v1/vault/freeze");
 export const registerVault = (owner: string) =>
   api<VaultRegistered>("POST", "/v1/vault", { body: { owner_address: owner } });
 

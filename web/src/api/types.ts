@@ -19,6 +19,23 @@ export type ApprovalOut = S["ApprovalOut"];
 export type Notification = S["Notification"];
 export type VaultOut = S["VaultOut"];
 export type VaultRegistered = S["VaultRegistered"];
+/** POST /v1/vault/freeze: the vault paused on-chain, and the owner's unpause() transaction */
+export type FreezeOut = S["FreezeOut"];
+export type OwnerTransaction = S["OwnerTransaction"];
+
+/** PendingApproval.simulation (chain/simulation.py): raw amounts in base units, `display` for people */
+export interface Simulation {
+  vault_balance_before?: string;
+  vault_balance_after?: string;
+  recipient_balance_before?: string;
+  recipient_balance_after?: string;
+  fee_wei?: string;
+  fee_usd?: string | null;
+  daily_limit_left_after?: string;
+  will_revert?: boolean;
+  revert_reason?: string | null;
+  display?: Partial<Record<"amount" | "vault_balance_before" | "vault_balance_after" | "recipient_balance_before" | "recipient_balance_after" | "fee" | "daily_limit_left_after", string>>;
+}
 
 // Endpoints that may not be in every deployment's schema yet (schedules, alerts, links come with
 // the automations and bots services): typed by hand here, shown as "not available" on a 404.

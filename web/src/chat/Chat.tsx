@@ -20,7 +20,7 @@ import { cancelTurn, getSession, newMessageId, sendMessage } from "../api/client
 import { ApiError } from "../api/http";
 import type { ClientConfig, SessionView, ToolCallRecord } from "../api/types";
 import { txHash } from "../lib/format";
-import { ApprovalCard, type Decision } from "./Approval";
+import { ApprovalCard, ScheduledCard, type Decision } from "./Approval";
 import { MarkdownText } from "./Markdown";
 import { keepFirstMessage } from "./titles";
 import { activity, FINISHED, foldEvent, parseTurnEvent, startTurn, type LiveTurn } from "./turn";
@@ -113,11 +113,13 @@ export function Chat({ sessionId, config }: { sessionId: string; config: ClientC
     queryKey: ["session", sessionId],
     queryFn: () => getSession(sessionId),
     // no status poll: the stream says what is happening; the transcript is re-read only while an
-    // answer is on its way without a stream (after a decision, or a turn that ended elsewhere)
+    // answer is on its way without a stream (after a decision, or a turn that ended elsewhere), and
+    // every second while a transfer waits in its undo window (its card goes once it was sent)
     refetchInterval: (q) => {
       const v = q.state.data;
       const finishing = live && (FINISHED.includes(live.phase) || live.phase === "approval");
-      return finishing || (v && v.status === "working" && !live) ? 1000 : false;
+      const scheduled = (v?.scheduled_transfers?.length ?? 0) > 0;
+      return finishing || scheduled || (v && v.status === "working" && !live) ? 1000 : false;
     },
   });
   const view = session.data;
@@ -202,8 +204,15 @@ export function Chat({ sessionId, config }: { sessionId: string; config: ClientC
       </p>
     );
   const pending = view?.pending_approvals ?? [];
+  const scheduled = view?.scheduled_transfers ?? [];
+  const decided = (d: Decision) => {
+    setDecisions((ds) => [...ds.filter((x) => x.callId !== d.callId), d]);
+    qc.invalidateQueries({ queryKey: ["session", sessionId] });
+  };
+  // an approved transfer in its undo window: the turn waits for it, not for a decision
+  const waitingToSend = scheduled.length > 0 && pending.length === 0 && (!live || live.phase === "approval");
   const status =
-    activity(live) ??
+    (waitingToSend ? "transfer in its undo window: Cancel stops it" : activity(live)) ??
     (stopping ? "stopping…" : view?.status === "working" ? "working…" : pending.length > 0 ? "waiting for your approval" : "Ready");
   const busy = status !== "Ready";
   // queued_messages counts the messages waiting behind the turn being answered
@@ -224,11 +233,11 @@ export function Chat({ sessionId, config }: { sessionId: string; config: ClientC
                 key={p.call_id}
                 approval={p}
                 sessionId={sessionId}
-                onDecided={(d) => {
-                  setDecisions((ds) => [...ds.filter((x) => x.callId !== d.callId), d]);
-                  qc.invalidateQueries({ queryKey: ["session", sessionId] });
-                }}
+                onDecided={decided}
               />
+            ))}
+            {scheduled.map((t) => (
+              <ScheduledCard key={t.call_id} transfer={t} sessionId={sessionId} onCancelled={decided} />
             ))}
             {decisions.map((d) => (
               <p key={d.callId} className={`decision ${d.approved ? "approved" : "rejected"}`} role="status">

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, amount, countdown, newestFirst, shortHex, txHash } from "./format";
+import { ago, amount, castUnpause, countdown, newestFirst, sendsIn, shortHex, txHash, unpauseTx, walletTx } from "./format";
 import { parseRetryAfter } from "../api/http";
 import { parseRoute } from "../route";
 
@@ -57,5 +57,27 @@ describe("formatting", () => {
     expect(parseRoute("#/sessions/s%3Alocal%3Aabc")).toEqual({ page: "sessions", sessionId: "s:local:abc" });
     expect(parseRoute("")).toEqual({ page: "sessions", sessionId: null });
     expect(parseRoute("#/notifications")).toEqual({ page: "notifications" });
+  });
+});
+
+describe("undo window and unfreeze", () => {
+  const now = Date.parse("2026-01-01T12:00:00Z");
+  it("counts the undo window down in seconds", () => {
+    expect(sendsIn("2026-01-01T12:00:05Z", now)).toBe("sends in 5 s");
+    expect(sendsIn("2026-01-01T12:00:04.200Z", now)).toBe("sends in 5 s");
+    expect(sendsIn("2026-01-01T12:02:05Z", now)).toBe("sends in 2:05");
+    expect(sendsIn("2026-01-01T12:00:00Z", now)).toBe("sending…");
+    expect(sendsIn("2026-01-01T11:59:00Z", now)).toBe("sending…");
+    expect(sendsIn(null, now)).toBe("sending…");
+    expect(sendsIn("not a date", now)).toBe("sending…");
+  });
+  it("builds the owner's unpause() transaction", () => {
+    const vault = { address: "0x" + "b".repeat(40), owner: "0x" + "a".repeat(40), chain_id: 31337 };
+    const tx = unpauseTx(vault);
+    expect(tx).toEqual({ from: vault.owner, to: vault.address, data: "0x3f4ba83a", value: "0x0", chain_id: 31337 });
+    expect(castUnpause(tx, "http://127.0.0.1:8545")).toBe(
+      `cast send ${vault.address} "unpause()" --from ${vault.owner} --rpc-url http://127.0.0.1:8545 --chain 31337`,
+    );
+    expect(walletTx(tx)).toEqual({ from: vault.owner, to: vault.address, data: "0x3f4ba83a", value: "0x0", chainId: "0x7a69" });
   });
 });

@@ -50,3 +50,38 @@ export function newestFirst<T>(items: T[], at: (item: T) => string | null | unde
   };
   return [...items].sort((a, b) => time(b) - time(a));
 }
+
+/** The undo window's countdown: "sends in 5 s", "sends in 2:05" past a minute, "sending…" once due. */
+export function sendsIn(executesAt: string | Date | null | undefined, now: number = Date.now()): string {
+  if (!executesAt) return "sending…";
+  const left = Math.ceil((new Date(executesAt).getTime() - now) / 1000);
+  if (!Number.isFinite(left) || left <= 0) return "sending…";
+  return left < 60 ? `sends in ${left} s` : `sends in ${countdown(executesAt, now)}`;
+}
+
+/** The owner-wallet transaction that unfreezes a vault (as the API's FreezeOut.unfreeze lists it). */
+export interface UnfreezeTx {
+  from: string;
+  to: string;
+  data: string;
+  value: string;
+  chain_id: number;
+}
+
+/** keccak("unpause()")[:4]: the one call that unfreezes a vault (api/routers/vault.py) */
+export const UNPAUSE_SELECTOR = "0x3f4ba83a";
+
+/** The unpause() transaction built from the vault itself (when no freeze answer is at hand). */
+export function unpauseTx(vault: { address: string; owner: string; chain_id: number }): UnfreezeTx {
+  return { from: vault.owner, to: vault.address, data: UNPAUSE_SELECTOR, value: "0x0", chain_id: vault.chain_id };
+}
+
+/** The same transaction as a Foundry `cast send` command for the owner to run. */
+export function castUnpause(tx: UnfreezeTx, rpcUrl = "$ETH_RPC_URL"): string {
+  return `cast send ${tx.to} "unpause()" --from ${tx.from} --rpc-url ${rpcUrl} --chain ${tx.chain_id}`;
+}
+
+/** The transaction as eth_sendTransaction's parameter (hex chain id, for an injected wallet). */
+export function walletTx(tx: UnfreezeTx): Record<string, string> {
+  return { from: tx.from, to: tx.to, data: tx.data, value: tx.value || "0x0", chainId: `0x${tx.chain_id.toString(16)}` };
+}
