@@ -23,6 +23,18 @@ NOCASE = re.IGNORECASE
 #: keccak("paused()")[:4] and keccak("unpause()")[:4]
 PAUSED, UNPAUSE = "0x5c975abb", "0x3f4ba83a"
 RECIPIENT = ACCOUNTS[2]
+#: an injected wallet (window.ethereum) that records what the page asks of it and sends nothing
+WALLET_STUB = """
+window.__wallet = [];
+window.ethereum = {
+  request: async (req) => {
+    window.__wallet.push(req);
+    if (req.method === "eth_requestAccounts") return [];
+    if (req.method === "eth_sendTransaction") return "0x" + "ab".repeat(32);
+    throw new Error("unsupported " + req.method);
+  },
+};
+"""
 #: generous: the machine running the tests is loaded
 SLOW = 90_000
 
@@ -147,10 +159,18 @@ def test_freeze_on_the_vault_page_stops_transfers_until_the_owner_unpauses(page:
     expect(page.get_by_role("status", name="Agent status")).to_have_text("Ready", timeout=SLOW)
     assert page.get_by_role("group", name="Pending approval").count() == 0
 
-    # the owner's wallet (anvil's unlocked account 0) unfreezes it; the page follows
-    rpc(stack.chain, "eth_sendTransaction", {"from": owner, "to": vault, "data": UNPAUSE})
+    # with an injected wallet (a stub recording its requests) the page offers to send unpause();
+    # the stub's transaction is then sent as the owner's wallet would (anvil's unlocked account 0)
+    page.add_init_script(WALLET_STUB)
+    page.goto(stack.api + "/#/vault")
+    page.reload(wait_until="networkidle")  # a hash change alone loads no page: the stub needs a load
+    expect(state).to_have_text(re.compile("^Frozen"), timeout=SLOW)
+    how.get_by_role("button", name="Unfreeze with my wallet").click()
+    expect(how).to_contain_text("Sent: transaction 0x" + "ab" * 32)
+    [sent] = [r["params"][0] for r in page.evaluate("window.__wallet") if r["method"] == "eth_sendTransaction"]
+    assert sent == {"from": owner, "to": vault, "data": UNPAUSE, "value": "0x0", "chainId": hex(info["chain_id"])}
+    rpc(stack.chain, "eth_sendTransaction", {k: sent[k] for k in ("from", "to", "data", "value")})
     assert not is_paused(stack, vault)
-    page.goto(stack.api + "/#/vault", wait_until="networkidle")
     expect(state).to_have_text(re.compile("^Not frozen"), timeout=SLOW)
     expect(page.get_by_role("button", name="Freeze vault")).to_be_visible()
     assert page.errors == [] and page.outside == [], (page.errors, page.outside)
