@@ -5,9 +5,12 @@ Starts a Temporal dev server and a Redis on free ports and one worker in this pr
 each. Reports the worker's RSS, the Temporal server's RSS, the history per session (events and
 bytes) and the database size per session; then, interleaved, a turn on a session still in the
 worker's cache (one of the last CACHE) vs a turn on one the cache evicted long ago (one of the
-first), p50 of each and their ratio: the price of replaying an evicted session. Prints one JSON object.
+first), p50 of each and their ratio: the price of replaying an evicted session. Sessions idle for
+``--compact-after`` seconds after their turn continue as new (settings session_idle_compact_after,
+5 minutes by default; 0 turns it off), so an evicted session opened long enough ago replays one
+workflow task: the open phase is timed to make the first sessions that old. Prints one JSON object.
 
-    .venv/bin/python bench/idle_sessions.py [--sessions 10000] [--cache 1000] [--rounds 50]
+    .venv/bin/python bench/idle_sessions.py [--sessions 10000] [--cache 1000] [--rounds 50] [--compact-after S]
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -51,7 +55,7 @@ def p50(xs: list[float]) -> float:
     return round(statistics.median(xs), 1)
 
 
-async def main(n: int, cache_size: int, rounds: int) -> dict:
+async def main(n: int, cache_size: int, rounds: int, compact_after: float | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="impressox-bench-idle-") as tmp:
         db = Path(tmp) / "temporal.db"
         server = TemporalDevServer(free_port(), db).start()
@@ -65,12 +69,18 @@ async def main(n: int, cache_size: int, rounds: int) -> dict:
                 max_cached_workflows=cache_size,
                 max_running_sessions_per_user=n,
             )
+            if compact_after is not None:
+                settings = settings.model_copy(update={"session_idle_compact_after": timedelta(seconds=compact_after)})
             out = await measure(settings, n, rounds)
             assert server.proc is not None
             out["temporal_server_rss_mb"] = rss_mb(server.proc.pid)
             size = sum(p.stat().st_size for p in Path(tmp).glob("temporal.db*"))
             out["temporal_db_kb_per_session"] = round(size / 1024 / n, 2)
-            out.update(sessions=n, max_cached_workflows=cache_size)
+            out.update(
+                sessions=n,
+                max_cached_workflows=cache_size,
+                session_idle_compact_after_s=settings.session_idle_compact_after.total_seconds(),
+            )
             return out
         finally:
             redis.stop()
@@ -100,6 +110,11 @@ async def measure(settings, n: int, rounds: int) -> dict:
             t0 = time.perf_counter()
             ids = list(await asyncio.gather(*(open_one(k) for k in range(n))))
             out["open_sessions_per_s"] = round(n / (time.perf_counter() - t0), 1)
+            # the evicted sessions are the first opened: idle since then, compacted if that is long enough
+            idle_for = settings.session_idle_compact_after.total_seconds() - (time.perf_counter() - t0)
+            if settings.session_idle_compact_after and idle_for > 0:
+                await asyncio.sleep(idle_for + 5)
+            out["first_sessions_idle_s"] = round(time.perf_counter() - t0)
             gc.collect()
             out["worker_rss_mb"] = rss_mb()
 
@@ -133,7 +148,8 @@ if __name__ == "__main__":
     p.add_argument("--sessions", type=int, default=10_000)
     p.add_argument("--cache", type=int, default=1000)
     p.add_argument("--rounds", type=int, default=50)
+    p.add_argument("--compact-after", type=float, default=None, help="session_idle_compact_after in seconds")
     args = p.parse_args()
-    result = asyncio.run(main(args.sessions, args.cache, args.rounds))
+    result = asyncio.run(main(args.sessions, args.cache, args.rounds, args.compact_after))
     gc.collect()
     print(json.dumps(result))

@@ -304,6 +304,9 @@ class SessionStart(BaseModel):
     #: the session closes itself (its run completes) after this long without a message; sending
     #: to it later starts a new run under the same id with its history (settings session_idle_close_after)
     idle_close_seconds: float | None = None
+    #: after a turn, this long without a message starts a new run with the compact state (settings
+    #: session_idle_compact_after): a session the worker's cache evicted then replays one task
+    idle_compact_seconds: float | None = None
     #: a child agent's run: answer the one message in ``state.inbox``, return its TurnResult, end
     one_shot: bool = False
     #: how deep in a chain of agents asking agents this session is (0: the user's own session)

@@ -167,6 +167,10 @@ class Settings(BaseSettings):
     #: a session with no message for this long closes itself (a durable timer in its workflow);
     #: sending to it reopens it with its history. Seconds or ISO 8601 (P7D); 0: never
     session_idle_close_after: timedelta = Field(default=timedelta(days=7), ge=timedelta(0))
+    #: a session with no message for this long after a turn continues-as-new with its compact state
+    #: (transcript window, answered ids), so a session the worker's cache evicted while idle replays
+    #: one workflow task on its next message instead of its whole last run; 0: never
+    session_idle_compact_after: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(0))
     session_active_window_seconds: float = Field(default=86_400.0, gt=0)
 
     # Quotas (core/quotas.py): each refusal (429, 422 for a too short interval) names its setting;

@@ -34,6 +34,11 @@ def idle_close_seconds(service: SessionService) -> float | None:
     return seconds or None
 
 
+def idle_compact_seconds(service: SessionService) -> float | None:
+    seconds = service.settings.session_idle_compact_after.total_seconds()
+    return seconds or None
+
+
 async def reopen(service: SessionService, owner: str, session_id: str) -> bool:
     """Start a new run of the ended session ``session_id`` from its last state. False when there
     is no such session of ``owner`` (or it runs: nothing to reopen)."""
@@ -61,7 +66,13 @@ async def reopen(service: SessionService, owner: str, session_id: str) -> bool:
         plan = service.agents.build(last.agent.name)  # today's configuration of its agent
     except BadInputError:  # the agent was removed from the configuration: keep the plan it ran with
         plan = last.agent
-    start = last.model_copy(update={"agent": plan, "idle_close_seconds": idle_close_seconds(service)})
+    start = last.model_copy(
+        update={
+            "agent": plan,
+            "idle_close_seconds": idle_close_seconds(service),
+            "idle_compact_seconds": idle_compact_seconds(service),
+        }
+    )
     title = start.state.title if start.state else None
     try:
         await service.client.start_workflow(

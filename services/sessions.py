@@ -168,6 +168,7 @@ class SessionService:
             agent=plan,
             created_at=now,
             idle_close_seconds=session_reopen.idle_close_seconds(self),
+            idle_compact_seconds=session_reopen.idle_compact_seconds(self),
         )
         try:
             await self.client.start_workflow(

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from api.app import create_app
 from core.settings import Settings
@@ -145,3 +146,53 @@ async def test_the_same_approval_in_two_sessions_has_two_call_ids(api: httpx.Asy
         )
         ids.append((await api.get(f"/v1/sessions/{sid}")).json()["pending_approvals"][0]["call_id"])
     assert ids[0] != ids[1]
+
+
+@pytest.fixture
+async def compacting_api(settings: Settings, worker: None) -> AsyncIterator[httpx.AsyncClient]:
+    """The API with sessions that compact (continue-as-new) after 1 s idle following a turn."""
+    app = create_app(settings.model_copy(update={"session_idle_compact_after": timedelta(seconds=1)}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=60) as http:
+            yield http
+
+
+async def current_run(client: Client, sid: str, other_than: str | None = None, within: float = 30.0) -> str:
+    """The session's running run id (one other than ``other_than`` once there is one, else the last seen)."""
+    run_id = ""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        described = await client.get_workflow_handle(sid).describe()
+        run_id = described.run_id
+        if described.status == WorkflowExecutionStatus.RUNNING and run_id != other_than:
+            return run_id
+        await asyncio.sleep(0.2)
+    return run_id
+
+
+async def test_an_idle_session_sheds_its_history_and_keeps_its_conversation(
+    compacting_api: httpx.AsyncClient, client: Client
+) -> None:
+    api = compacting_api
+    sid = await new_session(api)
+    sent = await api.post(f"/v1/sessions/{sid}/messages", json={"text": "what is 17 * 23?", "message_id": "m-17"})
+    assert sent.status_code == 200, sent.text
+    first = await current_run(client, sid)
+    long_history = len((await client.get_workflow_handle(sid, run_id=first).fetch_history()).events)
+    second = await current_run(client, sid, other_than=first)  # 1 s idle after the turn: a new run
+    assert second != first, "the idle session never continued as new"
+    short_history = len((await client.get_workflow_handle(sid, run_id=second).fetch_history()).events)
+    assert short_history < long_history / 3, (short_history, long_history)  # what an evicted session replays
+
+    await asyncio.sleep(2)  # a run that took no turn has nothing to shed: it stays
+    assert await current_run(client, sid) == second
+    view = (await api.get(f"/v1/sessions/{sid}")).json()
+    assert view["turn_count"] == 1 and view["title"] == "what is 17 * 23?"
+    assert [m["content"] for m in view["messages"] if m["role"] == "user"] == ["what is 17 * 23?"]
+    again = await api.post(f"/v1/sessions/{sid}/messages?wait=5", json={"message_id": "m-17"})
+    assert again.status_code == 200 and "391" in again.json()["reply"], again.text  # answered once, still known
+
+    r = await api.post(f"/v1/sessions/{sid}/messages", json={"text": "what is 2 + 2?"})
+    assert r.status_code == 200, r.text
+    assert "4" in r.json()["reply"] and r.json()["turn"] == 2

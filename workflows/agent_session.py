@@ -72,6 +72,10 @@ BOT_DELIVERY = "bot-delivery"
 SESSION_META = "session-meta"
 #: patch: a session idle for ``idle_close_seconds`` completes its run (sending to it reopens it)
 IDLE_CLOSE = "idle-close"
+#: patch: a session idle for ``idle_compact_seconds`` after a turn continues-as-new with its compact
+#: state, so when the worker's cache has evicted it its next turn replays one workflow task, not
+#: every task of its last run (bench/idle_sessions.py measures the difference)
+IDLE_COMPACT = "idle-compact"
 #: patch: call ids carry a tag of their session, so `impressox approve <id>` names one call anywhere
 CALL_IDS_PER_SESSION = "call-ids-per-session"
 #: patch: a plan naming MCP servers lists their tools (``mcp.list_tools``) before its first turn
@@ -120,14 +124,15 @@ class AgentSessionWorkflow:
             if self._start.one_shot and self._results:
                 # a child agent's run: its one turn answered, the parent gets the result
                 return next(reversed(self._results.values()))
+            timeout, compacting = self._idle_wait()
             try:
-                await workflow.wait_condition(
-                    lambda: bool(self._state.inbox) or self._should_roll(), timeout=self._idle_timeout()
-                )
-            except TimeoutError:  # nothing to do for idle_close_seconds: close (a message reopens it)
-                await workflow.wait_condition(lambda: workflow.all_handlers_finished() or bool(self._state.inbox))
-                if not self._state.inbox:
-                    return None
+                await workflow.wait_condition(lambda: bool(self._state.inbox) or self._should_roll(), timeout=timeout)
+            except TimeoutError:
+                if not compacting:  # nothing to do for idle_close_seconds: close (a message reopens it)
+                    await workflow.wait_condition(lambda: workflow.all_handlers_finished() or bool(self._state.inbox))
+                    if not self._state.inbox:
+                        return None
+                # else idle for idle_compact_seconds after a turn: a new run below sheds this one's history
             if self._state.inbox:
                 await self._take_turn(self._state.inbox[0])
                 continue
@@ -139,6 +144,20 @@ class AgentSessionWorkflow:
     def _idle_timeout(self) -> timedelta | None:
         idle = self._start.idle_close_seconds
         return timedelta(seconds=idle) if idle and workflow.patched(IDLE_CLOSE) else None
+
+    def _idle_wait(self) -> tuple[timedelta | None, bool]:
+        """How long to wait for a message, and whether the wait ends in compaction (a new run with
+        the compact state) rather than in closing. A run that took no turn has nothing to shed."""
+        close = self._idle_timeout()
+        compact = self._start.idle_compact_seconds
+        if (
+            compact
+            and self._turns_this_run > 0
+            and (close is None or compact < close.total_seconds())
+            and workflow.patched(IDLE_COMPACT)
+        ):
+            return timedelta(seconds=compact), True
+        return close, False
 
     def _should_roll(self) -> bool:
         return (

@@ -1,7 +1,7 @@
 """Record histories of AgentSessionWorkflow for the replay test (tests/test_replay.py).
 
 Run after a deliberate, compatible workflow change:
-    .venv/bin/python -m tests.histories.record PREFIX
+    .venv/bin/python -m tests.histories.record PREFIX [idle-compact]
 Each scenario's history is written to tests/histories/PREFIX-<scenario>-<run>.json. Keep the
 old files: they stand for the sessions already running in production.
 
@@ -16,6 +16,7 @@ import gc
 import json
 import shutil
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio import activity
@@ -49,6 +50,34 @@ delivered: list[Delivery] = []
 async def deliver(delivery: Delivery) -> None:
     """The chat platform's edge: what the bot would send is only noted."""
     delivered.append(delivery)
+
+
+async def record_idle_compact(prefix: str) -> None:
+    """One scenario alone (recorded with v6): a session idle after its turn continues as new with
+    its compact state (IDLE_COMPACT), and the new run takes the next turn."""
+    tmp = Path(tempfile.mkdtemp())
+    server = TemporalDevServer(free_port(), tmp / "t.db").start()
+    settings = make_settings(server, "redis://127.0.0.1:1/0", tmp, codec_keys=[RECORDING_CODEC_KEY])
+    settings = settings.model_copy(update={"session_idle_compact_after": timedelta(seconds=1)})
+    client = await connect(settings)
+    await ensure_registered(client)
+    registry = load_tools(settings.tool_modules)
+    sessions = SessionService(client, settings, AgentFactory.from_yaml(settings.agents_file, registry, settings))
+    try:
+        async with build_worker(client, settings, registry, MemoryCache()):
+            sid = await sessions.create("local", "tester", session_id="replay-idle-compact")
+            await sessions.send("local", sid, "what is 17 * 23?", wait=30)
+            first = (await client.get_workflow_handle(sid).describe()).run_id
+            while (await client.get_workflow_handle(sid).describe()).run_id == first:
+                await asyncio.sleep(0.2)
+            await sessions.send("local", sid, "what is 2 + 2?", wait=30)
+            await asyncio.sleep(2)  # and the second run compacts in turn
+            await _save(client, sid, prefix + "-idle-compact")
+    finally:
+        del sessions, client
+        gc.collect()
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 async def record(prefix: str) -> None:
@@ -162,5 +191,7 @@ async def _save(client, sid: str, name: str) -> None:
 if __name__ == "__main__":
     import sys
 
-    asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else "new"))
+    scenario = sys.argv[2] if len(sys.argv) > 2 else None  # "idle-compact": that scenario alone
+    prefix = sys.argv[1] if len(sys.argv) > 1 else "new"
+    asyncio.run(record_idle_compact(prefix) if scenario == "idle-compact" else record(prefix))
     gc.collect()
