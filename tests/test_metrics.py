@@ -52,6 +52,8 @@ async def test_metrics_count_known_turns(api: httpx.AsyncClient) -> None:
     assert delta("impressox_tool_calls_total", tool="calculator", outcome="ok") == 2
     assert delta("impressox_llm_tokens_total", model=OFFLINE_MODEL) > 0
     assert delta("impressox_first_token_seconds_count", model=OFFLINE_MODEL) >= 2
+    assert delta("impressox_api_turn_seconds_count", outcome="done") == 2  # as the waiting caller saw them
+    assert delta("impressox_api_turn_seconds_sum", outcome="done") > 0
 
 
 async def test_a_real_prometheus_scrapes_the_api_and_a_worker(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -27,6 +28,7 @@ from api.schemas import (
 )
 from core.schemas import SessionView, TurnResult
 from core.streams import TurnEvent
+from core.telemetry import metrics
 from services.sessions import PendingTurn, SessionSummary
 from services.streams import StreamSlot
 
@@ -128,9 +130,13 @@ async def send_message(
         events.watch(user, session_id, queued.message_id)  # ends the stream even if this client leaves
         return _sse(events.follow(user, session_id, queued.message_id), events.keepalive_seconds, slot)
     else:
+        started = time.monotonic()
         result = await sessions.send(
             user, session_id, body.text or "", wait, message_id=body.message_id, multitask=body.multitask
         )
+        # a waited turn as its caller saw it: "pending" when the wait ran out first
+        outcome = "pending" if isinstance(result, PendingTurn) else result.status
+        metrics.API_TURNS.labels(outcome).observe(time.monotonic() - started)
     if isinstance(result, PendingTurn):
         return JSONResponse(result.model_dump(exclude_none=True), status_code=202)
     return _turn_out(result)
