@@ -6,11 +6,15 @@ Each simulated user sends its session's messages one after another, with its own
 retries a message (the same id) until it has its answer, the way a client that lost its
 connection does: the platform must answer every message exactly once. A tenth of the messages
 are transfers, approved by a scripted approver through the API; every approved transfer must be
-mined exactly once and nothing unapproved ever. Prints one JSON object:
+mined exactly once and nothing unapproved ever. Beside them two schedules fire every 30 s and an
+outside wallet deposits into the vault every 12 s (a wallet alert watches it): every scheduled run
+and every deposit must be notified exactly once (a deposit notification and an alert each), the
+listener's kills notwithstanding. Prints one JSON object:
 
     .venv/bin/python bench/soak.py [--seconds 600] [--sessions 8] [--fault-every 15] [--seed 1]
 
-messages sent / answered exactly once / lost / answered twice; transfers approved vs mined; p50
+messages sent / answered exactly once / lost / answered twice; transfers approved vs mined;
+notifications expected / delivered / missing / twice (schedule runs, deposits, alerts); p50
 and p99 turn latency in and out of faults (a turn is "in a fault" when one was injected while it
 ran); and how long each fault took to heal (until a probe turn was answered again).
 """
@@ -34,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from temporalio.client import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -41,6 +46,12 @@ from devstack.processes import find_executable, free_port, stop_process
 
 RECIPIENT = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"  # anvil account 3
 AMOUNT_WEI = 10**15  # 0.001 ETH
+#: an outside wallet (anvil account 1) that deposits into the vault now and then: each deposit is a
+#: chain event the listener must turn into a deposit notification and a wallet-alert notification
+DEPOSITOR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+DEPOSIT_WEI = 10**16  # 0.01 ETH
+#: schedules firing during the soak (each run notifies its answer once)
+SCHEDULES = 2
 FAULTS = ("worker", "api", "listener", "redis", "temporal")
 
 
@@ -74,6 +85,9 @@ class Soak:
     faults: list[dict] = field(default_factory=list)
     stop: bool = False
     probe_session: str | None = None
+    #: the automations firing beside the chats: schedule ids, deposits sent (tx hashes mined)
+    schedules: list[str] = field(default_factory=list)
+    deposits: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ the stack's processes
     def processes(self) -> dict[str, list[int]]:
@@ -239,6 +253,79 @@ class Soak:
         except (httpx.HTTPError, ValueError, KeyError):
             await asyncio.sleep(0.5)
 
+    # ------------------------------------------------------------------ automations
+    async def set_up_automations(self, http: httpx.AsyncClient, every_seconds: int) -> None:
+        """Schedules asking a question every ``every_seconds``, and a wallet alert on the depositor."""
+        for i in range(SCHEDULES):
+            body = {"prompt": f"what is {i + 6} * 7?", "every_seconds": every_seconds}
+            self.schedules.append((await http.post("/v1/schedules", json=body, timeout=60)).json()["schedule_id"])
+        body = {"kind": "wallet", "address": DEPOSITOR, "direction": "out"}
+        assert (await http.post("/v1/alerts", json=body, timeout=60)).status_code in (200, 201)
+
+    async def depositor(self, vault: str, every: float, deadline: float) -> None:
+        """Deposits from outside (anvil is not one of the faults: the chain is the world's)."""
+        async with httpx.AsyncClient(base_url=self.chain_rpc, timeout=30) as rpc:
+            while time.monotonic() < deadline - every / 2 and not self.stop:
+                await asyncio.sleep(every)
+                tx = {"from": DEPOSITOR, "to": vault, "value": hex(DEPOSIT_WEI)}
+                sent = await rpc.post(
+                    "", json={"jsonrpc": "2.0", "id": 1, "method": "eth_sendTransaction", "params": [tx]}
+                )
+                self.deposits.append(sent.json()["result"])
+
+    async def notifications(self, http: httpx.AsyncClient, temporal: str, within: float = 180) -> dict:
+        """Expected vs delivered, once the schedules are paused, their last runs done and the
+        listener caught up: a deposit and an alert notification per deposit, one per scheduled run."""
+        for sid in self.schedules:
+            for _ in range(30):
+                try:
+                    if (await http.post(f"/v1/schedules/{sid}/pause", timeout=30)).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(1)
+        client = await Client.connect(temporal)
+        runs_query = "WorkflowType='ScheduledTurnWorkflow'"
+        seen: dict = {}
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            running = (await client.count_workflows(f"{runs_query} AND ExecutionStatus='Running'")).count
+            runs = (await client.count_workflows(runs_query)).count
+            try:
+                notes = (await http.get("/v1/notifications", timeout=30)).json()
+            except (httpx.HTTPError, ValueError):
+                await asyncio.sleep(1)
+                continue
+            by_kind = Counter(n["kind"] for n in notes)
+            deposit_txs = Counter(n["data"].get("tx_hash") for n in notes if n["kind"] == "deposit")
+            alert_txs = Counter(n["data"].get("tx_hash") for n in notes if n["kind"] == "alert")
+            fired = Counter(
+                (n["data"].get("schedule_id"), n["data"].get("fired_at")) for n in notes if n["kind"] == "schedule"
+            )
+            expected = 2 * len(self.deposits) + runs
+            delivered = by_kind["deposit"] + by_kind["alert"] + by_kind["schedule"]
+            twice = sum(c - 1 for c in (*deposit_txs.values(), *alert_txs.values(), *fired.values()) if c > 1)
+            missing = (
+                sum(1 for tx in self.deposits if deposit_txs[tx] == 0)
+                + sum(1 for tx in self.deposits if alert_txs[tx] == 0)
+                + max(0, runs - len(fired))
+            )
+            seen = {
+                "schedule_runs": runs,
+                "schedule_notifications": by_kind["schedule"],
+                "deposits_sent": len(self.deposits),
+                "deposit_notifications": by_kind["deposit"],
+                "alert_notifications": by_kind["alert"],
+                "notifications_expected": expected,
+                "notifications_delivered": delivered,
+                "notifications_missing": missing,
+                "notifications_twice": twice,
+            }
+            if running == 0 and missing == 0:
+                break
+            await asyncio.sleep(2)
+        return seen
+
     # ------------------------------------------------------------------ the verdict
     async def transcripts(self, http: httpx.AsyncClient) -> dict[str, list[dict]]:
         out: dict[str, list[dict]] = {}
@@ -305,6 +392,8 @@ async def soak(
     workers: int = 2,
     api_workers: int = 2,
     rolling: bool = False,
+    schedule_every: int = 30,
+    deposit_every: float = 12,
 ) -> dict:
     """The soak (see the module's doc); ``rolling``: instead of random kills, SIGTERM every worker
     process and then every API process once, one after the other (a rolling restart)."""
@@ -318,7 +407,10 @@ async def soak(
         try:
             before = recipient_balance(chain)
             async with httpx.AsyncClient(base_url=api, timeout=60) as http:
+                await state.set_up_automations(http, schedule_every)
+                vault = (await http.get("/v1/vault", timeout=60)).json()["address"]
                 deadline = time.monotonic() + seconds
+                depositor = asyncio.create_task(state.depositor(vault, deposit_every, deadline))
                 users = [
                     asyncio.create_task(state.user(http, i, random.Random(seed * 1000 + i), deadline))
                     for i in range(sessions)
@@ -349,10 +441,12 @@ async def soak(
                 for task in late:
                     task.cancel()
                 await faults
+                await depositor
                 transcripts = await state.transcripts(http)
+                notified = await state.notifications(http, f"127.0.0.1:{ports['temporal']}")
             await asyncio.sleep(2)  # the last receipt's block
             mined = (recipient_balance(chain) - before) // AMOUNT_WEI
-            return verdict(state, transcripts, mined)
+            return verdict(state, transcripts, mined) | notified
         finally:
             stop_process(proc, 60)
 

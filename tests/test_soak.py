@@ -2,7 +2,8 @@
 `impressox up --workers 2 --api-workers 2` while a worker, an API process, the listener, Redis and
 the Temporal server are each SIGKILLed once in a random order (bench/soak.py; the 10-minute run is
 `bench/soak.py --seconds 600`). Every message is answered exactly once, right; every approved
-transfer is mined once and nothing else; every fault heals without help. And a rolling restart
+transfer is mined once and nothing else; every scheduled run and every outside deposit is notified
+once (the deposit and its wallet alert); every fault heals without help. And a rolling restart
 (SIGTERM to each worker and API process in turn) under the same load fails no request."""
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ async def test_a_short_soak_with_every_component_killed_loses_and_repeats_nothin
     assert result["transfers_mined"] == result["transfers_approved"] and result["unapproved_transfers"] == 0, result
     assert result["unhealed_faults"] == 0, result
     assert {k for k, n in result["faults_by_kind"].items() if n} == set(FAULTS), result  # each kind at least once
+    # the schedules' runs and the outside deposits (each a deposit and a wallet alert): notified once each
+    assert result["schedule_runs"] >= 4 and result["deposits_sent"] >= 5, result
+    assert (result["notifications_missing"], result["notifications_twice"]) == (0, 0), result
+    assert result["notifications_delivered"] == result["notifications_expected"], result
 
 
 async def test_a_rolling_restart_of_every_worker_and_api_process_fails_no_turn() -> None:
@@ -30,3 +35,4 @@ async def test_a_rolling_restart_of_every_worker_and_api_process_fails_no_turn()
     assert result["failed_requests"] == 0, (result["failed_request_kinds"], result)
     assert (result["lost"], result["answered_twice"], result["wrong_answers"]) == (0, 0, 0), result
     assert result["transfers_mined"] == result["transfers_approved"], result
+    assert (result["notifications_missing"], result["notifications_twice"]) == (0, 0), result
