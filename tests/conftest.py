@@ -8,6 +8,7 @@ import base64
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -55,6 +56,19 @@ class LocalTemporal:
     """The test session's Temporal dev server, run by Temporal's own test fixture."""
 
     address: str
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored() -> Iterator[None]:
+    """Each test leaves SIGINT and SIGTERM as it found them. A uvicorn server run in the test's loop
+    installs its own handlers and puts back the ones it found; two at once (two API processes in
+    one test) put back each other's, leaving a stopped server's handler, and sse-starlette (3.7)
+    ends every later stream of the process at once when that handler's server says should_exit."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        if handler is not None and signal.getsignal(sig) is not handler:
+            signal.signal(sig, handler)
 
 
 @pytest.fixture(scope="session")
