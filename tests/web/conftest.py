@@ -51,6 +51,19 @@ def rpc(url: str, method: str, *params: Any) -> Any:
     return answer["result"]
 
 
+def send_tx(url: str, tx: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+    """eth_sendTransaction from an anvil-unlocked account and its receipt, which must succeed.
+    anvil answers with the hash before the block is mined: under load a read straight after the
+    send can still see the state before it, so a test that reads the effect waits for this."""
+    tx_hash = rpc(url, "eth_sendTransaction", tx)
+    deadline = time.monotonic() + timeout
+    while (receipt := rpc(url, "eth_getTransactionReceipt", tx_hash)) is None:
+        assert time.monotonic() < deadline, f"transaction {tx_hash} not mined in {timeout} s"
+        time.sleep(0.05)
+    assert int(receipt["status"], 16) == 1, f"transaction {tx_hash} reverted: {receipt}"
+    return receipt
+
+
 def api_get(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=30) as r:
         return json.load(r)

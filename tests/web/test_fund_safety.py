@@ -15,7 +15,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from chain.simulation import show
-from tests.web.conftest import ACCOUNTS, Stack, api_get, rpc
+from tests.web.conftest import ACCOUNTS, Stack, api_get, rpc, send_tx
 from tests.web.test_chat_ui import new_session, say
 
 STACK_ENV = {"IMPRESSOX_TRANSFER_DELAY_SECONDS": "8", "IMPRESSOX_TRANSFER_DELAY_MIN_USD": "0"}
@@ -169,7 +169,7 @@ def test_freeze_on_the_vault_page_stops_transfers_until_the_owner_unpauses(page:
     expect(how).to_contain_text("Sent: transaction 0x" + "ab" * 32)
     [sent] = [r["params"][0] for r in page.evaluate("window.__wallet") if r["method"] == "eth_sendTransaction"]
     assert sent == {"from": owner, "to": vault, "data": UNPAUSE, "value": "0x0", "chainId": hex(info["chain_id"])}
-    rpc(stack.chain, "eth_sendTransaction", {k: sent[k] for k in ("from", "to", "data", "value")})
+    send_tx(stack.chain, {k: sent[k] for k in ("from", "to", "data", "value")})
     assert not is_paused(stack, vault)
     expect(state).to_have_text(re.compile("^Not frozen"), timeout=SLOW)
     expect(page.get_by_role("button", name="Freeze vault")).to_be_visible()
