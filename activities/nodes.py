@@ -123,7 +123,8 @@ async def _stoppable(
 ) -> NodeOutput:
     """Run the node's call until it ends or the turn's stop flag is raised (then: the text so far)."""
     work: asyncio.Task[NodeOutput] = asyncio.ensure_future(call)
-    watch = asyncio.create_task(_stop_flag(streams, session_id, message_id))
+    ended = asyncio.Event()
+    watch = asyncio.create_task(_stop_flag(streams, session_id, message_id, ended))
     try:
         await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
         if work.done():
@@ -133,13 +134,17 @@ async def _stoppable(
             await work
         return NodeOutput(content="".join(streamed), stopped=watch.result())
     finally:
+        ended.set()  # the poller's own way out: a cancel can be lost (below)
         for task in (work, watch):
             task.cancel()
 
 
-async def _stop_flag(streams: TurnStreams, session_id: str, message_id: str) -> str:
-    """The stop flag's reason, once it is raised (Redis errors: the Temporal cancel still works)."""
-    while True:
+async def _stop_flag(streams: TurnStreams, session_id: str, message_id: str, ended: asyncio.Event) -> str:
+    """The stop flag's reason, once it is raised (Redis errors: the Temporal cancel still works);
+    "" once ``ended`` is set. redis-py 8 sometimes swallows a cancel that arrives during a
+    command (redis/redis-py#2028, #2551): a poller relying on cancel alone kept polling Redis 20
+    times a second for ever after about one node call in a hundred."""
+    while not ended.is_set():
         await asyncio.sleep(STOP_POLL_SECONDS)
         try:
             reason = await streams.stop_requested(session_id, message_id)
@@ -148,6 +153,7 @@ async def _stop_flag(streams: TurnStreams, session_id: str, message_id: str) -> 
             continue
         if reason:
             return reason
+    return ""
 
 
 def _on_chunk(events: TurnPublisher | None, step: int, model: str, streamed: list[str] | None = None) -> OnChunk:
