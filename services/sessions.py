@@ -282,9 +282,12 @@ class SessionService:
                     if remaining > 0:
                         return await self._deliver_and_wait(handle, msg, session_id, remaining, signalled=True)
                     return PendingTurn(message_id=msg.message_id)
-            if exc.status in _BUSY:  # the message is safe in history: busy or slow is not a failure
-                return PendingTurn(message_id=msg.message_id)
-            raise _not_found_or(exc, session_id) from None
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise _not_found_or(exc, session_id) from None
+            # the message is safe in history: busy, slow, or a session whose workflow task is
+            # failing and being retried ("Workflow Task in failed state", from attempt 3 on: an
+            # overloaded worker, a bad deploy) is no failure; its reply comes when the session runs
+            return PendingTurn(message_id=msg.message_id)
         if result.status == "queued_behind_approval":
             return PendingTurn(message_id=msg.message_id, status=result.status, turn=result.turn, detail=result.reply)
         return result
